@@ -1,0 +1,167 @@
+"""The bench: every configured instrument by role, the clock, and the guaranteed shutdown.
+
+Built from a checked `LabConfig`. Roles whose resource is `sim` get a simulated twin on one
+shared simulated world; the rest connect to hardware through the same driver classes. With an
+all-simulated bench the clock is virtual, so waits cost no wall time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from .config import InstrumentConfig, LabConfig, load_config
+from .devices import Detector, PowerMeter, PumpLaser, RoleDevice
+from .errors import BenchError, RunAborted
+from .roles import COUNTER, LASER, POWER_METER
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ShutdownReport:
+    """What shutdown did per role: 'emission off' or the error it met."""
+
+    outcomes: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return all(not text.startswith("FAILED") for text in self.outcomes.values())
+
+
+class Bench:
+    """Instruments by role, the bench clock and the stop flag of the running procedure."""
+
+    def __init__(self, config: LabConfig) -> None:
+        self.config = config
+        self.world = _make_world(config) if config.uses_simulation else None
+        if self.world is not None:
+            self.clock = self.world.clock
+        else:
+            from sim_devices.clock import RealTimeClock
+
+            self.clock = RealTimeClock()
+        self.stop_event = threading.Event()
+        self.devices: dict[str, RoleDevice] = {}
+        try:
+            for role, inst in config.instruments.items():
+                self.devices[role] = self._connect(inst)
+        except Exception as exc:
+            self.close()
+            raise BenchError(f"{role}: could not connect ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def from_config_file(cls, path: str | None = None) -> Bench:
+        return cls(load_config(path))
+
+    # --- roles -------------------------------------------------------------------------------
+    def __getitem__(self, role: str) -> RoleDevice:
+        try:
+            return self.devices[role]
+        except KeyError:
+            raise KeyError(f"no role {role!r} on this bench; configured: "
+                           f"{', '.join(self.devices)}") from None
+
+    def _one(self, kind: str, role: str | None) -> Any:
+        if role:
+            device = self[role]
+            if device.kind != kind:
+                raise KeyError(f"role {role!r} is a {device.kind}, not a {kind}")
+            return device
+        matches = [d for d in self.devices.values() if d.kind == kind]
+        if len(matches) != 1:
+            names = ", ".join(d.role for d in matches) or "none"
+            raise KeyError(f"expected exactly one {kind} role on this bench, found {names}; "
+                           "name the role")
+        return matches[0]
+
+    def laser(self, role: str | None = None) -> PumpLaser:
+        return self._one(LASER, role)
+
+    def power_meter(self, role: str | None = None) -> PowerMeter:
+        return self._one(POWER_METER, role)
+
+    def detector(self, role: str | None = None) -> Detector:
+        return self._one(COUNTER, role)
+
+    @property
+    def lasers(self) -> list[PumpLaser]:
+        return [d for d in self.devices.values() if isinstance(d, PumpLaser)]
+
+    def identities(self) -> dict[str, dict[str, str]]:
+        return {role: device.describe() for role, device in self.devices.items()}
+
+    # --- time --------------------------------------------------------------------------------
+    def now(self) -> float:
+        """Bench time in s (virtual on the simulated bench)."""
+        return self.clock.now()
+
+    def wait(self, seconds: float) -> None:
+        """Let time pass; raise RunAborted at once if a stop was requested."""
+        if not self.clock.sleep(seconds, self.stop_event):
+            raise RunAborted("stop requested")
+
+    # --- safety ------------------------------------------------------------------------------
+    def shutdown(self) -> ShutdownReport:
+        """Emission off on every laser; never raises, reports per role."""
+        outcomes: dict[str, str] = {}
+        for laser in self.lasers:
+            try:
+                laser.shutdown()
+                outcomes[laser.role] = "emission off"
+            except Exception as exc:  # keep going: the next laser must still be switched off
+                log.exception("shutdown of %s failed", laser.role)
+                outcomes[laser.role] = f"FAILED: {type(exc).__name__}: {exc}"
+        return ShutdownReport(outcomes)
+
+    def close(self) -> None:
+        self.shutdown()
+        for device in self.devices.values():
+            device.close()
+
+    def __enter__(self) -> Bench:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- construction ------------------------------------------------------------------------
+    def _connect(self, inst: InstrumentConfig) -> RoleDevice:
+        from .connect import connect_driver
+
+        driver, identity = connect_driver(inst, self.world)
+        common = {"identity": identity, "resource": inst.resource, "driver_name": inst.driver}
+        kind = inst.spec.kind
+        if kind == LASER:
+            return PumpLaser(inst.role, driver, wavelength_nm=float(inst.spec.wavelength_nm),
+                             max_power_W=inst.limits["max_power_W"], wait=self.wait, **common)
+        if kind == POWER_METER:
+            return PowerMeter(inst.role, driver, max_power_W=inst.limits.get("max_power_W"),
+                              **common)
+        if kind == COUNTER:
+            return Detector(inst.role, driver,
+                            max_count_rate_cps=inst.limits["max_count_rate_cps"],
+                            dead_time_s=inst.options.get("dead_time_ns", 0.0) * 1e-9, **common)
+        raise BenchError(f"{inst.role}: no bench support for {kind} roles yet")
+
+
+def _make_world(config: LabConfig):
+    from sim_devices.clock import RealTimeClock, VirtualClock
+    from sim_devices.world import BenchOptics, Detection, Sample, SimWorld
+
+    all_simulated = all(i.simulated for i in config.instruments.values())
+    realtime = config.simulation.realtime or not all_simulated
+    return SimWorld(
+        clock=RealTimeClock() if realtime else VirtualClock(),
+        optics=BenchOptics(
+            numerical_aperture=config.optics.numerical_aperture,
+            attenuation_to_meter=config.simulation.attenuation_to_meter,
+            transmission_to_sample=config.optics.transmission_to_sample,
+            waist_um=config.optics.spot_waist_um,
+        ),
+        sample=Sample(preset=config.simulation.sample_preset),
+        detection=Detection(collection_efficiency=config.simulation.collection_efficiency),
+        seed=config.simulation.seed,
+    )

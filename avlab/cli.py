@@ -1,0 +1,240 @@
+"""Command line: `avlab run`, `avlab inspect`, `avlab procedures`, `avlab config`.
+
+Heavy modules (scipy, h5py, matplotlib, drivers) are imported inside the commands, so
+`avlab --help` answers at once and needs neither Qt nor scipy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="avlab",
+        description="Instrument control and acquisition for photon-avalanche nanoparticle labs. "
+                    "Without --config everything runs on the built-in simulated bench.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a procedure and write one HDF5 run file",
+                         description="Run a procedure (see `avlab procedures`).")
+    run.add_argument("procedure", help="procedure name, e.g. scurve")
+    run.add_argument("--config", metavar="FILE", help="lab config TOML (default: simulated bench)")
+    run.add_argument("--set", dest="assignments", metavar="NAME=VALUE", action="append",
+                     default=[], help="set a procedure parameter (repeatable)")
+    run.add_argument("--out", metavar="FILE", help="run file to create (never overwritten); "
+                                                   "default runs/<procedure>_<time>.h5")
+    run.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
+
+    inspect = sub.add_parser("inspect", help="summarise an HDF5 run file")
+    inspect.add_argument("file", help="run file (.h5)")
+
+    procs = sub.add_parser("procedures", help="list procedures and their parameters")
+    procs.add_argument("name", nargs="?", help="show only this procedure")
+
+    config = sub.add_parser("config", help="check a lab config and show what it sets up")
+    config.add_argument("file", nargs="?", help="lab config TOML (default: the built-in one)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.version:
+        from . import __version__
+
+        print(f"avlab {__version__}")
+        return EXIT_OK
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    handler = {"run": _cmd_run, "inspect": _cmd_inspect, "procedures": _cmd_procedures,
+               "config": _cmd_config}[args.command]
+    return handler(args)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning, module="pymeasure")
+    from experiments import load_procedure
+
+    from .bench import Bench
+    from .config import ConfigError, load_config
+    from .errors import AvlabError
+    from .runner import Runner
+    from .storage import RunFileExistsError
+
+    try:
+        procedure_cls = load_procedure(args.procedure)
+        config = load_config(args.config)  # checked completely before any instrument
+        procedure = procedure_cls()
+        procedure.set_from_strings(args.assignments)
+    except (KeyError, ConfigError, AvlabError) as exc:
+        print(f"avlab: {_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out) if args.out else _default_run_path(procedure.name)
+    if out.exists():
+        print(f"avlab: {out} already exists; run files are never overwritten", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"avlab {procedure.name} on {config.name} ({config.source})")
+    try:
+        bench = Bench(config)
+    except AvlabError as exc:
+        print(f"avlab: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    with bench:
+        bar = ProgressBar(sys.stderr)
+        runner = Runner(procedure, bench, out, listeners=[bar])
+        try:
+            result = runner.run()
+        except (AvlabError, RunFileExistsError) as exc:
+            print(f"avlab: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        finally:
+            bar.close()
+    _report(result, procedure, plot=not args.no_plot)
+    if result.status == "completed":
+        return EXIT_OK
+    if result.status == "aborted":
+        return EXIT_INTERRUPTED if "Ctrl-C" in result.message else EXIT_ABORTED
+    return EXIT_FAILED
+
+
+def _report(result: Any, procedure: Any, *, plot: bool) -> None:
+    print(f"run file : {result.path}")
+    print(f"status   : {result.status}" + (f" ({result.message})" if result.message else ""))
+    print(f"points   : {result.n_points}   bench time {result.bench_time_s:.1f} s, "
+          f"wall time {result.duration_s:.2f} s")
+    print(f"shutdown : " + ", ".join(f"{r}: {o}" for r, o in result.shutdown.outcomes.items()))
+    if result.analysis is not None:
+        print("analysis :")
+        for line in result.analysis.summary_lines():
+            print(f"  {line}")
+    elif result.analysis_error:
+        print(f"analysis : not possible ({result.analysis_error})")
+    if plot and result.n_points and hasattr(procedure, "plot"):
+        png = result.path.with_suffix(".png")
+        try:
+            from .storage import read_run
+
+            procedure.plot(read_run(result.path), result.analysis, png)
+            print(f"plot     : {png}")
+        except Exception as exc:  # a plot must never hide the result
+            print(f"plot     : failed ({type(exc).__name__}: {exc})")
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from .storage import summarize
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"avlab: no such file: {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        print(summarize(path))
+    except OSError as exc:
+        print(f"avlab: cannot read {path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_procedures(args: argparse.Namespace) -> int:
+    from experiments import PROCEDURES, load_procedure
+
+    names = [args.name] if args.name else list(PROCEDURES)
+    for name in names:
+        try:
+            cls = load_procedure(name)
+        except KeyError as exc:
+            print(f"avlab: {_message(exc)}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"{name}: {cls.title}")
+        for param in cls.parameters().values():
+            print(f"  --set {param.describe()}")
+    return EXIT_OK
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from .config import ConfigError, load_config
+
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        print(f"avlab: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{config.source}: OK — {config.name}")
+    print(f"  optics: NA {config.optics.numerical_aperture}, transmission to sample "
+          f"{config.optics.transmission_to_sample}")
+    for role, inst in config.instruments.items():
+        limits = ", ".join(f"{k} = {v:g}" for k, v in inst.limits.items()) or "none"
+        print(f"  {role:<12} {inst.driver:<16} {inst.resource:<28} limits: {limits}")
+    return EXIT_OK
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _message(exc: BaseException) -> str:
+    return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+def _default_run_path(procedure: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path("runs") / f"{procedure}_{stamp}"
+    path, n = base.with_suffix(".h5"), 1
+    while path.exists():
+        n += 1
+        path = base.parent / f"{base.name}-{n}.h5"
+    return path
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; sparse progress lines elsewhere (logs, CI)."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.points = 0
+        self._last_decile = -1
+
+    def on_point(self, row: Any) -> None:
+        self.points += 1
+
+    def on_progress(self, fraction: float, message: str) -> None:
+        if self.tty:
+            filled = int(fraction * self.WIDTH)
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            self.stream.write(f"\r[{bar}] {fraction:4.0%} {self.points:4d} pts  {message:<32}")
+            self.stream.flush()
+            return
+        decile = int(fraction * 10)
+        if decile > self._last_decile:
+            self._last_decile = decile
+            self.stream.write(f"progress {fraction:4.0%}  {self.points} points  {message}\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

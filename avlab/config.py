@@ -1,0 +1,287 @@
+"""Lab-setup configuration (TOML): roles, drivers, resources, safety limits, optics.
+
+A config is checked completely when it is loaded — syntax, unknown roles, drivers or keys,
+missing or impossible limits — and every problem is reported with the file and the key, before
+any instrument is touched. With no config avlab uses the built-in simulated bench
+(`experiments/labs/simulated.toml`).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .roles import DRIVERS, LIMITS, ROLES, RoleSpec
+
+SIM_RESOURCE = "sim"
+BUILTIN_CONFIG_NAME = "<built-in simulated bench>"
+
+
+class ConfigError(ValueError):
+    """A lab config that cannot be used. The message names the file and the key."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source, self.key, self.problem = source, key, problem
+        where = f"{source}: {key}: " if key else f"{source}: "
+        super().__init__(where + problem)
+
+
+@dataclass(frozen=True)
+class OpticsConfig:
+    """The optics between the power-meter plane and the sample."""
+
+    numerical_aperture: float
+    transmission_to_sample: float
+    spot_waist_um: float | None = None
+
+    def waist_um(self, wavelength_nm: float) -> float:
+        """1/e² radius of the pump focus: as configured, or w0 = λ/(2·NA·√(2 ln 2))."""
+        if self.spot_waist_um is not None:
+            return self.spot_waist_um
+        from .analysis.optics import gaussian_waist_um
+
+        return gaussian_waist_um(wavelength_nm, self.numerical_aperture)
+
+
+@dataclass(frozen=True)
+class InstrumentConfig:
+    role: str
+    driver: str
+    resource: str
+    limits: dict[str, float]
+    options: dict[str, Any]
+
+    @property
+    def simulated(self) -> bool:
+        return self.resource == SIM_RESOURCE
+
+    @property
+    def spec(self) -> RoleSpec:
+        return ROLES[self.role]
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """The simulated bench (used by every role whose resource is `sim`)."""
+
+    sample_preset: str = "tm8_1064"
+    attenuation_to_meter: float = 1e-4
+    collection_efficiency: float = 0.15
+    seed: int | None = None
+    realtime: bool = False
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    source: str
+    text: str
+    name: str
+    optics: OpticsConfig
+    instruments: dict[str, InstrumentConfig]
+    simulation: SimulationConfig = field(default_factory=SimulationConfig)
+
+    @property
+    def uses_simulation(self) -> bool:
+        return any(i.simulated for i in self.instruments.values())
+
+    def roles_of_kind(self, kind: str) -> list[str]:
+        return [role for role, inst in self.instruments.items() if inst.spec.kind == kind]
+
+
+def builtin_config_text() -> str:
+    return resources.files("experiments").joinpath("labs/simulated.toml").read_text("utf-8")
+
+
+def load_config(path: str | Path | None = None) -> LabConfig:
+    """Load and check a lab config; None gives the built-in simulated bench."""
+    if path is None:
+        return parse_config(builtin_config_text(), BUILTIN_CONFIG_NAME)
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), "", f"cannot read the file ({exc.strerror})") from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, source: str = "<string>") -> LabConfig:
+    """Parse and check config text; raises ConfigError naming `source` and the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "", f"not valid TOML: {exc}") from None
+    checker = _Checker(source)
+    _reject_unknown(checker, data, "", {"lab", "optics", "instruments", "simulation"})
+    lab = checker.table(data, "lab", required=False)
+    _reject_unknown(checker, lab, "lab", {"name"})
+    name = checker.string(lab, "lab", "name", default="unnamed lab")
+    optics = _parse_optics(checker, checker.table(data, "optics"))
+    instruments_table = checker.table(data, "instruments")
+    if not instruments_table:
+        raise ConfigError(source, "instruments", "no instrument roles are configured")
+    instruments = {
+        role: _parse_instrument(checker, role, table)
+        for role, table in instruments_table.items()
+    }
+    simulation = _parse_simulation(checker, checker.table(data, "simulation", required=False))
+    return LabConfig(source, text, name, optics, instruments, simulation)
+
+
+class _Checker:
+    """Typed access to TOML tables with errors that name the source and the full key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.source, key, problem)
+
+    def table(self, data: dict, key: str, *, required: bool = True) -> dict:
+        value = data.get(key)
+        if value is None:
+            if required:
+                raise self.fail(key, "missing table")
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table, got {type(value).__name__}")
+        return value
+
+    def number(self, data: dict, prefix: str, key: str, *, default: float | None = None,
+               required: bool = False, positive: bool = False,
+               maximum: float | None = None) -> float | None:
+        full = f"{prefix}.{key}" if prefix else key
+        if key not in data:
+            if required:
+                raise self.fail(full, "missing value")
+            return default
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(full, f"must be a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise self.fail(full, f"must be finite, got {value}")
+        if positive and value <= 0:
+            raise self.fail(full, f"must be > 0, got {value:g}")
+        if maximum is not None and value > maximum:
+            raise self.fail(full, f"must be <= {maximum:g}, got {value:g}")
+        return value
+
+    def string(self, data: dict, prefix: str, key: str, *, default: str | None = None) -> str:
+        full = f"{prefix}.{key}" if prefix else key
+        if key not in data:
+            if default is None:
+                raise self.fail(full, "missing value")
+            return default
+        value = data[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(full, f"must be a non-empty string, got {value!r}")
+        return value.strip()
+
+
+def _reject_unknown(checker: _Checker, data: dict, prefix: str, allowed: set[str]) -> None:
+    for key in data:
+        if key not in allowed:
+            full = f"{prefix}.{key}" if prefix else key
+            raise checker.fail(full, f"unknown key (allowed here: {', '.join(sorted(allowed))})")
+
+
+def _parse_optics(checker: _Checker, table: dict) -> OpticsConfig:
+    _reject_unknown(checker, table, "optics",
+                    {"numerical_aperture", "transmission_to_sample", "spot_waist_um"})
+    na = checker.number(table, "optics", "numerical_aperture", required=True, positive=True,
+                        maximum=1.7)
+    transmission = checker.number(table, "optics", "transmission_to_sample", required=True,
+                                  positive=True, maximum=1.0)
+    waist = checker.number(table, "optics", "spot_waist_um", positive=True, maximum=1000.0)
+    return OpticsConfig(na, transmission, waist)
+
+
+def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentConfig:
+    prefix = f"instruments.{role}"
+    if role not in ROLES:
+        raise checker.fail(prefix, f"unknown role {role!r}; known roles: {', '.join(ROLES)}")
+    if not isinstance(table, dict):
+        raise checker.fail(prefix, "must be a table")
+    spec = ROLES[role]
+    driver_name = checker.string(table, prefix, "driver")
+    driver = DRIVERS.get(driver_name)
+    if driver is None:
+        raise checker.fail(f"{prefix}.driver", f"unknown driver {driver_name!r}; known "
+                                               f"drivers: {', '.join(DRIVERS)}")
+    if driver.kind != spec.kind:
+        raise checker.fail(f"{prefix}.driver", f"driver {driver_name!r} drives a {driver.kind}, "
+                                               f"but role {role!r} needs a {spec.kind}")
+    resource = checker.string(table, prefix, "resource")
+    _reject_unknown(checker, table, prefix, {"driver", "resource", "limits", *driver.options})
+    limits_table = checker.table(table, "limits", required=False)
+    limit_specs = LIMITS[spec.kind]
+    _reject_unknown(checker, limits_table, f"{prefix}.limits", set(limit_specs))
+    limits: dict[str, float] = {}
+    for name, lspec in limit_specs.items():
+        key = f"{prefix}.limits.{name}"
+        if name not in limits_table:
+            if lspec.required:
+                raise checker.fail(key, f"missing safety limit ({lspec.description}, "
+                                        f"in {lspec.unit})")
+            continue
+        value = checker.number(limits_table, f"{prefix}.limits", name)
+        if value <= lspec.minimum_exclusive:
+            raise checker.fail(key, f"impossible limit {value:g} {lspec.unit}: must be > "
+                                    f"{lspec.minimum_exclusive:g}")
+        limits[name] = value
+    options: dict[str, Any] = {}
+    for name, ospec in driver.options.items():
+        if name not in table:
+            continue
+        value = table[name]
+        key = f"{prefix}.{name}"
+        if ospec.type is float:
+            value = checker.number(table, prefix, name, positive=ospec.positive)
+        elif ospec.type is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise checker.fail(key, f"must be a whole number, got {value!r}")
+            if ospec.positive and value <= 0:
+                raise checker.fail(key, f"must be > 0, got {value}")
+        elif not isinstance(value, ospec.type):
+            raise checker.fail(key, f"must be a {ospec.type.__name__}, got {value!r}")
+        options[name] = value
+    if "max_power_W" in options and "max_power_W" in limits and spec.kind == "laser":
+        if limits["max_power_W"] > options["max_power_W"]:
+            raise checker.fail(f"{prefix}.limits.max_power_W",
+                               f"impossible limit {limits['max_power_W']:g} W: the laser's rated "
+                               f"power is {options['max_power_W']:g} W")
+    return InstrumentConfig(role, driver_name, resource, limits, options)
+
+
+def _parse_simulation(checker: _Checker, table: dict) -> SimulationConfig:
+    allowed = {"sample_preset", "attenuation_to_meter", "collection_efficiency", "seed",
+               "realtime"}
+    _reject_unknown(checker, table, "simulation", allowed)
+    default = SimulationConfig()
+    preset = checker.string(table, "simulation", "sample_preset", default=default.sample_preset)
+    from sim_devices.physics import PRESETS  # light: no scipy at import
+
+    if preset not in PRESETS:
+        raise checker.fail("simulation.sample_preset",
+                           f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    seed = table.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise checker.fail("simulation.seed", f"must be a whole number, got {seed!r}")
+    realtime = table.get("realtime", False)
+    if not isinstance(realtime, bool):
+        raise checker.fail("simulation.realtime", f"must be true or false, got {realtime!r}")
+    return SimulationConfig(
+        sample_preset=preset,
+        attenuation_to_meter=checker.number(table, "simulation", "attenuation_to_meter",
+                                            default=default.attenuation_to_meter, positive=True,
+                                            maximum=1.0),
+        collection_efficiency=checker.number(table, "simulation", "collection_efficiency",
+                                             default=default.collection_efficiency,
+                                             positive=True, maximum=1.0),
+        seed=seed,
+        realtime=realtime,
+    )

@@ -1,0 +1,190 @@
+"""Role-level wrappers around drivers: the one place where safety limits are enforced.
+
+Procedures talk to roles (`bench.laser()`, `bench.power_meter()`, `bench.detector()`), never
+to driver classes. Each wrapper holds its instrument's lock — pymeasure instruments are not
+thread-safe, and the GUI polls from another thread — and checks every request against the
+limits of the lab config before anything is sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from drivers.counters.base import dead_time_corrected_rate_cps
+
+from .errors import DetectorOverloadError, SafetyLimitError
+
+log = logging.getLogger(__name__)
+
+#: How long shutdown waits for an instrument lock held by a stuck thread before it sends anyway.
+SHUTDOWN_LOCK_TIMEOUT_S = 5.0
+
+
+class RoleDevice:
+    """Common part: role name, driver, lock, identity."""
+
+    kind = "device"
+
+    def __init__(self, role: str, driver: Any, *, identity: str, resource: str,
+                 driver_name: str) -> None:
+        self.role = role
+        self.driver = driver
+        self.identity = identity
+        self.resource = resource
+        self.driver_name = driver_name
+        self.lock = threading.RLock()
+
+    def describe(self) -> dict[str, str]:
+        return {"driver": self.driver_name, "identity": self.identity, "resource": self.resource}
+
+    def close(self) -> None:
+        closer = getattr(self.driver, "close", None) or getattr(
+            getattr(self.driver, "adapter", None), "close", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                closer()
+
+
+class PumpLaser(RoleDevice):
+    """A CW pump laser; its output power can never be set above the configured limit."""
+
+    kind = "laser"
+
+    def __init__(self, role: str, driver: Any, *, wavelength_nm: float, max_power_W: float,
+                 wait: Callable[[float], None], **kwargs: Any) -> None:
+        super().__init__(role, driver, **kwargs)
+        self.wavelength_nm = wavelength_nm
+        self.max_power_W = max_power_W
+        self._wait = wait
+
+    def check_power(self, power_W: float) -> None:
+        """Raise SafetyLimitError unless 0 ≤ power_W ≤ the configured limit."""
+        if not 0.0 <= power_W <= self.max_power_W:
+            raise SafetyLimitError(
+                f"power {power_W:g} W is outside 0 … {self.max_power_W:g} W, the configured "
+                f"limit for {self.role}"
+            )
+
+    def set_power_W(self, power_W: float) -> None:
+        self.check_power(power_W)
+        with self.lock:
+            self.driver.power_setpoint_W = power_W
+
+    def emission_on(self, timeout_s: float = 15.0, poll_s: float = 0.25) -> None:
+        """Switch emission on and wait (through the bench clock) until light comes out."""
+        with self.lock:
+            self.driver.enable_emission()
+        waited = 0.0
+        while True:
+            with self.lock:
+                if self.driver.emission_ready:
+                    return
+            if waited >= timeout_s:
+                self.emission_off()
+                raise TimeoutError(f"{self.role}: emission not ready after {timeout_s:g} s")
+            self._wait(poll_s)
+            waited += poll_s
+
+    def emission_off(self) -> None:
+        with self.lock:
+            self.driver.disable_emission()
+
+    @contextlib.contextmanager
+    def emitting(self) -> Iterator[PumpLaser]:
+        """Emission on for the block, off again on any exit."""
+        self.emission_on()
+        try:
+            yield self
+        finally:
+            self.emission_off()
+
+    @property
+    def is_emitting(self) -> bool:
+        with self.lock:
+            return bool(self.driver.emission_enabled)
+
+    def shutdown(self) -> None:
+        """Emission off even if another thread is stuck holding the lock."""
+        acquired = self.lock.acquire(timeout=SHUTDOWN_LOCK_TIMEOUT_S)
+        try:
+            if not acquired:
+                log.error("%s: lock busy for %g s; sending emission off anyway", self.role,
+                          SHUTDOWN_LOCK_TIMEOUT_S)
+            self.driver.disable_emission()
+        finally:
+            if acquired:
+                self.lock.release()
+
+
+class PowerMeter(RoleDevice):
+    """An optical power meter at the calibrated plane."""
+
+    kind = "power_meter"
+
+    def __init__(self, role: str, driver: Any, *, max_power_W: float | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(role, driver, **kwargs)
+        self.max_power_W = max_power_W
+
+    def configure(self, *, wavelength_nm: float, averaging_count: int | None = None) -> None:
+        with self.lock:
+            self.driver.wavelength_nm = wavelength_nm
+            if averaging_count is not None:
+                self.driver.averaging_count = averaging_count
+
+    def power_W(self) -> float:
+        with self.lock:
+            power = float(self.driver.power_W)
+        if self.max_power_W is not None and power > self.max_power_W:
+            log.warning("%s: %g W is above the sensor limit %g W", self.role, power,
+                        self.max_power_W)
+        return power
+
+    def zero(self) -> None:
+        with self.lock:
+            self.driver.zero()
+
+
+@dataclass(frozen=True)
+class CountReading:
+    """One gate of photon counting."""
+
+    counts: int
+    gate_s: float
+    rate_cps: float  # dead-time corrected
+    dead_time_loss: float  # fraction of photons lost to dead time, m·τ
+
+
+class Detector(RoleDevice):
+    """A photon-counting detector on a gated counter, protected by a count-rate limit."""
+
+    kind = "counter"
+
+    def __init__(self, role: str, driver: Any, *, max_count_rate_cps: float,
+                 dead_time_s: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(role, driver, **kwargs)
+        self.max_count_rate_cps = max_count_rate_cps
+        self.dead_time_s = dead_time_s
+
+    def count(self, gate_s: float) -> CountReading:
+        """Count over `gate_s`; raise DetectorOverloadError above the configured rate limit."""
+        if gate_s <= 0:
+            raise ValueError(f"gate time must be positive, got {gate_s} s")
+        with self.lock:
+            counts = int(self.driver.count(gate_s))
+        measured = counts / gate_s
+        if measured > self.max_count_rate_cps:
+            raise DetectorOverloadError(
+                f"{self.role}: {measured:.3g} counts/s exceeds the configured limit "
+                f"{self.max_count_rate_cps:.3g} counts/s"
+            )
+        try:
+            rate = dead_time_corrected_rate_cps(counts, gate_s, self.dead_time_s)
+        except ValueError as exc:
+            raise DetectorOverloadError(f"{self.role}: {exc}") from None
+        return CountReading(counts, gate_s, rate, measured * self.dead_time_s)

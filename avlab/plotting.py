@@ -1,0 +1,59 @@
+"""PNG plots of finished runs (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def plot_scurve(data: Any, report: Any, png_path: str | Path) -> Path:
+    """Emission vs intensity (log–log, up and down) above the local slope S(I)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = data.columns
+    intensity, signal = cols["intensity_kW_cm2"], cols["signal_cps"]
+    sigma, direction = cols["signal_sigma_cps"], cols["direction"]
+    fig, (ax, ax_s) = plt.subplots(2, 1, figsize=(7.0, 7.5), sharex=True,
+                                   gridspec_kw={"height_ratios": [3, 2]})
+    for d, style, label in ((1, dict(fmt="o", color="C3", ms=4), "up-sweep"),
+                            (-1, dict(fmt="s", color="C0", ms=4, mfc="none"), "down-sweep")):
+        m = (direction == d) & (signal > 0)
+        if np.any(m):
+            ax.errorbar(intensity[m], signal[m], yerr=np.minimum(sigma[m], 0.99 * signal[m]),
+                        lw=0.8, capsize=0, label=label, **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylabel("emission signal (counts/s, dark subtracted)")
+    ax.grid(True, which="both", alpha=0.25)
+    title = f"S-curve — {Path(data.path).name} ({data.status})"
+    if report is not None:
+        up = report.up
+        ax_s.plot(up.intensity_kW_cm2, up.slope, "o-", color="C3", ms=3, lw=1,
+                  label="local slope S (up)")
+        for a in (ax, ax_s):
+            a.axvline(up.threshold_s_peak_kW_cm2, color="k", ls="--", lw=0.8)
+            a.axvline(up.threshold_tangent_kW_cm2, color="0.5", ls=":", lw=0.8)
+        ax.text(up.threshold_s_peak_kW_cm2, ax.get_ylim()[0], " I_th (S peak)", rotation=90,
+                va="bottom", fontsize=8)
+        title += f"\nS_max = {up.s_max:.1f} ± {up.s_max_sigma:.1f} at " \
+                 f"I_th = {up.threshold_s_peak_kW_cm2:.2f} kW/cm²"
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    from matplotlib.ticker import LogLocator, ScalarFormatter
+
+    ax_s.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax_s.xaxis.set_major_formatter(ScalarFormatter())
+    ax_s.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax_s.set_xlabel("peak pump intensity at the sample (kW/cm²)")
+    ax_s.set_ylabel("S = d ln(emission) / d ln(I)")
+    ax_s.grid(True, which="both", alpha=0.25)
+    fig.tight_layout()
+    png_path = Path(png_path)
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+    return png_path

@@ -1,0 +1,226 @@
+"""Procedures: typed parameters with units and limits, a body that records points.
+
+A procedure says *what* to measure; the runner decides *how* it runs (worker thread, storage,
+shutdown). Parameters are declared on the class; values are validated when set — from Python,
+from `--set name=value` strings on the command line, or from a GUI form — so a bad value is
+rejected before any instrument is touched.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from .errors import ParameterError
+
+if TYPE_CHECKING:
+    from .bench import Bench
+    from .storage import Column
+
+T = TypeVar("T")
+
+
+class Parameter(Generic[T]):
+    """A typed procedure parameter (a descriptor on the procedure class)."""
+
+    type_name = "value"
+
+    def __init__(self, default: T, *, unit: str = "", doc: str = "") -> None:
+        self.default = default
+        self.unit = unit
+        self.doc = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj._values.get(self.name, self.default)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj._values[self.name] = self.validate(value)
+
+    def validate(self, value: Any) -> T:
+        return value
+
+    def parse(self, text: str) -> T:
+        """Value from command-line text."""
+        return self.validate(text)
+
+    def fail(self, value: Any, problem: str) -> ParameterError:
+        unit = f" {self.unit}" if self.unit else ""
+        return ParameterError(f"parameter {self.name}: {value!r}{unit} {problem}")
+
+    def describe(self) -> str:
+        unit = f" [{self.unit}]" if self.unit else ""
+        return f"{self.name} ({self.type_name}{unit}, default {self.default!r}): {self.doc}"
+
+
+class Float(Parameter[float]):
+    type_name = "float"
+
+    def __init__(self, default: float, *, minimum: float | None = None,
+                 maximum: float | None = None, unit: str = "", doc: str = "") -> None:
+        super().__init__(default, unit=unit, doc=doc)
+        self.minimum, self.maximum = minimum, maximum
+
+    def validate(self, value: Any) -> float:
+        if isinstance(value, bool):
+            raise self.fail(value, "is not a number")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise self.fail(value, "is not a number") from None
+        if not math.isfinite(number):
+            raise self.fail(value, "is not finite")
+        if self.minimum is not None and number < self.minimum:
+            raise self.fail(value, f"is below the minimum {self.minimum:g}")
+        if self.maximum is not None and number > self.maximum:
+            raise self.fail(value, f"is above the maximum {self.maximum:g}")
+        return number
+
+
+class Int(Parameter[int]):
+    type_name = "int"
+
+    def __init__(self, default: int, *, minimum: int | None = None, maximum: int | None = None,
+                 unit: str = "", doc: str = "") -> None:
+        super().__init__(default, unit=unit, doc=doc)
+        self.minimum, self.maximum = minimum, maximum
+
+    def validate(self, value: Any) -> int:
+        if isinstance(value, bool):
+            raise self.fail(value, "is not a whole number")
+        try:
+            number = int(value) if isinstance(value, int) else int(str(value), 10)
+        except ValueError:
+            raise self.fail(value, "is not a whole number") from None
+        if self.minimum is not None and number < self.minimum:
+            raise self.fail(value, f"is below the minimum {self.minimum}")
+        if self.maximum is not None and number > self.maximum:
+            raise self.fail(value, f"is above the maximum {self.maximum}")
+        return number
+
+
+class Bool(Parameter[bool]):
+    type_name = "bool"
+    _WORDS = {"true": True, "yes": True, "on": True, "1": True,
+              "false": False, "no": False, "off": False, "0": False}
+
+    def validate(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word not in self._WORDS:
+            raise self.fail(value, "is not true/false")
+        return self._WORDS[word]
+
+
+class Text(Parameter[str]):
+    type_name = "text"
+
+    def validate(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise self.fail(value, "is not text")
+        return value.strip()
+
+
+class RunContext:
+    """What a procedure body gets: the bench, time, stop checks, progress and recording."""
+
+    def __init__(self, bench: Bench, *, record: Callable[[Mapping[str, Any]], None],
+                 measurement: Callable[[str, float], None],
+                 progress: Callable[[float, str], None]) -> None:
+        self.bench = bench
+        self._record = record
+        self._measurement = measurement
+        self._progress = progress
+
+    def wait(self, seconds: float) -> None:
+        """Let `seconds` of bench time pass (virtual on the simulated bench; abortable)."""
+        self.bench.wait(seconds)
+
+    def should_stop(self) -> bool:
+        return self.bench.stop_event.is_set()
+
+    def check_stop(self) -> None:
+        """Raise RunAborted if a stop was requested."""
+        self.bench.wait(0.0)
+
+    def record(self, **row: Any) -> None:
+        """Emit one measured point (stored and flushed, and shown live)."""
+        self._record(row)
+
+    def measurement(self, name: str, value: float) -> None:
+        """Store a run-level measured scalar declared in `Procedure.measurements`."""
+        self._measurement(name, value)
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self._progress(min(max(fraction, 0.0), 1.0), message)
+
+
+class Procedure(ABC):
+    """Base class of every experiment procedure."""
+
+    #: Name used on the command line (`avlab run <name>`).
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    #: The table each recorded point fills, the default plot, and run-level scalars.
+    columns: ClassVar[list[Column]] = []
+    signal: ClassVar[str] = ""
+    axes: ClassVar[str] = ""
+    measurements: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, **values: Any) -> None:
+        self._values: dict[str, Any] = {}
+        for key, value in values.items():
+            self.set(key, value)
+
+    @classmethod
+    def parameters(cls) -> dict[str, Parameter]:
+        found: dict[str, Parameter] = {}
+        for klass in reversed(cls.__mro__):
+            for key, attr in vars(klass).items():
+                if isinstance(attr, Parameter):
+                    found[key] = attr
+        return found
+
+    def set(self, name: str, value: Any) -> None:
+        params = self.parameters()
+        if name not in params:
+            raise ParameterError(f"{self.name} has no parameter {name!r}; parameters: "
+                                 f"{', '.join(params)}")
+        setattr(self, name, value)
+
+    def set_from_strings(self, assignments: Iterable[str]) -> None:
+        """Apply `name=value` strings (the CLI's --set)."""
+        params = self.parameters()
+        for text in assignments:
+            name, sep, raw = text.partition("=")
+            name = name.strip()
+            if not sep:
+                raise ParameterError(f"--set expects name=value, got {text!r}")
+            if name not in params:
+                raise ParameterError(f"{self.name} has no parameter {name!r}; parameters: "
+                                     f"{', '.join(params)}")
+            setattr(self, name, params[name].parse(raw.strip()))
+
+    def values(self) -> dict[str, tuple[Any, str]]:
+        """Every parameter as (value, unit), for storage."""
+        return {name: (getattr(self, name), p.unit) for name, p in self.parameters().items()}
+
+    def check(self, bench: Bench) -> None:
+        """Cross-check parameters against the bench before anything runs (override)."""
+
+    @abstractmethod
+    def run(self, ctx: RunContext) -> None:
+        """The measurement. Never sleeps, never touches files, never plots."""
+
+    def analyse(self, columns: Mapping[str, Any], measurements: Mapping[str, float],
+                bench: Bench | None = None) -> Any:
+        """Optional analysis of the finished data; returns an object with `as_records()`."""
+        return None

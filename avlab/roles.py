@@ -1,0 +1,100 @@
+"""Instrument roles and the drivers that can fill them.
+
+A lab config names roles (`pump_1064`, `power_meter`, `detector`, ...). Each role has a kind
+(laser, power meter, counter), the safety limits it must declare, and a set of drivers that
+can fill it. Keeping this table in one place is what lets the config be checked completely —
+unknown role, unknown driver, missing or impossible limit — before any instrument is touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LASER = "laser"
+POWER_METER = "power_meter"
+COUNTER = "counter"
+
+
+@dataclass(frozen=True)
+class LimitSpec:
+    """A safety limit a role declares in the config."""
+
+    unit: str
+    description: str
+    required: bool = True
+    minimum_exclusive: float = 0.0
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """A driver setting allowed in a role's table (besides driver, resource and limits)."""
+
+    type: type
+    description: str
+    positive: bool = False
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    """A driver avlab knows how to build, and for which kind of role."""
+
+    name: str
+    kind: str
+    description: str
+    options: dict[str, OptionSpec] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    kind: str
+    description: str
+    wavelength_nm: float | None = None
+
+
+LIMITS: dict[str, dict[str, LimitSpec]] = {
+    LASER: {
+        "max_power_W": LimitSpec("W", "highest laser output power any procedure may set"),
+    },
+    POWER_METER: {
+        "max_power_W": LimitSpec("W", "sensor damage threshold (warn above)", required=False),
+    },
+    COUNTER: {
+        "max_count_rate_cps": LimitSpec(
+            "counts/s", "highest detected count rate before the run stops to protect the "
+            "detector (and stay in its linear range)"),
+    },
+}
+
+ROLES: dict[str, RoleSpec] = {
+    "pump_1064": RoleSpec(LASER, "CW pump laser at 1064 nm", 1064.0),
+    "pump_852": RoleSpec(LASER, "CW pump laser at 852 nm", 852.0),
+    "pump_1450": RoleSpec(LASER, "CW pump laser at 1450 nm", 1450.0),
+    "power_meter": RoleSpec(POWER_METER, "optical power meter at the calibrated plane"),
+    "detector": RoleSpec(COUNTER, "photon-counting detector read by a gated counter"),
+}
+
+DRIVERS: dict[str, DriverSpec] = {
+    "ipg_ylr": DriverSpec(
+        "ipg_ylr", LASER, "IPG Photonics YLR CW fiber laser (RS-232 57600 or TCP 10001)",
+        {"max_power_W": OptionSpec(float, "rated output power; read from the model name if "
+                                          "omitted", positive=True)},
+    ),
+    "thorlabs_pm100": DriverSpec(
+        "thorlabs_pm100", POWER_METER, "Thorlabs PM100D/PM100USB/PM101 power meter (USBTMC)",
+        {"averaging_count": OptionSpec(int, "samples averaged per reading (1 kHz base)",
+                                       positive=True)},
+    ),
+    "nidaq_counter": DriverSpec(
+        "nidaq_counter", COUNTER, "photon-counting module (SPAD/PMT TTL) on an NI-DAQ counter",
+        {
+            "input_terminal": OptionSpec(str, "PFI terminal the photon TTL is wired to, e.g. "
+                                              "'PFI8'"),
+            "gate_counter": OptionSpec(str, "second counter that times the gate, e.g. "
+                                            "'Dev1/ctr1'"),
+            "dead_time_ns": OptionSpec(float, "detector dead time for the rate correction",
+                                       positive=True),
+            "dark_count_rate_cps": OptionSpec(float, "dark count rate of the simulated "
+                                                     "detector (simulation only)"),
+        },
+    ),
+}

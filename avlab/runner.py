@@ -1,0 +1,209 @@
+"""Run a procedure: worker thread, streaming storage, progress, abort, guaranteed shutdown.
+
+The runner owns everything around the measurement so procedures don't have to: it creates
+the run file before the first point, writes and flushes each point as it is recorded, fans
+points and progress out to listeners (CLI progress bar, GUI), and — whatever happens:
+completion, abort, an exception in the procedure, Ctrl-C — switches every laser off and
+writes the run's final status. Analysis runs after the file is closed, so a failing fit never
+costs data.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import __version__
+from .bench import Bench, ShutdownReport
+from .errors import RunAborted
+from .procedure import Procedure, RunContext
+from .storage import RunWriter, read_run
+
+log = logging.getLogger(__name__)
+
+#: After an abort, how long the main thread lets the worker finish before switching the
+#: lasers off itself (the worker may be stuck in instrument I/O).
+ABORT_GRACE_S = 10.0
+
+
+class RunListener(Protocol):
+    """Receives run events. Called from the worker thread: GUIs must marshal to their own."""
+
+    def on_point(self, row: Mapping[str, Any]) -> None: ...
+    def on_progress(self, fraction: float, message: str) -> None: ...
+
+
+@dataclass
+class RunResult:
+    status: str  # completed | aborted | failed
+    path: Path
+    message: str
+    n_points: int
+    shutdown: ShutdownReport
+    analysis: Any = None
+    analysis_error: str = ""
+    duration_s: float = 0.0
+    bench_time_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Runner:
+    """Executes one procedure on a bench, writing one run file."""
+
+    def __init__(self, procedure: Procedure, bench: Bench, out_path: str | Path, *,
+                 listeners: Iterable[RunListener] = (), flush_every: int = 1) -> None:
+        self.procedure = procedure
+        self.bench = bench
+        self.out_path = Path(out_path)
+        self.listeners = list(listeners)
+        self.flush_every = flush_every
+        self._thread: threading.Thread | None = None
+        self._writer: RunWriter | None = None
+        self._result: RunResult | None = None
+        self._abort_reason = ""
+        self._n_points = 0
+
+    # --- control -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Check parameters against the bench, create the run file, start the worker."""
+        if self._thread is not None:
+            raise RuntimeError("a Runner runs once; make a new one")
+        self.procedure.check(self.bench)
+        self.bench.stop_event.clear()
+        self._writer = RunWriter(
+            self.out_path,
+            procedure=self.procedure.name,
+            columns=self.procedure.columns,
+            signal=self.procedure.signal,
+            axes=self.procedure.axes,
+            parameters=self.procedure.values(),
+            config_text=self.bench.config.text,
+            instruments=self.bench.identities(),
+            software_version=__version__,
+            sample=self._sample_description(),
+            measurements=self.procedure.measurements,
+            flush_every=self.flush_every,
+        )
+        self._t0 = time.perf_counter()
+        self._bench_t0 = self.bench.now()
+        self._thread = threading.Thread(target=self._work, name=f"avlab-{self.procedure.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def abort(self, reason: str = "aborted by the user") -> None:
+        """Ask the procedure to stop; waits and gates end at the next check."""
+        if not self._abort_reason:
+            self._abort_reason = reason
+        self.bench.stop_event.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> RunResult | None:
+        """Wait for the worker; the result, or None if still running after `timeout`."""
+        if self._thread is None:
+            raise RuntimeError("the run was not started")
+        self._thread.join(timeout)
+        return None if self._thread.is_alive() else self._result
+
+    def run(self) -> RunResult:
+        """Start and wait in the calling thread; Ctrl-C aborts the run cleanly."""
+        self.start()
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.05)
+        except KeyboardInterrupt:
+            self.abort("interrupted (Ctrl-C)")
+            self._wait_after_abort()
+        assert self._result is not None
+        return self._result
+
+    def _wait_after_abort(self) -> None:
+        assert self._thread is not None
+        deadline = time.monotonic() + ABORT_GRACE_S
+        shut_down = False
+        while self._thread.is_alive():
+            try:
+                self._thread.join(0.05)
+            except KeyboardInterrupt:  # pressed again: lasers off now, keep waiting for data
+                self.bench.shutdown()
+                shut_down = True
+            if not shut_down and time.monotonic() > deadline:
+                log.error("procedure did not stop within %g s; switching lasers off",
+                          ABORT_GRACE_S)
+                self.bench.shutdown()
+                shut_down = True
+
+    # --- worker --------------------------------------------------------------------------------
+    def _work(self) -> None:
+        assert self._writer is not None
+        status, message = "failed", ""
+        ctx = RunContext(self.bench, record=self._record, measurement=self._measurement,
+                         progress=self._progress)
+        try:
+            self.procedure.run(ctx)
+            status = "completed"
+        except RunAborted as exc:
+            status, message = "aborted", self._abort_reason or str(exc)
+        except BaseException as exc:  # noqa: BLE001 - every failure must reach the file
+            log.exception("procedure %s failed", self.procedure.name)
+            status, message = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            shutdown = self.bench.shutdown()
+            if not shutdown.ok:
+                message = f"{message}; SHUTDOWN PROBLEM: {shutdown.outcomes}".lstrip("; ")
+            try:
+                self._writer.finish(status, message)
+            except Exception:  # the data points are already on disk
+                log.exception("could not write the final status")
+        result = RunResult(status, self.out_path, message, self._n_points, shutdown,
+                           duration_s=time.perf_counter() - self._t0,
+                           bench_time_s=self.bench.now() - self._bench_t0)
+        if self._n_points:
+            self._analyse(result)
+        self._result = result
+
+    def _analyse(self, result: RunResult) -> None:
+        assert self._writer is not None
+        try:
+            data = read_run(self.out_path)
+            measured = {k: v for k, (v, _u) in data.results.get("measurements", {}).items()}
+            analysis = self.procedure.analyse(data.columns, measured, self.bench)
+            if analysis is None:
+                return
+            result.analysis = analysis
+            arrays = analysis.as_arrays() if hasattr(analysis, "as_arrays") else None
+            self._writer.add_results("analysis", analysis.as_records(), arrays)
+        except Exception as exc:  # noqa: BLE001 - analysis never costs the run
+            log.warning("analysis of %s failed: %s", self.out_path, exc)
+            result.analysis_error = f"{type(exc).__name__}: {exc}"
+
+    def _record(self, row: Mapping[str, Any]) -> None:
+        assert self._writer is not None
+        self._writer.append(row)
+        self._n_points += 1
+        for listener in self.listeners:
+            listener.on_point(row)
+
+    def _measurement(self, name: str, value: float) -> None:
+        assert self._writer is not None
+        self._writer.set_measurement(name, value)
+
+    def _progress(self, fraction: float, message: str) -> None:
+        for listener in self.listeners:
+            listener.on_progress(fraction, message)
+
+    def _sample_description(self) -> dict[str, object] | None:
+        world = self.bench.world
+        if world is None:
+            return None
+        preset = world.sample.table.preset
+        return {"name": preset.name, "description": preset.description,
+                "simulated": "yes: avlab simulated bench"}

@@ -1,0 +1,21 @@
+"""Validators for pymeasure properties that reject bad values instead of clamping them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def strict_integer_range(value: float, values: Sequence[int]) -> int:
+    """Accept a whole number within [values[0], values[1]]; raise ValueError otherwise."""
+    low, high = values
+    if float(value) != int(value) or not low <= int(value) <= high:
+        raise ValueError(f"{value!r} is not a whole number in [{low}, {high}]")
+    return int(value)
+
+
+def strict_choice_ignore_case(value: str, values: Sequence[str]) -> str:
+    """Accept one of `values` in any letter case; return it in the spelling of `values`."""
+    for choice in values:
+        if str(value).upper() == choice.upper():
+            return choice
+    raise ValueError(f"{value!r} is not one of {', '.join(values)}")

@@ -1,0 +1,307 @@
+"""S-curve: single-particle emission versus pump intensity, swept up then down.
+
+Photon-avalanche emission rises as the 20th–60th power of the pump near threshold, and the
+slope peak is narrow (emission rises ~38× between 0.9 and 1.1 I_th). A plain log grid fine
+enough to resolve it would waste hours below and above threshold, so the up-sweep adapts its
+step: where the last points show a steep slope, the next step shrinks so that the emission
+changes by at most `max_step_ln` (in ln units) between neighbours; a fill pass then closes any
+gap the sweep could not anticipate. The gate time adapts too, so every point collects about
+`target_counts` photons — long gates in the dim sub-threshold region, short ones in
+saturation — and each point stores its gate and rate.
+
+Run it: `avlab run scurve`, from the GUI, or `python -m experiments.scurve`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from avlab.analysis.optics import peak_intensity_kW_cm2
+from avlab.bench import Bench
+from avlab.errors import ParameterError
+from avlab.procedure import Bool, Float, Int, Procedure, RunContext, Text
+from avlab.storage import Column
+
+UP, DOWN = 1, -1
+#: The sweep never steps by less than this relative change of the setpoint.
+MIN_RELATIVE_STEP = 0.002
+#: A point's signal counts as measured (usable for step control) above this many sigmas.
+RELIABLE_SIGMAS = 3.0
+
+
+@dataclass
+class _Point:
+    setpoint_W: float
+    signal_cps: float
+    sigma_cps: float
+    rate_cps: float
+
+    @property
+    def reliable(self) -> bool:
+        return self.signal_cps > RELIABLE_SIGMAS * self.sigma_cps
+
+
+class SCurve(Procedure):
+    """Emission versus pump intensity of one particle, swept up then down."""
+
+    name = "scurve"
+    title = "S-curve: emission versus pump intensity"
+
+    pump_role = Text("", doc="laser role to sweep; empty: the bench's only laser")
+    power_min_W = Float(0.08, minimum=0.0, unit="W", doc="lowest laser output setpoint")
+    power_max_W = Float(2.0, minimum=0.0, unit="W", doc="highest laser output setpoint")
+    points = Int(40, minimum=5, maximum=2000, doc="coarse points of the up-sweep")
+    log_spacing = Bool(True, doc="coarse points evenly spaced in log(power) (else linear)")
+    settle_s = Float(1.0, minimum=0.0, maximum=3600.0, unit="s",
+                     doc="wait after each power change; near threshold the rise time is "
+                         "~0.2 s (critical slowing down), so keep several times that")
+    sweep_down = Bool(True, doc="sweep back down through the same setpoints (hysteresis check)")
+    refine = Bool(True, doc="adaptive sampling around the steepest region")
+    max_step_ln = Float(0.3, minimum=0.02, maximum=5.0,
+                        doc="largest change of ln(signal) between neighbouring refined points")
+    max_refine_points = Int(80, minimum=0, maximum=5000, doc="budget of extra points")
+    target_counts = Int(2500, minimum=10, maximum=10**9,
+                        doc="photons to collect per point (Poisson error 1/sqrt(N))")
+    min_gate_s = Float(0.01, minimum=1e-5, unit="s", doc="shortest counter gate")
+    max_gate_s = Float(30.0, minimum=1e-4, unit="s", doc="longest counter gate per point")
+    dark_gate_s = Float(10.0, minimum=1e-3, unit="s",
+                        doc="gate of the dark-count reference taken with emission off")
+    meter_averages = Int(100, minimum=1, maximum=100_000,
+                         doc="power-meter samples averaged per reading")
+
+    columns = [
+        Column("power_setpoint_W", "W", "f8", "laser output setpoint"),
+        Column("meter_power_W", "W", "f8", "power at the power-meter plane"),
+        Column("sample_power_W", "W", "f8", "power at the sample (meter × transmission)"),
+        Column("intensity_kW_cm2", "kW/cm^2", "f8", "peak pump intensity 2P/(pi w0^2)"),
+        Column("counts", "counts", "i8", "photons counted during the gate"),
+        Column("gate_s", "s", "f8", "counter gate time"),
+        Column("rate_cps", "counts/s", "f8", "count rate, dead-time corrected"),
+        Column("signal_cps", "counts/s", "f8", "rate minus dark rate"),
+        Column("signal_sigma_cps", "counts/s", "f8", "1-sigma uncertainty of signal_cps"),
+        Column("dead_time_loss", "", "f8", "fraction of photons lost to detector dead time"),
+        Column("direction", "", "i8", "+1 up-sweep, -1 down-sweep"),
+        Column("sweep_pass", "", "i8", "0 main sweep, 1 fill pass of the refinement"),
+        Column("bench_time_s", "s", "f8", "bench clock at the end of the point"),
+    ]
+    signal = "signal_cps"
+    axes = "intensity_kW_cm2"
+    measurements = {
+        "dark_rate_cps": "counts/s",
+        "dark_rate_sigma_cps": "counts/s",
+        "waist_um": "um",
+        "transmission_to_sample": "",
+    }
+
+    # --- checks --------------------------------------------------------------------------------
+    def check(self, bench: Bench) -> None:
+        try:
+            laser = bench.laser(self.pump_role or None)
+            bench.power_meter()
+            bench.detector()
+        except KeyError as exc:
+            raise ParameterError(f"scurve needs a laser, a power meter and a detector: {exc}")
+        if not 0.0 < self.power_min_W < self.power_max_W:
+            raise ParameterError(f"power range {self.power_min_W:g} … {self.power_max_W:g} W "
+                                 "must satisfy 0 < power_min_W < power_max_W")
+        if self.power_max_W > laser.max_power_W:
+            raise ParameterError(f"power_max_W {self.power_max_W:g} W exceeds the configured "
+                                 f"limit {laser.max_power_W:g} W for {laser.role}")
+        if self.min_gate_s > self.max_gate_s:
+            raise ParameterError("min_gate_s must not exceed max_gate_s")
+
+    # --- the measurement -------------------------------------------------------------------------
+    def coarse_setpoints_W(self) -> np.ndarray:
+        if self.log_spacing:
+            return np.geomspace(self.power_min_W, self.power_max_W, self.points)
+        return np.linspace(self.power_min_W, self.power_max_W, self.points)
+
+    def run(self, ctx: RunContext) -> None:
+        bench = ctx.bench
+        laser = bench.laser(self.pump_role or None)
+        meter, detector = bench.power_meter(), bench.detector()
+        optics = bench.config.optics
+        waist_um = optics.waist_um(laser.wavelength_nm)
+        transmission = optics.transmission_to_sample
+        ctx.measurement("waist_um", waist_um)
+        ctx.measurement("transmission_to_sample", transmission)
+        meter.configure(wavelength_nm=laser.wavelength_nm, averaging_count=self.meter_averages)
+
+        # Dark reference with emission off: meter zero and detector dark counts.
+        ctx.progress(0.0, "dark reference (emission off)")
+        laser.emission_off()
+        meter.zero()
+        dark = detector.count(self.dark_gate_s)
+        dark_rate = dark.rate_cps
+        dark_sigma = math.sqrt(max(dark.counts, 1)) / dark.gate_s
+        ctx.measurement("dark_rate_cps", dark_rate)
+        ctx.measurement("dark_rate_sigma_cps", dark_sigma)
+
+        sweep = _Sweep(self, ctx, laser, meter, detector, waist_um, transmission, dark_rate,
+                       dark_sigma)
+        laser.set_power_W(self.power_min_W)
+        with laser.emitting():
+            up_points = sweep.up()
+            if self.refine:
+                up_points = sweep.fill(up_points)
+            if self.sweep_down:
+                sweep.down([p.setpoint_W for p in up_points])
+        ctx.progress(1.0, "done")
+
+    def analyse(self, columns: Mapping[str, Any], measurements: Mapping[str, float],
+                bench: Bench | None = None) -> Any:
+        from avlab.analysis.scurve_report import analyse_sweeps
+
+        return analyse_sweeps(columns)
+
+    def plot(self, data: Any, analysis: Any, png_path: Any) -> Any:
+        from avlab.plotting import plot_scurve
+
+        return plot_scurve(data, analysis, png_path)
+
+
+class _Sweep:
+    """State of one S-curve: measures points, adapts the step and the gate."""
+
+    def __init__(self, proc: SCurve, ctx: RunContext, laser: Any, meter: Any, detector: Any,
+                 waist_um: float, transmission: float, dark_rate: float,
+                 dark_sigma: float) -> None:
+        self.p, self.ctx = proc, ctx
+        self.laser, self.meter, self.detector = laser, meter, detector
+        self.waist_um, self.transmission = waist_um, transmission
+        self.dark_rate, self.dark_sigma = dark_rate, dark_sigma
+        self.extra_points = 0
+        self.last_rate = dark_rate
+        weights = (0.6, 0.05, 0.35) if proc.sweep_down else (0.9, 0.1, 0.0)
+        self.weights = weights
+
+    # --- one point ---------------------------------------------------------------------------
+    def measure(self, setpoint_W: float, direction: int, sweep_pass: int,
+                predicted_rate: float | None = None) -> _Point:
+        p = self.p
+        self.laser.set_power_W(setpoint_W)
+        self.ctx.wait(p.settle_s)
+        meter_W = self.meter.power_W()
+        expected = max(predicted_rate or self.last_rate, self.dark_rate, 1.0)
+        # A short probe gate first, so a sudden jump in brightness never becomes a long gate
+        # at a rate nobody expected; then the rest of the photons at the measured rate.
+        probe_gate = _clamp(0.1 * p.target_counts / expected, p.min_gate_s, p.max_gate_s / 10)
+        first = self.detector.count(probe_gate)
+        counts, gate = first.counts, first.gate_s
+        still_needed = p.target_counts - counts
+        if still_needed > 0:
+            rate_now = max(first.rate_cps, 1.0 / probe_gate)
+            rest = min(still_needed / rate_now, p.max_gate_s - probe_gate)
+            if rest >= p.min_gate_s:
+                second = self.detector.count(rest)
+                counts, gate = counts + second.counts, gate + second.gate_s
+        measured = counts / gate
+        loss = measured * self.detector.dead_time_s
+        rate = measured / (1.0 - loss)
+        sigma = math.hypot(math.sqrt(max(counts, 1)) / gate / (1.0 - loss), self.dark_sigma)
+        signal = rate - self.dark_rate
+        sample_W = meter_W * self.transmission
+        self.ctx.record(
+            power_setpoint_W=setpoint_W, meter_power_W=meter_W, sample_power_W=sample_W,
+            intensity_kW_cm2=float(peak_intensity_kW_cm2(sample_W, self.waist_um)),
+            counts=counts, gate_s=gate, rate_cps=rate, signal_cps=signal,
+            signal_sigma_cps=sigma, dead_time_loss=loss, direction=direction,
+            sweep_pass=sweep_pass, bench_time_s=self.ctx.bench.now(),
+        )
+        self.last_rate = rate
+        return _Point(setpoint_W, signal, sigma, rate)
+
+    # --- sweeps --------------------------------------------------------------------------------
+    def _progress(self, phase: int, fraction: float, text: str) -> None:
+        done = sum(self.weights[:phase]) + self.weights[phase] * fraction
+        self.ctx.progress(done, text)
+
+    def up(self) -> list[_Point]:
+        """Up-sweep over the coarse grid, shrinking steps where the emission is steep."""
+        p = self.p
+        grid = p.coarse_setpoints_W()
+        x_span = math.log(grid[-1] / grid[0])
+        points: list[_Point] = []
+        setpoint = float(grid[0])
+        k = 0  # index of the next coarse point not yet passed
+        while True:
+            slope = self._recent_slope(points)
+            predicted = None
+            if points and slope is not None:
+                predicted = points[-1].rate_cps * (setpoint / points[-1].setpoint_W) ** slope
+            points.append(self.measure(setpoint, UP, 0, predicted))
+            self._progress(0, math.log(setpoint / grid[0]) / x_span,
+                           f"up-sweep {setpoint * 1e3:.1f} mW")
+            while k < len(grid) and grid[k] <= setpoint * (1 + 1e-12):
+                k += 1
+            if k == len(grid):
+                return points
+            setpoint = self._next_setpoint(points, float(grid[k]))
+
+    def _recent_slope(self, points: list[_Point]) -> float | None:
+        """d ln(signal)/d ln(setpoint) from the last reliable pair (conservatively the max of
+        the last two estimates), or None while the signal is lost in the dark counts."""
+        slopes = []
+        for a, b in zip(points[-3:-1], points[-2:]):
+            if a.reliable and b.reliable and b.setpoint_W > a.setpoint_W:
+                slopes.append(math.log(b.signal_cps / a.signal_cps)
+                              / math.log(b.setpoint_W / a.setpoint_W))
+        return max(slopes) if slopes else None
+
+    def _next_setpoint(self, points: list[_Point], next_coarse: float) -> float:
+        p = self.p
+        current = points[-1].setpoint_W
+        slope = self._recent_slope(points)
+        if not p.refine or slope is None or slope <= 0 or self.extra_points >= p.max_refine_points:
+            return next_coarse
+        if slope * math.log(next_coarse / current) <= p.max_step_ln:
+            return next_coarse
+        step = max(p.max_step_ln / slope, math.log1p(MIN_RELATIVE_STEP))
+        self.extra_points += 1
+        return min(current * math.exp(step), next_coarse)
+
+    def fill(self, points: list[_Point]) -> list[_Point]:
+        """Measure extra points where neighbours still differ by more than the allowed step."""
+        p = self.p
+        todo: list[float] = []
+        for a, b in zip(points, points[1:]):
+            if not (a.reliable and b.reliable):
+                continue
+            jump = abs(math.log(b.signal_cps / a.signal_cps))
+            ratio = b.setpoint_W / a.setpoint_W
+            if jump <= 1.5 * p.max_step_ln or ratio < 1 + 2 * MIN_RELATIVE_STEP:
+                continue
+            n_new = min(math.ceil(jump / p.max_step_ln) - 1,
+                        int(math.log(ratio) / math.log1p(MIN_RELATIVE_STEP)) - 1)
+            todo.extend(a.setpoint_W * ratio ** (i / (n_new + 1)) for i in range(1, n_new + 1))
+        budget = max(p.max_refine_points - self.extra_points, 0)
+        todo = sorted(todo)[:budget] if len(todo) > budget else sorted(todo)
+        new_points = []
+        for i, setpoint in enumerate(todo):
+            new_points.append(self.measure(setpoint, UP, 1))
+            self.extra_points += 1
+            self._progress(1, (i + 1) / len(todo), f"fill pass {setpoint * 1e3:.1f} mW")
+        return sorted(points + new_points, key=lambda q: q.setpoint_W)
+
+    def down(self, setpoints_W: list[float]) -> None:
+        ordered = sorted(set(setpoints_W), reverse=True)
+        for i, setpoint in enumerate(ordered):
+            self.measure(setpoint, DOWN, 0)
+            self._progress(2, (i + 1) / len(ordered), f"down-sweep {setpoint * 1e3:.1f} mW")
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from avlab.cli import main
+
+    sys.exit(main(["run", "scurve", *sys.argv[1:]]))

@@ -1,0 +1,152 @@
+"""The simulated optical bench: one shared physical state that every virtual instrument sees.
+
+Turning the simulated laser up raises the power-meter reading *and* the photon counts, because
+both instruments ask this one world. The world knows the clock, the beam sources and the optical
+path, where the beam points, and the sample (particles obeying the ANP rate equations).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .clock import Clock, VirtualClock
+from .physics import EmissionTable, emission_table
+
+#: A source excites the sample only when its wavelength is this close to the preset's pump.
+PUMP_WAVELENGTH_TOLERANCE_NM = 5.0
+
+
+class BeamSource(Protocol):
+    """Anything that puts light on the bench (the simulated lasers)."""
+
+    wavelength_nm: float
+
+    def output_power_W(self) -> float:
+        """Optical power leaving the source now, in W."""
+
+
+@dataclass
+class BenchOptics:
+    """The optical path from the laser to the sample.
+
+    `attenuation_to_meter` lumps fixed ND filters and the pick-off in front of the power meter
+    (power at the meter plane / laser output); `transmission_to_sample` is power at the sample
+    / power at the meter plane — the number a lab calibrates and writes in its config.
+    """
+
+    numerical_aperture: float = 1.49
+    attenuation_to_meter: float = 1e-4
+    transmission_to_sample: float = 0.30
+    waist_um: float | None = None
+
+    def waist_at_um(self, wavelength_nm: float) -> float:
+        """1/e² radius of the focus: given, or w0 = λ/(2·NA·√(2 ln 2)) (PHYSICS.md §6)."""
+        if self.waist_um is not None:
+            return self.waist_um
+        return wavelength_nm * 1e-3 / (2.0 * self.numerical_aperture * math.sqrt(2.0 * math.log(2.0)))
+
+
+@dataclass
+class Detection:
+    """Detected photons per emitted photon: objective collection × filters × detector QE."""
+
+    collection_efficiency: float = 0.15
+
+
+@dataclass
+class Sample:
+    """Point-like ANPs at fixed positions (µm) in the sample plane."""
+
+    preset: str = "tm8_1064"
+    particle_positions_um: np.ndarray = field(default_factory=lambda: np.zeros((1, 2)))
+
+    @property
+    def table(self) -> EmissionTable:
+        return emission_table(self.preset)
+
+
+class SimWorld:
+    """Shared state of the simulated bench."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        optics: BenchOptics | None = None,
+        sample: Sample | None = None,
+        detection: Detection | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else VirtualClock()
+        self.optics = optics if optics is not None else BenchOptics()
+        self.sample = sample if sample is not None else Sample()
+        self.detection = detection if detection is not None else Detection()
+        self.rng = np.random.default_rng(seed)
+        #: Where the beam points in the sample plane (µm); parked on the first particle.
+        self.beam_position_um = np.array(self.sample.particle_positions_um[0], dtype=float)
+        self._sources: dict[str, BeamSource] = {}
+        self.lock = threading.RLock()
+
+    # --- light sources -------------------------------------------------------------------
+    def attach_source(self, name: str, source: BeamSource) -> None:
+        """Put a laser on the bench under a name (its role)."""
+        if name in self._sources:
+            raise ValueError(f"a source named {name!r} is already on the simulated bench")
+        self._sources[name] = source
+
+    @property
+    def sources(self) -> dict[str, BeamSource]:
+        return dict(self._sources)
+
+    def beams_at_meter(self) -> list[tuple[float, float]]:
+        """(wavelength nm, power W) of every beam reaching the power-meter plane."""
+        return [
+            (s.wavelength_nm, s.output_power_W() * self.optics.attenuation_to_meter)
+            for s in self._sources.values()
+        ]
+
+    def _pump_sources(self) -> list[BeamSource]:
+        pump_nm = self.sample.table.preset.pump_wavelength_nm
+        return [
+            s for s in self._sources.values()
+            if abs(s.wavelength_nm - pump_nm) <= PUMP_WAVELENGTH_TOLERANCE_NM
+        ]
+
+    # --- the sample ----------------------------------------------------------------------
+    def peak_intensity_kW_cm2(self) -> float:
+        """Peak pump intensity I0 = 2P/(π w0²) at the focus, summed over pump sources."""
+        total = 0.0
+        for source in self._pump_sources():
+            power_W = (
+                source.output_power_W()
+                * self.optics.attenuation_to_meter
+                * self.optics.transmission_to_sample
+            )
+            waist_cm = self.optics.waist_at_um(source.wavelength_nm) * 1e-4
+            total += 2.0 * power_W / (math.pi * waist_cm**2) / 1e3
+        return total
+
+    def particle_intensities_kW_cm2(self) -> np.ndarray:
+        """Local pump intensity at each particle for the current beam position (Gaussian focus)."""
+        peak = self.peak_intensity_kW_cm2()
+        if peak <= 0.0:
+            return np.zeros(len(self.sample.particle_positions_um))
+        pump_nm = self.sample.table.preset.pump_wavelength_nm
+        waist_um = self.optics.waist_at_um(pump_nm)
+        r2 = np.sum((self.sample.particle_positions_um - self.beam_position_um) ** 2, axis=1)
+        return peak * np.exp(-2.0 * r2 / waist_um**2)
+
+    def emission_photons_per_s(self) -> float:
+        """Steady-state photons/s emitted on the main line by all particles in the focus."""
+        table = self.sample.table
+        per_ion = table.emission_per_ion(self.particle_intensities_kW_cm2())
+        return float(np.sum(per_ion) * table.preset.ions_per_particle)
+
+    def detected_photon_rate_cps(self) -> float:
+        """Signal photons/s reaching the detector (before dark counts and dead time)."""
+        return self.emission_photons_per_s() * self.detection.collection_efficiency
