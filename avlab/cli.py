@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="summarise an HDF5 run file")
     inspect.add_argument("file", help="run file (.h5)")
 
+    recover = sub.add_parser("recover", help="make a run file left by a killed run open in "
+                                             "every HDF5 tool (status becomes 'failed')")
+    recover.add_argument("file", help="run file (.h5) whose writer was killed")
+
     procs = sub.add_parser("procedures", help="list procedures and their parameters")
     procs.add_argument("name", nargs="?", help="show only this procedure")
 
@@ -61,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handler = {"run": _cmd_run, "inspect": _cmd_inspect, "procedures": _cmd_procedures,
+    handler = {"run": _cmd_run, "inspect": _cmd_inspect, "recover": _cmd_recover, "procedures": _cmd_procedures,
                "config": _cmd_config}[args.command]
     return handler(args)
 
@@ -150,6 +154,17 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(summarize(path))
     except OSError as exc:
         print(f"avlab: cannot read {path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_recover(args: argparse.Namespace) -> int:
+    from .recover import RecoverError, recover_run
+
+    try:
+        print(recover_run(args.file))
+    except (OSError, RecoverError) as exc:
+        print(f"avlab: cannot recover {args.file}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 

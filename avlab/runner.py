@@ -67,6 +67,10 @@ class Runner:
         self._result: RunResult | None = None
         self._abort_reason = ""
         self._n_points = 0
+        # Completion is signalled by an Event, not Thread.is_alive(): a KeyboardInterrupt
+        # landing inside Thread.join() can leave the thread's state inconsistent (CPython
+        # gh-90882), and Ctrl-C is exactly when we must know reliably.
+        self._done = threading.Event()
 
     # --- control -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -103,22 +107,21 @@ class Runner:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and not self._done.is_set()
 
     def join(self, timeout: float | None = None) -> RunResult | None:
         """Wait for the worker; the result, or None if still running after `timeout`."""
         if self._thread is None:
             raise RuntimeError("the run was not started")
-        self._thread.join(timeout)
-        return None if self._thread.is_alive() else self._result
+        self._done.wait(timeout)
+        return self._result if self._done.is_set() else None
 
     def run(self) -> RunResult:
         """Start and wait in the calling thread; Ctrl-C aborts the run cleanly."""
         self.start()
-        assert self._thread is not None
         try:
-            while self._thread.is_alive():
-                self._thread.join(0.05)
+            while not self._done.wait(0.05):
+                pass
         except KeyboardInterrupt:
             self.abort("interrupted (Ctrl-C)")
             self._wait_after_abort()
@@ -126,12 +129,11 @@ class Runner:
         return self._result
 
     def _wait_after_abort(self) -> None:
-        assert self._thread is not None
         deadline = time.monotonic() + ABORT_GRACE_S
         shut_down = False
-        while self._thread.is_alive():
+        while not self._done.is_set():
             try:
-                self._thread.join(0.05)
+                self._done.wait(0.05)
             except KeyboardInterrupt:  # pressed again: lasers off now, keep waiting for data
                 self.bench.shutdown()
                 shut_down = True
@@ -143,6 +145,12 @@ class Runner:
 
     # --- worker --------------------------------------------------------------------------------
     def _work(self) -> None:
+        try:
+            self._measure_and_store()
+        finally:
+            self._done.set()
+
+    def _measure_and_store(self) -> None:
         assert self._writer is not None
         status, message = "failed", ""
         ctx = RunContext(self.bench, record=self._record, measurement=self._measurement,

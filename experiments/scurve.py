@@ -189,17 +189,20 @@ class _Sweep:
         meter_W = self.meter.power_W()
         expected = max(predicted_rate or self.last_rate, self.dark_rate, 1.0)
         # A short probe gate first, so a sudden jump in brightness never becomes a long gate
-        # at a rate nobody expected; then the rest of the photons at the measured rate.
-        probe_gate = _clamp(0.1 * p.target_counts / expected, p.min_gate_s, p.max_gate_s / 10)
-        first = self.detector.count(probe_gate)
-        counts, gate = first.counts, first.gate_s
-        still_needed = p.target_counts - counts
-        if still_needed > 0:
-            rate_now = max(first.rate_cps, 1.0 / probe_gate)
-            rest = min(still_needed / rate_now, p.max_gate_s - probe_gate)
-            if rest >= p.min_gate_s:
-                second = self.detector.count(rest)
-                counts, gate = counts + second.counts, gate + second.gate_s
+        # at a rate nobody expected; then further gates at the rate measured so far until the
+        # point holds `target_counts` photons or the gate budget is spent.
+        gate = _clamp(0.1 * p.target_counts / expected, p.min_gate_s, p.max_gate_s / 10)
+        counts = self.detector.count(gate).counts
+        for _ in range(8):
+            still_needed = p.target_counts - counts
+            if still_needed <= 0:
+                break
+            rate_so_far = max(counts, 1) / gate  # never zero: one count is the upper bound
+            more = min(max(still_needed / rate_so_far, p.min_gate_s), p.max_gate_s - gate)
+            if more < p.min_gate_s:
+                break
+            counts += self.detector.count(more).counts
+            gate += more
         measured = counts / gate
         loss = measured * self.detector.dead_time_s
         rate = measured / (1.0 - loss)

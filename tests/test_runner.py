@@ -1,0 +1,127 @@
+"""The runner: every exit path ends with emission off and an honest status in the file."""
+
+from __future__ import annotations
+
+import signal
+
+import h5py
+import pytest
+
+from avlab.procedure import Float, Int, Procedure, RunContext
+from avlab.runner import Runner
+from avlab.storage import Column, read_run
+
+
+class Ramp(Procedure):
+    """A small procedure: emission on, step the power, record counts; optionally fail."""
+
+    name = "ramp"
+    title = "test ramp"
+    points = Int(20, minimum=1)
+    fail_at = Int(-1, doc="raise at this point index")
+    power_W = Float(0.5, minimum=0.0, unit="W")
+    columns = [Column("index", "", "i8"), Column("counts", "counts", "i8")]
+    signal = "counts"
+    axes = "index"
+
+    def run(self, ctx: RunContext) -> None:
+        laser, detector = ctx.bench.laser(), ctx.bench.detector()
+        laser.set_power_W(self.power_W)
+        laser.emission_on()  # deliberately no `emitting()` block: the runner must clean up
+        for i in range(self.points):
+            ctx.wait(0.5)
+            if i == self.fail_at:
+                raise RuntimeError("detector cable unplugged")
+            ctx.record(index=i, counts=detector.count(0.1).counts)
+            ctx.progress((i + 1) / self.points)
+
+
+class Listener:
+    def __init__(self, action=None, after: int = 5):
+        self.rows, self.progress, self.action, self.after = [], [], action, after
+
+    def on_point(self, row):
+        self.rows.append(row)
+        if self.action and len(self.rows) == self.after:
+            self.action()
+
+    def on_progress(self, fraction, message):
+        self.progress.append(fraction)
+
+
+def test_completed_run_has_all_points_status_and_emission_off(bench, sim_laser, tmp_path):
+    listener = Listener()
+    result = Runner(Ramp(), bench, tmp_path / "r.h5", listeners=[listener]).run()
+    assert result.status == "completed"
+    assert result.n_points == 20 and len(listener.rows) == 20
+    assert listener.progress[-1] == pytest.approx(1.0)
+    assert not sim_laser.emission_requested
+    data = read_run(tmp_path / "r.h5")
+    assert data.status == "completed"
+    assert list(data.columns["index"]) == list(range(20))
+
+
+def test_abort_stops_the_run_with_emission_off_and_status_aborted(bench, sim_laser, tmp_path):
+    runner_box = []
+    listener = Listener(action=lambda: runner_box[0].abort("operator pressed stop"), after=5)
+    runner = Runner(Ramp(), bench, tmp_path / "r.h5", listeners=[listener])
+    runner_box.append(runner)
+    result = runner.run()
+    assert result.status == "aborted"
+    assert not sim_laser.emission_requested
+    data = read_run(tmp_path / "r.h5")
+    assert data.status == "aborted"
+    assert data.message == "operator pressed stop"
+    assert data.n_points == 5  # the abort lands in the next wait
+
+
+def test_exception_in_the_procedure_fails_the_run_keeping_data(bench, sim_laser, tmp_path):
+    result = Runner(Ramp(fail_at=7), bench, tmp_path / "r.h5").run()
+    assert result.status == "failed"
+    assert "detector cable unplugged" in result.message
+    assert not sim_laser.emission_requested
+    data = read_run(tmp_path / "r.h5")
+    assert data.status == "failed"
+    assert "RuntimeError: detector cable unplugged" in data.message
+    assert data.n_points == 7
+
+
+def test_ctrl_c_aborts_with_emission_off(bench, sim_laser, tmp_path):
+    """SIGINT reaches the main thread (as a real Ctrl-C does) while the worker measures."""
+    listener = Listener(action=lambda: signal.raise_signal(signal.SIGINT), after=4)
+    result = Runner(Ramp(points=200), bench, tmp_path / "r.h5", listeners=[listener]).run()
+    assert result.status == "aborted"
+    assert "Ctrl-C" in result.message
+    assert not sim_laser.emission_requested
+    data = read_run(tmp_path / "r.h5")
+    assert data.status == "aborted"
+    assert 4 <= data.n_points < 200
+
+
+def test_points_are_on_disk_while_the_run_is_going(bench, tmp_path):
+    path = tmp_path / "r.h5"
+    seen = []
+
+    def peek():
+        with h5py.File(path, "r", swmr=True) as f:
+            seen.append(f["entry/data/counts"].shape[0])
+
+    Runner(Ramp(), bench, path, listeners=[Listener(action=peek, after=6)]).run()
+    assert seen == [6]
+
+
+def test_existing_file_is_never_overwritten(bench, tmp_path):
+    from avlab.storage import RunFileExistsError
+
+    path = tmp_path / "r.h5"
+    path.write_bytes(b"precious data")
+    with pytest.raises(RunFileExistsError):
+        Runner(Ramp(), bench, path).run()
+    assert path.read_bytes() == b"precious data"
+
+
+def test_a_runner_runs_once(bench, tmp_path):
+    runner = Runner(Ramp(points=1), bench, tmp_path / "r.h5")
+    runner.run()
+    with pytest.raises(RuntimeError):
+        runner.start()
