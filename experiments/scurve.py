@@ -68,8 +68,8 @@ class SCurve(Procedure):
     target_counts = Int(2500, minimum=10, maximum=10**9,
                         doc="photons to collect per point (Poisson error 1/sqrt(N))")
     min_gate_s = Float(0.01, minimum=1e-5, unit="s", doc="shortest counter gate")
-    max_gate_s = Float(30.0, minimum=1e-4, unit="s", doc="longest counter gate per point")
-    dark_gate_s = Float(10.0, minimum=1e-3, unit="s",
+    max_gate_s = Float(60.0, minimum=1e-4, unit="s", doc="longest counter gate per point")
+    dark_gate_s = Float(60.0, minimum=1e-3, unit="s",
                         doc="gate of the dark-count reference taken with emission off")
     meter_averages = Int(100, minimum=1, maximum=100_000,
                          doc="power-meter samples averaged per reading")

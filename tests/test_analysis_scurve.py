@@ -408,11 +408,16 @@ def test_error_sweep_stops_below_threshold() -> None:
         analyse_scurve(*_noiseless(intensity[intensity < 5.2]))
 
 
-def test_error_no_low_power_points() -> None:
+def test_no_low_power_points_leaves_the_asymptote_undetermined_but_keeps_s_max() -> None:
     intensity = sweep_intensities(True)
     intensity = intensity[intensity > 4.3]  # slope at 4.5 is 7.3 < S_max/2, but nothing below 0.8 I_th
-    with pytest.raises(SCurveAnalysisError, match="low-power asymptote"):
-        analyse_scurve(*_noiseless(intensity))
+    result = analyse_scurve(*_noiseless(intensity))
+    assert "low-power asymptote" in result.low_power_note
+    assert math.isnan(result.threshold_tangent_kW_cm2)
+    assert math.isnan(result.low_power_slope) and math.isnan(result.gain_over_subthreshold_2x)
+    assert result.s_max == pytest.approx(26.4, rel=0.05)
+    assert math.isfinite(result.gain_2x)
+    assert any("not determined" in line for line in result.summary_lines())
 
 
 def test_malformed_input() -> None:

@@ -341,6 +341,9 @@ class SCurveAnalysis:
     low_power_slope_sigma: float = math.nan
     low_power_model: str = "critical"
     low_power_range_kW_cm2: tuple[float, float] = (math.nan, math.nan)
+    #: Why the low-power asymptote (and with it k, the tangent threshold and the gain over the
+    #: sub-threshold law) could not be determined; "" when it was.
+    low_power_note: str = ""
 
     def as_records(self) -> dict[str, tuple[float, str]]:
         """Scalar results as ``name -> (value, unit)`` for storage (unit "" = dimensionless)."""
@@ -373,13 +376,21 @@ class SCurveAnalysis:
         lines = [
             f"S_max = {self.s_max:.1f} ± {self.s_max_sigma:.1f} at I_th = {_fmt(i_th)} kW/cm² (S peak)"
             "  [S = d ln I_em / d ln I_pump; ± = parametric bootstrap, counting noise only]",
-            f"threshold (tangent/asymptote) = {_fmt(self.threshold_tangent_kW_cm2)} kW/cm²"
-            "  [log-log tangent at the S peak meets the low-power asymptote]",
-            f"low-power slope k = {k_text}"
-            f"  [asymptote A·I^k from {_fmt(lo)}–{_fmt(hi)} kW/cm², {model}]",
-            f"high-power slope = {self.high_power_slope:.2f}"
-            f"  [local S at the highest intensity, {_fmt(float(self.intensity_kW_cm2[-1]))} kW/cm²]",
         ]
+        if self.low_power_note:
+            lines.append(f"threshold (tangent/asymptote), low-power slope: not determined "
+                         f"({self.low_power_note})")
+        else:
+            lines += [
+                f"threshold (tangent/asymptote) = {_fmt(self.threshold_tangent_kW_cm2)} kW/cm²"
+                "  [log-log tangent at the S peak meets the low-power asymptote]",
+                f"low-power slope k = {k_text}"
+                f"  [asymptote A·I^k from {_fmt(lo)}–{_fmt(hi)} kW/cm², {model}]",
+            ]
+        lines.append(
+            f"high-power slope = {self.high_power_slope:.2f}"
+            f"  [local S at the highest intensity, {_fmt(float(self.intensity_kW_cm2[-1]))} kW/cm²]"
+        )
         if math.isnan(self.gain_2x):
             lines.append(
                 f"PA gain G2: n/a (2 I_th = {_fmt(2 * i_th)} kW/cm² is beyond the highest usable "
@@ -387,10 +398,11 @@ class SCurveAnalysis:
             )
         else:
             lines.append(f"PA gain G2 = I_em(2 I_th)/I_em(I_th) = {_fmt(self.gain_2x)}  [I_th = S peak]")
-            lines.append(
-                f"gain over sub-threshold law = I_em(2 I_th)/(A·(2 I_th)^k) = "
-                f"{_fmt(self.gain_over_subthreshold_2x)}  [low-power asymptote extrapolated to 2 I_th]"
-            )
+            if not self.low_power_note:
+                lines.append(
+                    f"gain over sub-threshold law = I_em(2 I_th)/(A·(2 I_th)^k) = "
+                    f"{_fmt(self.gain_over_subthreshold_2x)}  [low-power asymptote extrapolated to 2 I_th]"
+                )
         return lines
 
 
@@ -607,8 +619,8 @@ def analyse_scurve(
         SCurveAnalysisError: if fewer than 8 distinct usable intensities remain,
             if the local slope has no peak inside the data (the sweep does not
             reach below or above the steep region, or the response is not
-            superlinear), or if there is no detectable signal in the low-power
-            window.
+            superlinear). No signal in the low-power window is not an error: the
+            asymptote-based results are then NaN and ``low_power_note`` says why.
         ValueError: on malformed input (shapes, intensity <= 0, sigma < 0,
             unknown model).
     """
@@ -670,13 +682,22 @@ def analyse_scurve(
     i_th = math.exp(x_th)
     s_max_sigma = _bootstrap_s_max_sigma(x, y, w, slope_rows, i_peak)
 
-    # ---- low-power asymptote (rate space, all points in the window)
-    asym = _fit_asymptote(intensity, rate, sigma, usable, i_th, low_power_model, fixed_low_power_slope)
+    # ---- low-power asymptote (rate space, all points in the window). When the sub-threshold
+    # signal is lost in the dark counts the asymptote is undetermined; S_max, the S-peak
+    # threshold and G2 still stand, so report those and say why the rest is missing.
+    low_power_note = ""
+    try:
+        asym = _fit_asymptote(intensity, rate, sigma, usable, i_th, low_power_model,
+                              fixed_low_power_slope)
+    except SCurveAnalysisError as exc:
+        asym, low_power_note = None, str(exc)
 
     # ---- tangent at the steepest point, anchored on the smoothed ln rate
     value_rows, _ = smoother.rows(np.array([x_th]))
     y_th = float(value_rows[0] @ y)
-    if s_max > asym.slope:
+    if asym is None:
+        threshold_tangent = math.nan
+    elif s_max > asym.slope:
         x_cross = (y_th - s_max * x_th - asym.ln_prefactor) / (asym.slope - s_max)
         threshold_tangent = math.exp(x_cross)
     else:  # pragma: no cover - excluded by the half-maximum checks for any sane data
@@ -687,7 +708,7 @@ def analyse_scurve(
     if x2 <= x[-1]:
         y_at_2 = float(np.interp(x2, x, y))
         gain_2x = math.exp(y_at_2 - float(np.interp(x_th, x, y)))
-        gain_sub = math.exp(y_at_2 - asym.ln_rate(x2))
+        gain_sub = math.exp(y_at_2 - asym.ln_rate(x2)) if asym is not None else math.nan
     else:
         gain_2x = gain_sub = math.nan
 
@@ -702,13 +723,14 @@ def analyse_scurve(
         s_max_sigma=s_max_sigma,
         threshold_s_peak_kW_cm2=i_th,
         threshold_tangent_kW_cm2=threshold_tangent,
-        low_power_slope=asym.slope,
+        low_power_slope=asym.slope if asym is not None else math.nan,
         high_power_slope=high_power_slope,
         gain_2x=gain_2x,
         gain_over_subthreshold_2x=gain_sub,
         intensity_kW_cm2=sorted_intensity,
         slope=slope,
-        low_power_slope_sigma=asym.slope_sigma,
+        low_power_slope_sigma=asym.slope_sigma if asym is not None else math.nan,
         low_power_model=low_power_model,
-        low_power_range_kW_cm2=asym.range_kW_cm2,
+        low_power_range_kW_cm2=asym.range_kW_cm2 if asym is not None else (math.nan, math.nan),
+        low_power_note=low_power_note,
     )
