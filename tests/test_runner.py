@@ -88,7 +88,13 @@ def test_exception_in_the_procedure_fails_the_run_keeping_data(bench, sim_laser,
 
 def test_ctrl_c_aborts_with_emission_off(bench, sim_laser, tmp_path):
     """SIGINT reaches the main thread (as a real Ctrl-C does) while the worker measures."""
-    listener = Listener(action=lambda: signal.raise_signal(signal.SIGINT), after=4)
+    def press_ctrl_c():
+        signal.raise_signal(signal.SIGINT)
+        # The main thread may notice the signal only at its next wake-up; hold the worker
+        # until the abort arrives so the run cannot finish first.
+        assert bench.stop_event.wait(10.0)
+
+    listener = Listener(action=press_ctrl_c, after=4)
     result = Runner(Ramp(points=200), bench, tmp_path / "r.h5", listeners=[listener]).run()
     assert result.status == "aborted"
     assert "Ctrl-C" in result.message
