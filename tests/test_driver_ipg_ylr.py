@@ -133,13 +133,30 @@ def test_enable_emission_without_key_in_rem_raises_interlock_and_sends_no_emon()
             laser.enable_emission()
 
 
-@pytest.mark.parametrize("fault", [OVER_TEMPERATURE, 1 << 3, 1 << 6, MODULE_FAILED, 1 << 10,
-                                   1 << 11, 1 << 17])
+@pytest.mark.parametrize("fault", [OVER_TEMPERATURE, 1 << 3, 1 << 6, MODULE_FAILED, 1 << 11,
+                                   1 << 17],
+                         ids=["over-temperature", "back-reflection", "module-disconnected",
+                              "module-failed", "psu-off", "unexpected-emission"])
 def test_enable_emission_with_a_fault_bit_raises_fault_and_sends_no_emon(fault):
     with expected_protocol(IPGYLR, [("STA", f"STA: {KEY_REM | ENABLE | fault}")],
                            max_power_W=5) as laser:
         with pytest.raises(LaserFaultError):
             laser.enable_emission()
+
+
+def test_enable_emission_with_optical_interlock_open_is_refused_without_emon():
+    # Bit 10 [S]: refused either as a fault or as an interlock; never EMON.
+    with expected_protocol(IPGYLR, [("STA", f"STA: {KEY_REM | ENABLE | 1 << 10}")],
+                           max_power_W=5) as laser:
+        with pytest.raises((LaserFaultError, LaserInterlockError)):
+            laser.enable_emission()
+
+
+def test_unknown_status_bits_are_kept_and_do_not_block_emission():
+    with expected_protocol(
+        IPGYLR, [("STA", f"STA: {KEY_REM | 1 << 0 | 1 << 29}"), ("EMON", "EMON")], max_power_W=5,
+    ) as laser:
+        laser.enable_emission()
 
 
 def test_enable_emission_with_an_err_reply_raises_command_error():

@@ -208,6 +208,29 @@ def test_exact_slope_equals_finite_difference_slope_where_s_varies_slowly(centre
     assert np.allclose(curve.slope[mid], fd_slope[mid], rtol=1e-4, atol=1e-4)
 
 
+def _rise_half_time_s(preset, intensity: float, t_end: float) -> float:
+    """From the dark state, the time for n2 to reach half its steady value (PHYSICS.md §3)."""
+    from scipy.optimize import brentq
+
+    flux = float(preset.photon_flux_per_cm2_s(intensity))
+    final = _steady_state(preset, intensity)[1]
+    solution = solve_ivp(
+        lambda _t, y: rates(preset, y, flux), (0.0, t_end), np.zeros(2), method="LSODA",
+        jac=lambda _t, y: jacobian(preset, y, flux), rtol=1e-10, atol=1e-14, dense_output=True,
+    )
+    assert solution.y[1, -1] == pytest.approx(final, rel=1e-3)
+    return brentq(lambda t: solution.sol(t)[1] - final / 2, 0.0, t_end, xtol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("intensity", "t_half_s"),
+    [(5.6, 0.224), (0.5 * 5.33, 8.8e-3), (3 * 5.33, 27e-3)],
+    ids=["peak-near-1.05-Ith", "half-Ith", "three-Ith"],
+)
+def test_rise_half_time_matches_physics_reference(intensity, t_half_s):
+    assert _rise_half_time_s(CAL, intensity, 3.0) == pytest.approx(t_half_s, rel=0.05)
+
+
 def test_emission_rises_monotonically_with_intensity(calibrated):
     assert np.all(np.diff(calibrated["curve"].emission_per_ion) > 0)
 

@@ -221,8 +221,8 @@ def without_nidaqmx(monkeypatch):
     monkeypatch.setitem(sys.modules, "nidaqmx", None)
 
 
-def test_importing_the_nidaq_module_does_not_need_nidaqmx(without_nidaqmx):
-    sys.modules.pop("drivers.counters.nidaq", None)
+def test_importing_the_nidaq_module_does_not_need_nidaqmx(without_nidaqmx, monkeypatch):
+    monkeypatch.delitem(sys.modules, "drivers.counters.nidaq", raising=False)  # fresh import
     module = importlib.import_module("drivers.counters.nidaq")
     assert hasattr(module, "NIDAQPhotonCounter")
 
