@@ -46,6 +46,7 @@ def _thorlabs_pm100(inst: InstrumentConfig, world: Any) -> tuple[Any, str]:
         driver = ThorlabsPM100(InProcessAdapter(SimThorlabsPM100(world)))
     else:
         driver = ThorlabsPM100(inst.resource)
+    driver.power_unit = "W"  # the front panel may have left it in dBm
     if "averaging_count" in inst.options:
         driver.averaging_count = inst.options["averaging_count"]
     return driver, driver.identity

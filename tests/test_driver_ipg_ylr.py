@@ -405,3 +405,23 @@ def test_injected_fault_blocks_enable_emission_until_reset(laser, sim, clock):
 
 def test_identity_from_the_simulator(laser):
     assert laser.identity == "IPG Photonics YLR-5-1064-LP, firmware 3.6.1"
+
+
+def test_setpoint_the_laser_changes_is_an_error_not_a_silent_clamp():
+    with expected_protocol(IPGYLR, [("SPS 0.0000", "SPS: 0.0549")], max_power_W=5) as laser:
+        with pytest.raises(InstrumentCommandError, match="set 0.0549 W instead of the requested 0 W"):
+            laser.power_setpoint_W = 0.0
+
+
+def test_optical_interlock_open_is_an_interlock_error():
+    with expected_protocol(IPGYLR, [("STA", f"STA: {KEY_REM | ENABLE | 1 << 10}")],
+                           max_power_W=5) as laser:
+        with pytest.raises(LaserInterlockError, match="optical interlock"):
+            laser.enable_emission()
+
+
+def test_no_light_reads_zero_during_start_up(laser, sim, clock):
+    laser.power_setpoint_W = 2.0
+    laser.enable_emission()
+    clock.sleep(1.0)
+    assert laser.output_power_W == 0.0

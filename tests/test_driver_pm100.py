@@ -25,6 +25,11 @@ NO_ERROR = ("SYST:ERR?", '+0,"No error"')
 SENSOR_REPLY = "S120C,190412345,12-Mar-2025,1,18,49"
 
 
+def _meter(*exchanges):
+    """expected_protocol for a PM100 whose constructor sees a 400–1100 nm sensor."""
+    return expected_protocol(ThorlabsPM100, INIT + list(exchanges))
+
+
 # --- exact exchanges -------------------------------------------------------------------------
 
 def test_init_queries_the_sensor_wavelength_range():
@@ -34,17 +39,17 @@ def test_init_queries_the_sensor_wavelength_range():
 
 
 def test_wavelength_set_is_followed_by_an_error_queue_check():
-    with expected_protocol(ThorlabsPM100, INIT + [("SENS:CORR:WAV 1064", None), NO_ERROR]) as meter:
+    with _meter(("SENS:CORR:WAV 1064", None), NO_ERROR) as meter:
         meter.wavelength_nm = 1064
 
 
 def test_wavelength_is_read_back():
-    with expected_protocol(ThorlabsPM100, INIT + [("SENS:CORR:WAV?", "1.064000E+03")]) as meter:
+    with _meter(("SENS:CORR:WAV?", "1.064000E+03")) as meter:
         assert meter.wavelength_nm == 1064.0
 
 
 def test_wavelength_outside_the_sensor_range_is_rejected_without_sending():
-    with expected_protocol(ThorlabsPM100, INIT) as meter:
+    with _meter() as meter:
         with pytest.raises(ValueError):
             meter.wavelength_nm = 1450
         with pytest.raises(ValueError):
@@ -52,109 +57,101 @@ def test_wavelength_outside_the_sensor_range_is_rejected_without_sending():
 
 
 def test_wavelength_refused_by_the_meter_raises_command_error():
-    with expected_protocol(
-        ThorlabsPM100,
-        INIT + [("SENS:CORR:WAV 1064", None), ("SYST:ERR?", '-222,"Data out of range"'), NO_ERROR],
-    ) as meter:
+    with _meter(("SENS:CORR:WAV 1064", None), ("SYST:ERR?", '-222,"Data out of range"'),
+                NO_ERROR) as meter:
         with pytest.raises(InstrumentCommandError, match="-222"):
             meter.wavelength_nm = 1064
 
 
 def test_check_errors_drains_the_whole_queue_and_reports_every_entry():
-    with expected_protocol(
-        ThorlabsPM100,
-        INIT + [("SYST:ERR?", '-113,"Undefined header"'), ("SYST:ERR?", '-222,"Data out of range"'),
-                NO_ERROR],
-    ) as meter:
+    with _meter(("SYST:ERR?", '-113,"Undefined header"'), ("SYST:ERR?", '-222,"Data out of range"'),
+                NO_ERROR) as meter:
         with pytest.raises(InstrumentCommandError) as error:
             meter.check_errors()
     assert "-113" in str(error.value) and "-222" in str(error.value)
 
 
 def test_check_errors_returns_empty_list_when_queue_is_empty():
-    with expected_protocol(ThorlabsPM100, INIT + [NO_ERROR]) as meter:
+    with _meter(NO_ERROR) as meter:
         assert meter.check_errors() == []
 
 
 def test_averaging_count_is_set_and_checked():
-    with expected_protocol(ThorlabsPM100, INIT + [("SENS:AVER:COUN 100", None), NO_ERROR]) as meter:
+    with _meter(("SENS:AVER:COUN 100", None), NO_ERROR) as meter:
         meter.averaging_count = 100
 
 
 def test_averaging_count_is_read_as_int():
-    with expected_protocol(ThorlabsPM100, INIT + [("SENS:AVER:COUN?", "100")]) as meter:
+    with _meter(("SENS:AVER:COUN?", "100")) as meter:
         count = meter.averaging_count
     assert count == 100 and isinstance(count, int)
 
 
 @pytest.mark.parametrize("bad", [0, 2.5, 100_001])
 def test_averaging_count_rejects_non_whole_or_out_of_range_without_sending(bad):
-    with expected_protocol(ThorlabsPM100, INIT) as meter:
+    with _meter() as meter:
         with pytest.raises(ValueError):
             meter.averaging_count = bad
 
 
 def test_auto_range_on_and_off_are_sent_as_1_and_0():
-    with expected_protocol(
-        ThorlabsPM100,
-        INIT + [("SENS:POW:RANG:AUTO 1", None), NO_ERROR, ("SENS:POW:RANG:AUTO 0", None), NO_ERROR],
-    ) as meter:
+    with _meter(("SENS:POW:RANG:AUTO 1", None), NO_ERROR,
+                ("SENS:POW:RANG:AUTO 0", None), NO_ERROR) as meter:
         meter.auto_range = True
         meter.auto_range = False
 
 
 def test_auto_range_is_read_as_bool():
-    with expected_protocol(ThorlabsPM100, INIT + [("SENS:POW:RANG:AUTO?", "1"),
-                                                  ("SENS:POW:RANG:AUTO?", "0")]) as meter:
+    with _meter(("SENS:POW:RANG:AUTO?", "1"), ("SENS:POW:RANG:AUTO?", "0")) as meter:
         assert meter.auto_range is True
         assert meter.auto_range is False
 
 
 def test_manual_range_is_sent_in_watts():
-    with expected_protocol(ThorlabsPM100, INIT + [("SENS:POW:RANG 0.001", None), NO_ERROR]) as meter:
+    with _meter(("SENS:POW:RANG 0.001", None), NO_ERROR) as meter:
         meter.range_W = 1e-3
 
 
 @pytest.mark.parametrize(("given", "sent"), [("dbm", "DBM"), ("DBM", "DBM"), ("w", "W")])
 def test_power_unit_is_case_insensitive(given, sent):
-    with expected_protocol(ThorlabsPM100, INIT + [(f"SENS:POW:UNIT {sent}", None), NO_ERROR]) as meter:
+    with _meter((f"SENS:POW:UNIT {sent}", None), NO_ERROR) as meter:
         meter.power_unit = given
 
 
 def test_power_unit_rejects_unknown_units_without_sending():
-    with expected_protocol(ThorlabsPM100, INIT) as meter:
+    with _meter() as meter:
         with pytest.raises(ValueError):
             meter.power_unit = "mW"
 
 
 def test_power_unit_is_read_as_string():
-    with expected_protocol(ThorlabsPM100, INIT + [("SENS:POW:UNIT?", "W")]) as meter:
+    with _meter(("SENS:POW:UNIT?", "W")) as meter:
         assert meter.power_unit == "W"
 
 
 def test_power_is_measured_with_meas_pow():
-    with expected_protocol(ThorlabsPM100, INIT + [("MEAS:POW?", "1.234567E-03")]) as meter:
+    with _meter(("MEAS:POW?", "1.234567E-03")) as meter:
         assert meter.power_W == pytest.approx(1.234567e-3)
 
 
 def test_over_range_reading_raises():
-    with expected_protocol(ThorlabsPM100, INIT + [("MEAS:POW?", "9.9E37")]) as meter:
+    with _meter(("MEAS:POW?", "9.9E37")) as meter:
         with pytest.raises(PowerMeterOverRangeError, match="over range"):
             _ = meter.power_W
 
 
 def test_responsivity_is_read():
-    with expected_protocol(ThorlabsPM100, INIT + [("SENS:CORR:POW:PDI:RESP?", "2.5E-01")]) as meter:
+    with _meter(("SENS:CORR:POW:PDI:RESP?", "2.5E-01")) as meter:
         assert meter.responsivity_A_W == pytest.approx(0.25)
 
 
 def test_zero_starts_dark_zero_and_checks_errors():
-    with expected_protocol(ThorlabsPM100, INIT + [("SENS:CORR:COLL:ZERO:INIT", None), NO_ERROR]) as meter:
+    with _meter(("SENS:CORR:COLL:ZERO:INIT", None), NO_ERROR) as meter:
         meter.zero()
 
 
 def test_sensor_reply_is_parsed():
-    with expected_protocol(ThorlabsPM100, INIT + [("SYST:SENS:IDN?", SENSOR_REPLY)]) as meter:
+    with _meter(("SYST:SENS:IDN?", SENSOR_REPLY)) as meter:
         sensor = meter.sensor
     assert sensor == SensorInfo("S120C", "190412345", "12-Mar-2025", 1, 18, 49)
     assert sensor.measures_power
@@ -162,27 +159,27 @@ def test_sensor_reply_is_parsed():
 
 
 def test_sensor_flags_without_power_and_wavelength_bits():
-    with expected_protocol(ThorlabsPM100, INIT + [("SYST:SENS:IDN?", "ES111C,1234,01-Jan-2020,3,1,2")]) as meter:
+    with _meter(("SYST:SENS:IDN?", "ES111C,1234,01-Jan-2020,3,1,2")) as meter:
         sensor = meter.sensor
     assert not sensor.measures_power
     assert not sensor.wavelength_settable
 
 
 def test_no_sensor_raises_command_error():
-    with expected_protocol(ThorlabsPM100, INIT + [("SYST:SENS:IDN?", "no sensor")]) as meter:
+    with _meter(("SYST:SENS:IDN?", "no sensor")) as meter:
         with pytest.raises(InstrumentCommandError, match="no sensor"):
             _ = meter.sensor
 
 
 def test_truncated_sensor_reply_raises_command_error():
-    with expected_protocol(ThorlabsPM100, INIT + [("SYST:SENS:IDN?", "S120C,190412345")]) as meter:
+    with _meter(("SYST:SENS:IDN?", "S120C,190412345")) as meter:
         with pytest.raises(InstrumentCommandError, match="unexpected sensor reply"):
             _ = meter.sensor
 
 
 def test_identity_names_meter_and_sensor():
-    with expected_protocol(ThorlabsPM100, INIT + [("SYST:SENS:IDN?", SENSOR_REPLY),
-                                                  ("*IDN?", "Thorlabs,PM100D,P0012345,2.6.0")]) as meter:
+    with _meter(("SYST:SENS:IDN?", SENSOR_REPLY),
+                ("*IDN?", "Thorlabs,PM100D,P0012345,2.6.0")) as meter:
         assert meter.identity == "Thorlabs,PM100D,P0012345,2.6.0; sensor S120C SN 190412345"
 
 
@@ -304,7 +301,9 @@ def test_sim_dbm_unit(bench):
     meter.wavelength_nm = 1064
     meter.power_unit = "dbm"
     assert meter.power_unit == "DBM"
-    assert meter.power_W == pytest.approx(10 * math.log10(2e-4 / 1e-3), abs=0.05)
+    assert meter.power_dBm == pytest.approx(10 * math.log10(2e-4 / 1e-3), abs=0.05)
+    with pytest.raises(InstrumentCommandError, match="unit is DBM"):
+        meter.power_W
 
 
 def test_sim_rst_restores_defaults(bench):

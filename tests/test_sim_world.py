@@ -104,7 +104,8 @@ def test_beam_starts_parked_on_the_first_particle():
 # --- the focus -------------------------------------------------------------------------------
 
 def test_gaussian_waist_for_1064_nm_at_na_1_49_is_0_303_um():
-    assert BenchOptics(numerical_aperture=1.49).waist_at_um(1064.0) == pytest.approx(0.303, abs=5e-4)
+    waist = BenchOptics(numerical_aperture=1.49).waist_at_um(1064.0)
+    assert waist == pytest.approx(0.303, abs=5e-4)
 
 
 def test_given_waist_overrides_the_diffraction_formula():

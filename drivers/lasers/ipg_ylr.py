@@ -45,7 +45,6 @@ YLR_FAULTS = (
     | YLRStatus.HIGH_BACK_REFLECTION
     | YLRStatus.MODULE_DISCONNECTED
     | YLRStatus.MODULE_FAILED
-    | YLRStatus.OPTICAL_INTERLOCK
     | YLRStatus.POWER_SUPPLY_OFF
     | YLRStatus.UNEXPECTED_EMISSION
 )
@@ -82,7 +81,6 @@ class IPGYLR(Instrument):
         )
         if max_power_W is None:
             max_power_W = self._max_power_from_model(self.model)
-        self.power_setpoint_W_values = [0.0, float(max_power_W)]
         self.max_power_W = float(max_power_W)
 
     @staticmethod
@@ -124,13 +122,25 @@ class IPGYLR(Instrument):
         "RNC", "Lowest accepted diode-current setpoint, % of maximum.",
         preprocess_reply=_value_after_echo,
     )
-    power_setpoint_W = Instrument.control(
-        "RPS", "SPS %.4f",
-        "Output-power setpoint in W (power-controlled models). Out-of-range values are "
-        "rejected, never clamped.",
-        validator=strict_range, values=[0.0, 5.0], dynamic=True, check_set_errors=True,
-        preprocess_reply=_value_after_echo,
-    )
+    def _get_power_setpoint(self) -> float:
+        return float(_value_after_echo(self.ask("RPS")))
+
+    def _set_power_setpoint(self, power_W: float) -> None:
+        power_W = strict_range(power_W, [0.0, self.max_power_W])
+        echoed = float(_value_after_echo(self.ask(f"SPS {power_W:.4f}")))
+        # A power-controlled YLR cannot go below its minimum current; it then sets a higher
+        # power and says so in the echo. That must never pass silently.
+        if abs(echoed - power_W) > max(1e-4, 1e-3 * power_W):
+            raise InstrumentCommandError(
+                f"{self.name} set {echoed:g} W instead of the requested {power_W:g} W (below "
+                "its lowest power?); use an attenuator for lower powers")
+
+    power_setpoint_W = property(
+        _get_power_setpoint, _set_power_setpoint,
+        doc="Output-power setpoint in W (power-controlled models). Out-of-range values are "
+            "rejected, and a setpoint the laser changes (its echo differs) raises "
+            "InstrumentCommandError — never clamped silently.")
+
     output_power_W = Instrument.measurement(
         "ROP", "Measured output power in W: 0.0 when emission is off, NaN when the laser "
         "reports 'Low' (below its display threshold).",
@@ -160,6 +170,8 @@ class IPGYLR(Instrument):
         status = self.status
         if YLRStatus.KEY_IN_REMOTE not in status:
             raise LaserInterlockError(f"{self.name}: key switch is not in REM; emission refused")
+        if YLRStatus.OPTICAL_INTERLOCK in status:
+            raise LaserInterlockError(f"{self.name}: optical interlock open; emission refused")
         faults = status & YLR_FAULTS
         if faults:
             raise LaserFaultError(f"{self.name} reports a fault: {faults!r}; emission refused")
@@ -181,6 +193,8 @@ class IPGYLR(Instrument):
         faults = status & YLR_FAULTS
         if faults:
             raise LaserFaultError(f"{self.name} reports a fault: {faults!r}")
+        if YLRStatus.OPTICAL_INTERLOCK in status:
+            raise LaserInterlockError(f"{self.name}: optical interlock open")
         return status
 
     @property

@@ -44,6 +44,8 @@ class ThorlabsPM100(SCPIMixin, Instrument):
 
     def __init__(self, adapter, name: str = "Thorlabs PM100 power meter", **kwargs) -> None:
         super().__init__(adapter, name, **kwargs)
+        #: Unit of readings as last set through this driver; W is the instrument default.
+        self._unit = "W"
         # The sensor decides the wavelength range; ask once so the validator rejects early.
         self.wavelength_nm_values = [self.wavelength_min_nm, self.wavelength_max_nm]
 
@@ -88,11 +90,18 @@ class ThorlabsPM100(SCPIMixin, Instrument):
         "Upper end of the power range in W (setting it switches auto range off).",
         validator=strict_range, values=[1e-12, 1e3], check_set_errors=True,
     )
-    power_unit = Instrument.control(
-        "SENS:POW:UNIT?", "SENS:POW:UNIT %s", "Unit of readings: 'W' or 'DBM'.",
-        validator=strict_choice_ignore_case, values=("W", "DBM"), cast=str,
-        check_set_errors=True,
-    )
+    @property
+    def power_unit(self) -> str:
+        """Unit of readings, 'W' or 'DBM'."""
+        return self.ask("SENS:POW:UNIT?").strip().upper()
+
+    @power_unit.setter
+    def power_unit(self, unit: str) -> None:
+        unit = strict_choice_ignore_case(unit, ("W", "DBM"))
+        self.write(f"SENS:POW:UNIT {unit}")
+        self.check_set_errors()
+        self._unit = unit
+
     responsivity_A_W = Instrument.measurement(
         "SENS:CORR:POW:PDI:RESP?", "Photodiode responsivity at the set wavelength, A/W.")
 
@@ -108,9 +117,7 @@ class ThorlabsPM100(SCPIMixin, Instrument):
         return SensorInfo(parts[0], parts[1], parts[2], int(parts[3]), int(parts[4]),
                           int(parts[5]))
 
-    @property
-    def power_W(self) -> float:
-        """One reading in W (MEAS:POW?). Raises PowerMeterOverRangeError when over range."""
+    def _reading(self) -> float:
         value = float(self.ask("MEAS:POW?"))
         if value > OVER_RANGE_THRESHOLD_W:
             raise PowerMeterOverRangeError(
@@ -118,6 +125,26 @@ class ThorlabsPM100(SCPIMixin, Instrument):
                 "enable auto range or choose a higher range"
             )
         return value
+
+    @property
+    def power_W(self) -> float:
+        """One reading in W (MEAS:POW?). Raises PowerMeterOverRangeError when over range.
+
+        Refuses to run while this driver has set the unit to dBm, so a dBm number can never
+        pass for watts.
+        """
+        if self._unit != "W":
+            raise InstrumentCommandError(f"{self.name}: unit is {self._unit}; set power_unit "
+                                         "= 'W' to read watts (or read power_dBm)")
+        return self._reading()
+
+    @property
+    def power_dBm(self) -> float:
+        """One reading in dBm (the meter must be set to power_unit = 'DBM')."""
+        if self._unit != "DBM":
+            raise InstrumentCommandError(f"{self.name}: unit is {self._unit}; set power_unit "
+                                         "= 'DBM' first")
+        return self._reading()
 
     def zero(self) -> None:
         """Dark-zero the sensor (block the beam first)."""

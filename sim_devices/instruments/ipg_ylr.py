@@ -201,7 +201,7 @@ class SimIPGYLR(SimulatedMessageInstrument):
 
     def _cmd_ROP(self, _arg: str) -> str:
         power = self.output_power_W()
-        if not self.emission_requested or power <= 0.0 and not self._starting_up():
+        if power <= 0.0:  # emission off, or still starting up: no light yet
             return "ROP: Off"
         if power < 0.01 * self.max_power_W:
             return "ROP: Low"

@@ -1,7 +1,6 @@
 """Just enough SCPI parsing for the simulated SCPI instruments.
 
-SCPI lets a client spell every node in its short form (`SENS`), its long form (`SENSE`) or
-anything between; optional nodes (in brackets in manuals) may be left out. Simulators must
+SCPI lets a client spell every node in its short form (`SENS`) or its long form (`SENSE`); optional nodes (in brackets in manuals) may be left out. Simulators must
 accept all of them, or an upstream driver that spells a node differently would fail against
 the simulation while working against the instrument.
 """
@@ -32,9 +31,8 @@ class ScpiVocabulary:
         for mnemonic in mnemonics:
             short = short_form(mnemonic)
             full = mnemonic.upper()
-            # Any spelling from the short form up to the long form is accepted.
-            for end in range(len(short), len(full) + 1):
-                self._forms[full[:end]] = short
+            # SCPI accepts exactly the short or the long form (any letter case).
+            self._forms[full] = short
             self._forms[short] = short
         self.optional = optional
 
