@@ -212,6 +212,4 @@ class Runner:
         world = self.bench.world
         if world is None:
             return None
-        preset = world.sample.table.preset
-        return {"name": preset.name, "description": preset.description,
-                "simulated": "yes: avlab simulated bench"}
+        return world.sample.describe()

@@ -69,6 +69,23 @@ class Sample:
     def table(self) -> EmissionTable:
         return emission_table(self.preset)
 
+    def describe(self) -> dict[str, object]:
+        """What the simulated sample is, with the model's own figures as ground truth, so a
+        measured S_max or threshold can be compared with what the physics says."""
+        preset = self.table.preset
+        s_max, i_at_s_max = self.table.s_max()
+        return {
+            "name": preset.name,
+            "description": preset.description,
+            "simulated": "yes: avlab simulated bench",
+            "particles": len(self.particle_positions_um),
+            "ions_per_particle": preset.ions_per_particle,
+            "beta_esa_over_gsa": preset.beta,
+            "model_s_max": s_max,
+            "model_threshold_s_peak_kW_cm2": (i_at_s_max, "kW/cm^2"),
+            "model_threshold_loop_kW_cm2": (preset.loop_threshold_kW_cm2(), "kW/cm^2"),
+        }
+
 
 class SimWorld:
     """Shared state of the simulated bench."""
