@@ -16,6 +16,7 @@ from .config import InstrumentConfig, LabConfig, load_config
 from .devices import Detector, PowerMeter, PumpLaser, RoleDevice
 from .errors import BenchError, RunAborted
 from .roles import COUNTER, LASER, POWER_METER
+from .simulation import build_world
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,12 @@ class ShutdownReport:
 class Bench:
     """Instruments by role, the bench clock and the stop flag of the running procedure."""
 
-    def __init__(self, config: LabConfig) -> None:
+    def __init__(self, config: LabConfig, *, keep_going: bool = False) -> None:
+        """Connect every role. With `keep_going`, a role that fails to connect is recorded in
+        `failures` and the others are still connected (for diagnostics); otherwise the first
+        failure closes what was opened and raises BenchError."""
         self.config = config
-        self.world = _make_world(config) if config.uses_simulation else None
+        self.world = build_world(config) if config.uses_simulation else None
         if self.world is not None:
             self.clock = self.world.clock
         else:
@@ -45,12 +49,17 @@ class Bench:
             self.clock = RealTimeClock()
         self.stop_event = threading.Event()
         self.devices: dict[str, RoleDevice] = {}
-        try:
-            for role, inst in config.instruments.items():
+        self.failures: dict[str, str] = {}
+        for role, inst in config.instruments.items():
+            try:
                 self.devices[role] = self._connect(inst)
-        except Exception as exc:
-            self.close()
-            raise BenchError(f"{role}: could not connect ({type(exc).__name__}: {exc})") from exc
+            except Exception as exc:
+                problem = f"{role}: could not connect ({type(exc).__name__}: {exc})"
+                if not keep_going:
+                    self.close()
+                    raise BenchError(problem) from exc
+                log.info(problem)
+                self.failures[role] = f"{type(exc).__name__}: {exc}"
 
     @classmethod
     def from_config_file(cls, path: str | None = None) -> Bench:
@@ -145,23 +154,3 @@ class Bench:
                             max_count_rate_cps=inst.limits["max_count_rate_cps"],
                             dead_time_s=inst.options.get("dead_time_ns", 0.0) * 1e-9, **common)
         raise BenchError(f"{inst.role}: no bench support for {kind} roles yet")
-
-
-def _make_world(config: LabConfig):
-    from sim_devices.clock import RealTimeClock, VirtualClock
-    from sim_devices.world import BenchOptics, Detection, Sample, SimWorld
-
-    all_simulated = all(i.simulated for i in config.instruments.values())
-    realtime = config.simulation.realtime or not all_simulated
-    return SimWorld(
-        clock=RealTimeClock() if realtime else VirtualClock(),
-        optics=BenchOptics(
-            numerical_aperture=config.optics.numerical_aperture,
-            attenuation_to_meter=config.simulation.attenuation_to_meter,
-            transmission_to_sample=config.optics.transmission_to_sample,
-            waist_um=config.optics.spot_waist_um,
-        ),
-        sample=Sample(preset=config.simulation.sample_preset),
-        detection=Detection(collection_efficiency=config.simulation.collection_efficiency),
-        seed=config.simulation.seed,
-    )

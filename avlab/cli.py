@@ -44,6 +44,29 @@ def build_parser() -> argparse.ArgumentParser:
                                              "every HDF5 tool (status becomes 'failed')")
     recover.add_argument("file", help="run file (.h5) whose writer was killed")
 
+    instruments = sub.add_parser(
+        "instruments", help="connect every configured role and show identity and a live reading",
+        description="Connects every role of the config (default: the simulated bench), prints "
+                    "its identity, status and a live reading, and reports problems per role "
+                    "without stopping at the first.")
+    instruments.add_argument("--config", metavar="FILE", help="lab config TOML")
+
+    sim = sub.add_parser("sim", help="the simulated bench as a service")
+    sim_sub = sim.add_subparsers(dest="sim_command", metavar="SIM_COMMAND", required=True)
+    serve = sim_sub.add_parser(
+        "serve", help="serve every simulated message-based instrument on loopback TCP ports",
+        description="Serve the simulated instruments of the config (default: the built-in "
+                    "simulated bench) on 127.0.0.1, in real time, until Ctrl-C. Any client "
+                    "reaches them with a pyvisa resource TCPIP0::127.0.0.1::<port>::SOCKET "
+                    "(pyvisa-py) or a pyserial URL socket://127.0.0.1:<port>.")
+    serve.add_argument("--config", metavar="FILE", help="lab config TOML")
+    serve.add_argument("--base-port", type=int, default=50000, metavar="N",
+                       help="first port for twins without a real port (0: any free port)")
+    serve.add_argument("--no-real-ports", action="store_true",
+                       help="do not use the instruments' real ports (e.g. 10001 for the YLR)")
+    serve.add_argument("--duration", type=float, default=None, metavar="S",
+                       help="stop after S seconds (default: run until Ctrl-C)")
+
     procs = sub.add_parser("procedures", help="list procedures and their parameters")
     procs.add_argument("name", nargs="?", help="show only this procedure")
 
@@ -65,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handler = {"run": _cmd_run, "inspect": _cmd_inspect, "recover": _cmd_recover, "procedures": _cmd_procedures,
+    handler = {"run": _cmd_run, "inspect": _cmd_inspect, "recover": _cmd_recover,
+               "sim": _cmd_sim, "instruments": _cmd_instruments, "procedures": _cmd_procedures,
                "config": _cmd_config}[args.command]
     return handler(args)
 
@@ -166,6 +190,73 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     except (OSError, RecoverError) as exc:
         print(f"avlab: cannot recover {args.file}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_instruments(args: argparse.Namespace) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning, module="pymeasure")
+    from .bench import Bench
+    from .config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"avlab: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{config.name} ({config.source})")
+    problems = 0
+    with Bench(config, keep_going=True) as bench:
+        for role, inst in config.instruments.items():
+            print(f"{role}  [{inst.driver} @ {inst.resource}]")
+            if role in bench.failures:
+                problems += 1
+                print(f"  PROBLEM: {bench.failures[role]}")
+                continue
+            device = bench[role]
+            print(f"  identity: {device.identity}")
+            try:
+                print(f"  status:   {device.live_status()}")
+            except Exception as exc:  # report and go on to the next role
+                problems += 1
+                print(f"  PROBLEM:  {type(exc).__name__}: {exc}")
+    print(f"{len(config.instruments) - problems} of {len(config.instruments)} roles OK")
+    return EXIT_OK if problems == 0 else EXIT_FAILED
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    import time
+
+    from .config import ConfigError, load_config
+    from .simulation import serve
+
+    try:
+        config = load_config(args.config)
+        server, _world, skipped = serve(config, base_port=args.base_port,
+                                       real_ports=not args.no_real_ports)
+    except (ConfigError, ValueError, OSError) as exc:
+        print(f"avlab: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with server:
+        print(f"serving the simulated bench of {config.name} on {server.host} (real time)")
+        for served in server.served:
+            driver = config.instruments[served.name].driver
+            print(f"  {served.name:<12} {driver:<16} {served.visa_resource:<36} "
+                  f"{served.serial_url}")
+        for role in skipped:
+            print(f"  {role:<12} {config.instruments[role].driver:<16} (SDK-level: in-process "
+                  "only)")
+        print("Ctrl-C to stop", flush=True)
+        try:
+            if args.duration is None:
+                while True:
+                    time.sleep(3600)
+            else:
+                time.sleep(args.duration)
+        except KeyboardInterrupt:
+            pass
+    print("stopped")
     return EXIT_OK
 
 

@@ -9,6 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from .config import InstrumentConfig
+from .simulation import build_twin
+
+
+def _transport(inst: InstrumentConfig, world: Any) -> Any:
+    """What a message-based driver is built on: the resource string, or for `sim` an
+    in-process adapter to the role's twin."""
+    if not inst.simulated:
+        return inst.resource
+    from sim_devices.transport import InProcessAdapter
+
+    return InProcessAdapter(build_twin(inst, world))
 
 
 def connect_driver(inst: InstrumentConfig, world: Any) -> tuple[Any, str]:
@@ -21,16 +32,7 @@ def _ipg_ylr(inst: InstrumentConfig, world: Any) -> tuple[Any, str]:
     from drivers.lasers.ipg_ylr import IPGYLR
 
     max_power_W = inst.options.get("max_power_W")
-    if inst.simulated:
-        from sim_devices.instruments.ipg_ylr import SimIPGYLR
-        from sim_devices.transport import InProcessAdapter
-
-        twin = SimIPGYLR(world.clock, wavelength_nm=float(inst.spec.wavelength_nm),
-                         max_power_W=max_power_W or 5.0)
-        world.attach_source(inst.role, twin)
-        driver = IPGYLR(InProcessAdapter(twin), max_power_W=max_power_W)
-    else:
-        driver = IPGYLR(inst.resource, max_power_W=max_power_W)
+    driver = IPGYLR(_transport(inst, world), max_power_W=max_power_W)
     # Whatever state the laser was left in, a new session starts dark.
     driver.disable_emission()
     return driver, driver.identity
@@ -39,13 +41,7 @@ def _ipg_ylr(inst: InstrumentConfig, world: Any) -> tuple[Any, str]:
 def _thorlabs_pm100(inst: InstrumentConfig, world: Any) -> tuple[Any, str]:
     from drivers.powermeters.thorlabs_pm100 import ThorlabsPM100
 
-    if inst.simulated:
-        from sim_devices.instruments.thorlabs_pm100 import SimThorlabsPM100
-        from sim_devices.transport import InProcessAdapter
-
-        driver = ThorlabsPM100(InProcessAdapter(SimThorlabsPM100(world)))
-    else:
-        driver = ThorlabsPM100(inst.resource)
+    driver = ThorlabsPM100(_transport(inst, world))
     driver.power_unit = "W"  # the front panel may have left it in dBm
     if "averaging_count" in inst.options:
         driver.averaging_count = inst.options["averaging_count"]
@@ -54,13 +50,7 @@ def _thorlabs_pm100(inst: InstrumentConfig, world: Any) -> tuple[Any, str]:
 
 def _nidaq_counter(inst: InstrumentConfig, world: Any) -> tuple[Any, str]:
     if inst.simulated:
-        from sim_devices.instruments.photon_counter import SimPhotonCounter
-
-        driver = SimPhotonCounter(
-            world,
-            dark_count_rate_cps=inst.options.get("dark_count_rate_cps", 25.0),
-            dead_time_s=inst.options.get("dead_time_ns", 22.0) * 1e-9,
-        )
+        driver = build_twin(inst, world)  # SDK-level: the twin is the driver object
     else:
         from drivers.counters.nidaq import NIDAQPhotonCounter
 

@@ -42,6 +42,10 @@ class RoleDevice:
     def describe(self) -> dict[str, str]:
         return {"driver": self.driver_name, "identity": self.identity, "resource": self.resource}
 
+    def live_status(self) -> str:
+        """A short, live, human-readable state (for `avlab instruments` and GUI polling)."""
+        return ""
+
     def close(self) -> None:
         closer = getattr(self.driver, "close", None) or getattr(
             getattr(self.driver, "adapter", None), "close", None)
@@ -108,6 +112,16 @@ class PumpLaser(RoleDevice):
         with self.lock:
             return bool(self.driver.emission_enabled)
 
+    def live_status(self) -> str:
+        with self.lock:
+            emitting = self.driver.emission_enabled
+            setpoint = self.driver.power_setpoint_W
+            output = getattr(self.driver, "output_power_W", None)
+        text = f"emission {'ON' if emitting else 'off'}, setpoint {setpoint:g} W"
+        if output is not None:
+            text += f", output {output:g} W"
+        return text + f" (limit {self.max_power_W:g} W)"
+
     def shutdown(self) -> None:
         """Emission off even if another thread is stuck holding the lock."""
         acquired = self.lock.acquire(timeout=SHUTDOWN_LOCK_TIMEOUT_S)
@@ -149,6 +163,11 @@ class PowerMeter(RoleDevice):
         with self.lock:
             self.driver.zero()
 
+    def live_status(self) -> str:
+        with self.lock:
+            wavelength = self.driver.wavelength_nm
+        return f"reading {self.power_W():.4g} W at {wavelength:g} nm"
+
 
 @dataclass(frozen=True)
 class CountReading:
@@ -188,3 +207,7 @@ class Detector(RoleDevice):
         except ValueError as exc:
             raise DetectorOverloadError(f"{self.role}: {exc}") from None
         return CountReading(counts, gate_s, rate, measured * self.dead_time_s)
+
+    def live_status(self) -> str:
+        reading = self.count(0.1)
+        return f"{reading.rate_cps:.4g} counts/s (0.1 s gate, limit {self.max_count_rate_cps:.3g})"

@@ -161,3 +161,24 @@ def test_ctrl_c_stops_a_real_time_run_with_emission_off_and_status_aborted(tmp_p
     data = read_run(out)
     assert data.status == "aborted"
     assert data.n_points > 0
+
+
+def test_instruments_shows_identity_and_a_live_reading_per_role(capsys):
+    assert main(["instruments"]) == 0
+    text = capsys.readouterr().out
+    assert "identity: IPG Photonics YLR-5-1064-LP" in text
+    assert "reading " in text and "counts/s" in text
+    assert "3 of 3 roles OK" in text
+
+
+def test_instruments_reports_a_broken_role_and_still_checks_the_others(tmp_path, capsys):
+    config = tmp_path / "lab.toml"
+    # Port 9 on loopback: nothing listens there, so the connection is refused at once.
+    config.write_text(builtin_config_text().replace(
+        'driver = "thorlabs_pm100"\nresource = "sim"',
+        'driver = "thorlabs_pm100"\nresource = "TCPIP0::127.0.0.1::9::SOCKET"'))
+    assert main(["instruments", "--config", str(config)]) == 1
+    text = capsys.readouterr().out
+    assert "power_meter  [thorlabs_pm100 @ TCPIP0::127.0.0.1::9::SOCKET]\n  PROBLEM:" in text
+    assert "identity: IPG Photonics" in text  # the laser after it was still connected
+    assert "2 of 3 roles OK" in text

@@ -1,0 +1,99 @@
+"""Build the simulated bench from a lab config: the world and a twin for every `sim` role.
+
+Shared by the bench (which wraps each twin in an in-process adapter under the real driver)
+and by `avlab sim serve` (which puts the message-based twins on loopback TCP ports).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import InstrumentConfig, LabConfig
+
+#: Ports of the real instruments' network interfaces (PROTOCOLS.md); other twins get ports
+#: counted up from the base port.
+REAL_PORTS: dict[str, int] = {"ipg_ylr": 10001}
+
+
+def build_world(config: LabConfig, *, realtime: bool | None = None) -> Any:
+    """The simulated world for `config`: optics, sample, detection, clock."""
+    from sim_devices.clock import RealTimeClock, VirtualClock
+    from sim_devices.world import BenchOptics, Detection, Sample, SimWorld
+
+    if realtime is None:
+        all_simulated = all(i.simulated for i in config.instruments.values())
+        realtime = config.simulation.realtime or not all_simulated
+    return SimWorld(
+        clock=RealTimeClock() if realtime else VirtualClock(),
+        optics=BenchOptics(
+            numerical_aperture=config.optics.numerical_aperture,
+            attenuation_to_meter=config.simulation.attenuation_to_meter,
+            transmission_to_sample=config.optics.transmission_to_sample,
+            waist_um=config.optics.spot_waist_um,
+        ),
+        sample=Sample(preset=config.simulation.sample_preset),
+        detection=Detection(collection_efficiency=config.simulation.collection_efficiency),
+        seed=config.simulation.seed,
+    )
+
+
+def build_twin(inst: InstrumentConfig, world: Any) -> Any:
+    """The simulated twin of one role, placed in `world`."""
+    if inst.driver == "ipg_ylr":
+        from sim_devices.instruments.ipg_ylr import SimIPGYLR
+
+        twin = SimIPGYLR(world.clock, wavelength_nm=float(inst.spec.wavelength_nm),
+                         max_power_W=inst.options.get("max_power_W") or 5.0)
+        world.attach_source(inst.role, twin)
+        return twin
+    if inst.driver == "thorlabs_pm100":
+        from sim_devices.instruments.thorlabs_pm100 import SimThorlabsPM100
+
+        return SimThorlabsPM100(world)
+    if inst.driver == "nidaq_counter":
+        from sim_devices.instruments.photon_counter import SimPhotonCounter
+
+        return SimPhotonCounter(
+            world,
+            dark_count_rate_cps=inst.options.get("dark_count_rate_cps", 25.0),
+            dead_time_s=inst.options.get("dead_time_ns", 22.0) * 1e-9,
+        )
+    raise ValueError(f"{inst.role}: no simulated twin for driver {inst.driver!r}")
+
+
+def is_message_based(twin: Any) -> bool:
+    """Twins that speak a wire protocol (and so can be served over TCP)."""
+    from sim_devices.instruments.base import SimulatedMessageInstrument
+
+    return isinstance(twin, SimulatedMessageInstrument)
+
+
+def serve(config: LabConfig, *, base_port: int = 50000, real_ports: bool = True,
+          host: str = "127.0.0.1") -> tuple[Any, Any, list[str]]:
+    """Serve every message-based `sim` role on loopback; returns (server, world, skipped roles).
+
+    The world runs on the wall clock: clients outside this process see real time.
+    """
+    from sim_devices.server import InstrumentServer
+
+    world = build_world(config, realtime=True)
+    server = InstrumentServer(host)
+    skipped = []
+    next_port = base_port
+    try:
+        for role, inst in config.instruments.items():
+            if not inst.simulated:
+                continue
+            twin = build_twin(inst, world)
+            if not is_message_based(twin):
+                skipped.append(role)
+                continue
+            port = REAL_PORTS.get(inst.driver) if real_ports else None
+            if port is None:
+                port = next_port
+                next_port += 1 if next_port else 0  # base 0: every twin on a free port
+            server.add(role, twin, port)
+    except BaseException:
+        server.close()
+        raise
+    return server, world, skipped
