@@ -118,11 +118,12 @@ class Bench:
         outcomes: dict[str, str] = {}
         for laser in self.lasers:
             try:
-                laser.shutdown()
-                outcomes[laser.role] = "emission off"
+                outcomes[laser.role] = laser.shutdown()
             except Exception as exc:  # keep going: the next laser must still be switched off
-                log.exception("shutdown of %s failed", laser.role)
-                outcomes[laser.role] = f"FAILED: {type(exc).__name__}: {exc}"
+                log.critical("%s: could not switch emission off (%s: %s); THE LASER MAY STILL "
+                             "BE EMITTING", laser.role, type(exc).__name__, exc)
+                outcomes[laser.role] = (f"FAILED: {type(exc).__name__}: {exc} — THE LASER MAY "
+                                        "STILL BE EMITTING: switch it off at the laser")
         return ShutdownReport(outcomes)
 
     def close(self) -> None:
@@ -138,10 +139,12 @@ class Bench:
 
     # --- construction ------------------------------------------------------------------------
     def _connect(self, inst: InstrumentConfig) -> RoleDevice:
-        from .connect import connect_driver
+        from .connect import connect_role
 
-        driver, identity = connect_driver(inst, self.world)
-        common = {"identity": identity, "resource": inst.resource, "driver_name": inst.driver}
+        connection = connect_role(inst, self.world, self.config.simulation.faults)
+        driver = connection.driver
+        common = {"identity": connection.identity, "resource": inst.resource,
+                  "driver_name": inst.driver, "reopen": connection.reopen}
         kind = inst.spec.kind
         if kind == LASER:
             return PumpLaser(inst.role, driver, wavelength_nm=float(inst.spec.wavelength_nm),

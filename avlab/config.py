@@ -73,6 +73,8 @@ class SimulationConfig:
     collection_efficiency: float = 0.15
     seed: int | None = None
     realtime: bool = False
+    #: Faults to inject into simulated twins at given bench times: (role, fault, at_s).
+    faults: tuple[tuple[str, str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,10 @@ def parse_config(text: str, source: str = "<string>") -> LabConfig:
         for role, table in instruments_table.items()
     }
     simulation = _parse_simulation(checker, checker.table(data, "simulation", required=False))
+    for i, (role, _fault, _at) in enumerate(simulation.faults):
+        if role not in instruments or not instruments[role].simulated:
+            raise checker.fail(f"simulation.faults[{i}].role",
+                               f"{role!r} is not a simulated role of this config")
     return LabConfig(source, text, name, optics, instruments, simulation)
 
 
@@ -259,7 +265,7 @@ def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentCon
 
 def _parse_simulation(checker: _Checker, table: dict) -> SimulationConfig:
     allowed = {"sample_preset", "attenuation_to_meter", "collection_efficiency", "seed",
-               "realtime"}
+               "realtime", "faults"}
     _reject_unknown(checker, table, "simulation", allowed)
     default = SimulationConfig()
     preset = checker.string(table, "simulation", "sample_preset", default=default.sample_preset)
@@ -284,4 +290,25 @@ def _parse_simulation(checker: _Checker, table: dict) -> SimulationConfig:
                                              positive=True, maximum=1.0),
         seed=seed,
         realtime=realtime,
+        faults=_parse_faults(checker, table.get("faults", [])),
     )
+
+
+def _parse_faults(checker: _Checker, entries: Any) -> tuple[tuple[str, str, float], ...]:
+    """`[[simulation.faults]]` tables: role, fault, at_s (bench time in s)."""
+    if not isinstance(entries, list):
+        raise checker.fail("simulation.faults", "must be an array of tables "
+                                                "([[simulation.faults]])")
+    faults = []
+    for i, entry in enumerate(entries):
+        prefix = f"simulation.faults[{i}]"
+        if not isinstance(entry, dict):
+            raise checker.fail(prefix, "must be a table with role, fault and at_s")
+        _reject_unknown(checker, entry, prefix, {"role", "fault", "at_s"})
+        role = checker.string(entry, prefix, "role")
+        fault = checker.string(entry, prefix, "fault")
+        at_s = checker.number(entry, prefix, "at_s", required=True)
+        if at_s < 0:
+            raise checker.fail(f"{prefix}.at_s", f"must be >= 0 s, got {at_s:g}")
+        faults.append((role, fault, at_s))
+    return tuple(faults)

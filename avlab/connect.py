@@ -1,69 +1,81 @@
 """Open the driver for one configured role: real hardware, or its simulated twin.
 
 The same driver class serves both; for `resource = "sim"` it gets an in-process adapter to the
-twin on the shared simulated world instead of a VISA resource.
+twin on the shared simulated world instead of a VISA resource. A `Connection` remembers how it
+was made, so the bench can open a fresh link to the same instrument (or the same twin) when
+the first one broke — above all to switch a laser off after its link dropped mid-run.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from .config import InstrumentConfig
 from .simulation import build_twin
 
 
-def _transport(inst: InstrumentConfig, world: Any) -> Any:
-    """What a message-based driver is built on: the resource string, or for `sim` an
-    in-process adapter to the role's twin."""
-    if not inst.simulated:
+@dataclass
+class Connection:
+    """How one role was connected; `reopen()` makes a new driver over a new link."""
+
+    inst: InstrumentConfig
+    twin: Any  # the simulated twin for `sim` roles, else None
+    driver: Any
+    identity: str
+
+    def reopen(self) -> Any:
+        """A new driver on a new link to the same instrument (the old link is abandoned)."""
+        self.driver = _open(self.inst, self.twin)
+        return self.driver
+
+
+def connect_role(inst: InstrumentConfig, world: Any,
+                 faults: tuple[tuple[str, str, float], ...] = ()) -> Connection:
+    """Connect a role; for `sim` roles its twin is built and placed in `world` first, with
+    any faults the config schedules for it."""
+    twin = build_twin(inst, world, faults) if inst.simulated else None
+    driver = _open(inst, twin)
+    _prepare(inst, driver)
+    return Connection(inst, twin, driver, driver.identity)
+
+
+def _link(inst: InstrumentConfig, twin: Any) -> Any:
+    """What a message-based driver is built on: the resource string or an in-process adapter."""
+    if twin is None:
         return inst.resource
     from sim_devices.transport import InProcessAdapter
 
-    return InProcessAdapter(build_twin(inst, world))
+    return InProcessAdapter(twin)
 
 
-def connect_driver(inst: InstrumentConfig, world: Any) -> tuple[Any, str]:
-    """Return (driver, identity string) for a role."""
-    connect = _CONNECTORS[inst.driver]
-    return connect(inst, world)
+def _open(inst: InstrumentConfig, twin: Any) -> Any:
+    if inst.driver == "ipg_ylr":
+        from drivers.lasers.ipg_ylr import IPGYLR
 
+        return IPGYLR(_link(inst, twin), max_power_W=inst.options.get("max_power_W"))
+    if inst.driver == "thorlabs_pm100":
+        from drivers.powermeters.thorlabs_pm100 import ThorlabsPM100
 
-def _ipg_ylr(inst: InstrumentConfig, world: Any) -> tuple[Any, str]:
-    from drivers.lasers.ipg_ylr import IPGYLR
-
-    max_power_W = inst.options.get("max_power_W")
-    driver = IPGYLR(_transport(inst, world), max_power_W=max_power_W)
-    # Whatever state the laser was left in, a new session starts dark.
-    driver.disable_emission()
-    return driver, driver.identity
-
-
-def _thorlabs_pm100(inst: InstrumentConfig, world: Any) -> tuple[Any, str]:
-    from drivers.powermeters.thorlabs_pm100 import ThorlabsPM100
-
-    driver = ThorlabsPM100(_transport(inst, world))
-    driver.power_unit = "W"  # the front panel may have left it in dBm
-    if "averaging_count" in inst.options:
-        driver.averaging_count = inst.options["averaging_count"]
-    return driver, driver.identity
-
-
-def _nidaq_counter(inst: InstrumentConfig, world: Any) -> tuple[Any, str]:
-    if inst.simulated:
-        driver = build_twin(inst, world)  # SDK-level: the twin is the driver object
-    else:
+        return ThorlabsPM100(_link(inst, twin))
+    if inst.driver == "nidaq_counter":
+        if twin is not None:
+            return twin  # SDK-level: the twin is the driver object
         from drivers.counters.nidaq import NIDAQPhotonCounter
 
-        driver = NIDAQPhotonCounter(
+        return NIDAQPhotonCounter(
             inst.resource,
             input_terminal=inst.options.get("input_terminal", "PFI8"),
             gate_counter=inst.options.get("gate_counter", "Dev1/ctr1"),
         )
-    return driver, driver.identity
+    raise ValueError(f"{inst.role}: no connector for driver {inst.driver!r}")
 
 
-_CONNECTORS = {
-    "ipg_ylr": _ipg_ylr,
-    "thorlabs_pm100": _thorlabs_pm100,
-    "nidaq_counter": _nidaq_counter,
-}
+def _prepare(inst: InstrumentConfig, driver: Any) -> None:
+    """Bring a freshly connected instrument into the state avlab assumes."""
+    if inst.driver == "ipg_ylr":
+        driver.disable_emission()  # whatever state it was left in, a session starts dark
+    elif inst.driver == "thorlabs_pm100":
+        driver.power_unit = "W"  # the front panel may have left it in dBm
+        if "averaging_count" in inst.options:
+            driver.averaging_count = inst.options["averaging_count"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.counters.base import dead_time_corrected_rate_cps
+from drivers.errors import InstrumentConnectionError, InstrumentTimeoutError
 
 from .errors import DetectorOverloadError, SafetyLimitError
 
@@ -31,9 +32,10 @@ class RoleDevice:
     kind = "device"
 
     def __init__(self, role: str, driver: Any, *, identity: str, resource: str,
-                 driver_name: str) -> None:
+                 driver_name: str, reopen: Callable[[], Any] | None = None) -> None:
         self.role = role
         self.driver = driver
+        self._reopen = reopen
         self.identity = identity
         self.resource = resource
         self.driver_name = driver_name
@@ -122,14 +124,25 @@ class PumpLaser(RoleDevice):
             text += f", output {output:g} W"
         return text + f" (limit {self.max_power_W:g} W)"
 
-    def shutdown(self) -> None:
-        """Emission off even if another thread is stuck holding the lock."""
+    def shutdown(self) -> str:
+        """Emission off even if another thread is stuck holding the lock, and even if the
+        link broke: then a new link is opened once and emission off sent again. Returns what
+        was done; raises only if the laser could not be reached at all."""
         acquired = self.lock.acquire(timeout=SHUTDOWN_LOCK_TIMEOUT_S)
         try:
             if not acquired:
                 log.error("%s: lock busy for %g s; sending emission off anyway", self.role,
                           SHUTDOWN_LOCK_TIMEOUT_S)
-            self.driver.disable_emission()
+            try:
+                self.driver.disable_emission()
+                return "emission off"
+            except Exception as first:
+                if self._reopen is None:
+                    raise
+                log.warning("%s: emission off failed (%s); reconnecting", self.role, first)
+                self.driver = self._reopen()
+                self.driver.disable_emission()
+                return "emission off (after reconnecting)"
         finally:
             if acquired:
                 self.lock.release()
@@ -195,7 +208,12 @@ class Detector(RoleDevice):
         if gate_s <= 0:
             raise ValueError(f"gate time must be positive, got {gate_s} s")
         with self.lock:
-            counts = int(self.driver.count(gate_s))
+            try:
+                counts = int(self.driver.count(gate_s))
+            except TimeoutError as exc:
+                raise InstrumentTimeoutError(f"{self.role}: counter did not answer: {exc}") from exc
+            except OSError as exc:
+                raise InstrumentConnectionError(f"{self.role}: lost the counter: {exc}") from exc
         measured = counts / gate_s
         if measured > self.max_count_rate_cps:
             raise DetectorOverloadError(

@@ -37,8 +37,24 @@ def build_world(config: LabConfig, *, realtime: bool | None = None) -> Any:
     )
 
 
-def build_twin(inst: InstrumentConfig, world: Any) -> Any:
-    """The simulated twin of one role, placed in `world`."""
+def build_twin(inst: InstrumentConfig, world: Any,
+               faults: tuple[tuple[str, str, float], ...] = ()) -> Any:
+    """The simulated twin of one role, placed in `world`, with its scheduled faults."""
+    twin = _make_twin(inst, world)
+    for role, fault, at_s in faults:
+        if role != inst.role:
+            continue
+        if fault not in twin.fault_names():
+            raise ValueError(f"simulation.faults: {role} ({inst.driver}) has no fault {fault!r}; "
+                             f"known: {', '.join(twin.fault_names())}")
+        if hasattr(twin, "schedule_fault"):
+            twin.schedule_fault(fault, at_s, world.clock)
+        else:
+            raise ValueError(f"simulation.faults: {role} cannot schedule faults")
+    return twin
+
+
+def _make_twin(inst: InstrumentConfig, world: Any) -> Any:
     if inst.driver == "ipg_ylr":
         from sim_devices.instruments.ipg_ylr import SimIPGYLR
 
@@ -84,7 +100,7 @@ def serve(config: LabConfig, *, base_port: int = 50000, real_ports: bool = True,
         for role, inst in config.instruments.items():
             if not inst.simulated:
                 continue
-            twin = build_twin(inst, world)
+            twin = build_twin(inst, world, config.simulation.faults)
             if not is_message_based(twin):
                 skipped.append(role)
                 continue

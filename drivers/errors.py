@@ -29,3 +29,15 @@ class BackendNotInstalledError(ImportError):
     def __init__(self, what: str, install_hint: str) -> None:
         super().__init__(f"{what} needs a package that is not installed: {install_hint}")
         self.install_hint = install_hint
+
+
+class InstrumentConnectionError(InstrumentError):
+    """The link to the instrument broke (cable, network, USB reset)."""
+
+
+class InstrumentTimeoutError(InstrumentError):
+    """The instrument did not answer in time (hung, wrong port, wrong terminations)."""
+
+
+class InstrumentResponseError(InstrumentError):
+    """The instrument answered something that cannot be parsed (noise, wrong baud rate)."""

@@ -85,7 +85,10 @@ class _Handler(socketserver.BaseRequestHandler):
                 return
             buffer.extend(chunk)
             for message in framing.split(buffer):
-                reply = device.handle(message)
+                try:
+                    reply = device.handle(message)
+                except ConnectionResetError:
+                    return  # a drop_connection fault: close this client's socket
                 if reply is not None:
                     try:
                         self.request.sendall(framing.encode(reply))

@@ -25,13 +25,22 @@ class InProcessAdapter(Adapter):
         super().__init__(**kwargs)
         self.device = device
         self._replies: deque[str] = deque()
+        self.closed = False
 
     def _write(self, command: str, **kwargs) -> None:
-        reply = self.device.handle(command)
+        if self.closed:
+            raise ConnectionError(f"connection to {type(self.device).__name__} is closed")
+        try:
+            reply = self.device.handle(command)
+        except ConnectionResetError:
+            self.closed = True  # like a socket the peer closed: this link stays dead
+            raise
         if reply is not None:
             self._replies.append(reply)
 
     def _read(self, **kwargs) -> str:
+        if self.closed:
+            raise ConnectionError(f"connection to {type(self.device).__name__} is closed")
         if not self._replies:
             raise NoReplyError(
                 f"{type(self.device).__name__} sent no reply (the command expects none, or the "

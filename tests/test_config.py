@@ -139,7 +139,7 @@ def test_bad_config_touches_no_instrument(tmp_path, monkeypatch):
     import avlab.connect
 
     calls = []
-    monkeypatch.setattr(avlab.connect, "connect_driver", lambda *a: calls.append(a))
+    monkeypatch.setattr(avlab.connect, "connect_role", lambda *a: calls.append(a))
     from avlab.cli import main
 
     bad = tmp_path / "lab.toml"

@@ -173,9 +173,11 @@ def test_disable_emission_sends_emoff():
         laser.disable_emission()
 
 
-def test_action_with_an_unexpected_echo_raises_command_error():
+def test_action_with_an_unexpected_echo_raises_response_error():
+    from drivers.errors import InstrumentResponseError
+
     with expected_protocol(IPGYLR, [("EMOFF", "EMON")], max_power_W=5) as laser:
-        with pytest.raises(InstrumentCommandError, match="unexpected reply"):
+        with pytest.raises(InstrumentResponseError, match="unexpected reply"):
             laser.disable_emission()
 
 

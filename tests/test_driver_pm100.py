@@ -16,7 +16,7 @@ from drivers.powermeters.thorlabs_pm100 import SensorInfo, ThorlabsPM100
 from sim_devices.clock import VirtualClock
 from sim_devices.instruments.ipg_ylr import SimIPGYLR
 from sim_devices.instruments.thorlabs_pm100 import SimThorlabsPM100
-from sim_devices.transport import InProcessAdapter, NoReplyError
+from sim_devices.transport import InProcessAdapter
 from sim_devices.world import BenchOptics, SimWorld
 
 #: The constructor asks the sensor for its wavelength range (400–1100 nm: an S120C).
@@ -349,9 +349,11 @@ def test_sim_unknown_command_is_reported_by_check_errors(bench):
         meter.check_errors()
 
 
-def test_sim_unknown_query_gets_no_reply(bench):
+def test_sim_unknown_query_gets_no_reply_which_is_a_timeout(bench):
+    from drivers.errors import InstrumentTimeoutError
+
     *_, meter = bench
-    with pytest.raises(NoReplyError):
+    with pytest.raises(InstrumentTimeoutError, match="did not answer"):
         meter.ask("FOO?")
 
 

@@ -17,7 +17,13 @@ import re
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_range
 
-from ..errors import InstrumentCommandError, LaserFaultError, LaserInterlockError
+from ..errors import (
+    InstrumentCommandError,
+    InstrumentResponseError,
+    LaserFaultError,
+    LaserInterlockError,
+)
+from ..messaging import CheckedMessaging
 
 
 class YLRStatus(enum.IntFlag):
@@ -65,7 +71,7 @@ def _output_power(value: str) -> float:
     return float(value)
 
 
-class IPGYLR(Instrument):
+class IPGYLR(CheckedMessaging, Instrument):
     """IPG YLR fiber laser.
 
     `max_power_W` sets the validator of the power setpoint; when omitted it is read from the
@@ -123,11 +129,11 @@ class IPGYLR(Instrument):
         preprocess_reply=_value_after_echo,
     )
     def _get_power_setpoint(self) -> float:
-        return float(_value_after_echo(self.ask("RPS")))
+        return self.values("RPS", preprocess_reply=_value_after_echo)[0]
 
     def _set_power_setpoint(self, power_W: float) -> None:
         power_W = strict_range(power_W, [0.0, self.max_power_W])
-        echoed = float(_value_after_echo(self.ask(f"SPS {power_W:.4f}")))
+        echoed = self.values(f"SPS {power_W:.4f}", preprocess_reply=_value_after_echo)[0]
         # A power-controlled YLR cannot go below its minimum current; it then sets a higher
         # power and says so in the echo. That must never pass silently.
         if abs(echoed - power_W) > max(1e-4, 1e-3 * power_W):
@@ -163,7 +169,7 @@ class IPGYLR(Instrument):
     def _action(self, command: str) -> None:
         reply = self.ask(command)
         if reply.upper() != command:
-            raise InstrumentCommandError(f"{self.name}: unexpected reply {reply!r} to {command}")
+            raise InstrumentResponseError(f"{self.name}: unexpected reply {reply!r} to {command}")
 
     def enable_emission(self) -> None:
         """Switch emission on, after checking the key switch and fault bits (PROTOCOLS.md §1a)."""

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pymeasure.instruments import Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_range
 
-from ..errors import InstrumentCommandError, PowerMeterOverRangeError
+from ..errors import InstrumentCommandError, InstrumentResponseError, PowerMeterOverRangeError
+from ..messaging import CheckedMessaging
 from ..validators import strict_choice_ignore_case, strict_integer_range
 
 OVER_RANGE_THRESHOLD_W = 1e37
@@ -39,7 +40,7 @@ class SensorInfo:
         return bool(self.flags & 32)
 
 
-class ThorlabsPM100(SCPIMixin, Instrument):
+class ThorlabsPM100(CheckedMessaging, SCPIMixin, Instrument):
     """Thorlabs PM100-family power meter with a photodiode or thermal sensor attached."""
 
     def __init__(self, adapter, name: str = "Thorlabs PM100 power meter", **kwargs) -> None:
@@ -53,10 +54,16 @@ class ThorlabsPM100(SCPIMixin, Instrument):
         """Read the error queue; raise InstrumentCommandError if it held anything."""
         errors = []
         for _ in range(32):
-            code, _, text = self.ask("SYST:ERR?").partition(",")
-            if int(float(code)) == 0:
+            reply = self.ask("SYST:ERR?")
+            code, _, text = reply.partition(",")
+            try:
+                number = int(float(code))
+            except ValueError:
+                raise InstrumentResponseError(
+                    f"{self.name}: unreadable error-queue reply {reply!r}") from None
+            if number == 0:
                 break
-            errors.append((int(float(code)), text.strip().strip('"')))
+            errors.append((number, text.strip().strip('"')))
         if errors:
             raise InstrumentCommandError(f"{self.name} reported: {errors}")
         return errors
@@ -118,7 +125,7 @@ class ThorlabsPM100(SCPIMixin, Instrument):
                           int(parts[5]))
 
     def _reading(self) -> float:
-        value = float(self.ask("MEAS:POW?"))
+        value = self.values("MEAS:POW?")[0]
         if value > OVER_RANGE_THRESHOLD_W:
             raise PowerMeterOverRangeError(
                 f"{self.name}: reading over range (instrument answered {value:.3g}); "

@@ -51,6 +51,12 @@ class SimIPGYLR(SimulatedMessageInstrument):
 
     write_termination = "\r"
     read_termination = "\r"
+    DEVICE_FAULTS = {
+        "interlock_open": "optical interlock opens (status bit 10): emission stops",
+        "over_temperature": "over-temperature (status bit 1): emission stops",
+        "back_reflection": "high back-reflection (status bit 3): emission stops",
+        "key_switch_off": "key switch leaves REM: emission stops and EMON is refused",
+    }
 
     def __init__(
         self,
@@ -119,11 +125,20 @@ class SimIPGYLR(SimulatedMessageInstrument):
             bits.update((BIT_KEY_REM, BIT_ENABLE))
         return sum(1 << b for b in bits)
 
-    # --- fault injection (tests; richer control in a later issue) --------------------------
+    # --- fault injection ------------------------------------------------------------------------
     def inject_fault(self, bit: int) -> None:
         """Raise a fault bit; like the real laser, a fault stops emission."""
         self.fault_bits.add(bit)
         self.emission_requested = False
+
+    def _inject_device_fault(self, fault: str) -> None:
+        if fault == "key_switch_off":
+            self.key_in_remote = False
+            self.emission_requested = False
+            return
+        bit = {"interlock_open": BIT_OPTICAL_INTERLOCK, "over_temperature": BIT_OVERTEMP,
+               "back_reflection": BIT_BACK_REFLECTION}[fault]
+        self.inject_fault(bit)
 
     # --- protocol --------------------------------------------------------------------------
     def _handle(self, command: str) -> str | None:

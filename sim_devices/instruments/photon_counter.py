@@ -11,6 +11,15 @@ from __future__ import annotations
 from ..world import SimWorld
 
 
+#: Faults of the counting chain (SDK-level: no wire, so they surface as the SDK's errors).
+COUNTER_FAULTS: dict[str, str] = {
+    "drop_connection": "the counter card disappears (USB/PCIe reset): counting raises",
+    "stop_answering": "the counter hangs: a gate never completes (timeout)",
+    "flood": "room light or a laser reflection floods the detector (~50 Mcps true rate)",
+}
+FLOOD_RATE_CPS = 5e7
+
+
 class SimPhotonCounter:
     """Counts photons from the simulated sample over a gate of bench time."""
 
@@ -31,6 +40,27 @@ class SimPhotonCounter:
         self.max_counts_per_gate = max_counts_per_gate
         self.name = name
         self.gates_counted = 0
+        self.active_faults: set[str] = set()
+        self._scheduled: list[tuple[float, str]] = []
+
+    @staticmethod
+    def fault_names() -> dict[str, str]:
+        return dict(COUNTER_FAULTS)
+
+    def inject(self, fault: str) -> None:
+        if fault not in COUNTER_FAULTS:
+            raise ValueError(f"SimPhotonCounter has no fault {fault!r}; known: "
+                             f"{', '.join(COUNTER_FAULTS)}")
+        self.active_faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self.active_faults.clear()
+
+    def schedule_fault(self, fault: str, at_s: float, clock) -> None:
+        """Inject `fault` once the bench clock reaches `at_s` (checked at every gate)."""
+        if fault not in COUNTER_FAULTS:
+            raise ValueError(f"SimPhotonCounter has no fault {fault!r}")
+        self._scheduled.append((at_s, fault))
 
     @property
     def identity(self) -> str:
@@ -40,7 +70,18 @@ class SimPhotonCounter:
         """Photons counted during `gate_s` seconds of bench time starting now."""
         if gate_s <= 0:
             raise ValueError(f"gate time must be positive, got {gate_s} s")
+        now = self.world.clock.now()
+        for at_s, fault in [f for f in self._scheduled if f[0] <= now]:
+            self._scheduled.remove((at_s, fault))
+            self.active_faults.add(fault)
+        if "drop_connection" in self.active_faults:
+            raise ConnectionResetError(f"{self.name}: device not present (simulated fault)")
+        if "stop_answering" in self.active_faults:
+            self.world.clock.sleep(gate_s)
+            raise TimeoutError(f"{self.name}: gate did not complete (simulated fault)")
         true_rate = self.world.detected_photon_rate_cps() + self.dark_count_rate_cps
+        if "flood" in self.active_faults:
+            true_rate += FLOOD_RATE_CPS
         measured_rate = true_rate / (1.0 + true_rate * self.dead_time_s)
         counts = int(self.world.rng.poisson(measured_rate * gate_s))
         self.world.clock.sleep(gate_s)

@@ -39,6 +39,11 @@ _VOCAB = ScpiVocabulary(
 class SimThorlabsPM100(SimulatedMessageInstrument):
     """A virtual PM100 head that reads the beams of the simulated world at its plane."""
 
+    DEVICE_FAULTS = {
+        "over_range": "the sensor is flooded: every reading is over range (9.9E37)",
+        "sensor_unplugged": "the sensor head is unplugged: 'no sensor', no readings",
+    }
+
     def __init__(
         self,
         world: SimWorld,
@@ -89,7 +94,7 @@ class SimThorlabsPM100(SimulatedMessageInstrument):
         noise_sigma = math.hypot(self.noise_floor_W, 2e-3 * power) / math.sqrt(self.averages)
         power += self.world.rng.normal(0.0, noise_sigma)
         limit = self.max_power_W if self.auto_range else self.range_W
-        if power > limit * 1.1:
+        if power > limit * 1.1 or "over_range" in self.active_faults:
             return OVER_RANGE_W
         if self.auto_range:
             self.range_W = min(self.max_power_W, 10 ** math.ceil(math.log10(max(power, 1e-9))))
@@ -125,6 +130,8 @@ class SimThorlabsPM100(SimulatedMessageInstrument):
             code, text = self.errors.pop(0) if self.errors else (0, "No error")
             return f'{code:+d},"{text}"'
         if key == "SYST:SENS:IDN" and query:
+            if "sensor_unplugged" in self.active_faults:
+                return "no sensor"
             return f"{self.sensor},{self.sensor_serial},12-Mar-2025,1,18,49"
         if key == "CORR:WAV":
             return self._wavelength(query, args)
@@ -155,6 +162,9 @@ class SimThorlabsPM100(SimulatedMessageInstrument):
                 return None
             return self._format_reading(self._fetched)
         if key in ("READ", "MEAS", "MEAS:POW", "MEAS:SCAL:POW") and query:
+            if "sensor_unplugged" in self.active_faults:
+                self._error(-241, "Hardware missing")
+                return self._format_reading(OVER_RANGE_W)
             self._fetched = self._measure_W()
             return self._format_reading(self._fetched)
         if key == "CORR:COLL:ZERO:INIT" or key == "CORR:COLL:ZERO":

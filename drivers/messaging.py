@@ -1,0 +1,85 @@
+"""Turn transport failures and unreadable replies into specific, actionable exceptions.
+
+pymeasure lets a broken link surface as whatever the transport raises (pyvisa's VisaIOError,
+pyserial's SerialException, OSError), and `values()` quietly returns the raw string when a
+reply cannot be parsed — so a babbling instrument could feed text into a measurement. Drivers
+mix `CheckedMessaging` in front of `Instrument` to get one exception type per failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import (
+    InstrumentConnectionError,
+    InstrumentError,
+    InstrumentResponseError,
+    InstrumentTimeoutError,
+)
+
+_VISA_TIMEOUT_CODE = -1073807339  # VI_ERROR_TMO
+
+
+def _translate(name: str, action: str, exc: Exception) -> InstrumentError:
+    try:
+        from pyvisa.errors import VisaIOError
+    except ImportError:  # pragma: no cover - pyvisa is a core dependency
+        VisaIOError = ()  # type: ignore[assignment]
+    if isinstance(exc, TimeoutError) or (
+            isinstance(exc, VisaIOError) and getattr(exc, "error_code", None) == _VISA_TIMEOUT_CODE):
+        return InstrumentTimeoutError(f"{name} did not answer ({action}): {exc}")
+    return InstrumentConnectionError(f"lost the connection to {name} ({action}): "
+                                     f"{type(exc).__name__}: {exc}")
+
+
+def _is_transport_error(exc: Exception) -> bool:
+    if isinstance(exc, (OSError, TimeoutError)):
+        return True
+    try:
+        from pyvisa.errors import VisaIOError
+        from serial import SerialException
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, (VisaIOError, SerialException))
+
+
+class CheckedMessaging:
+    """Mixin for pymeasure Instruments (put it first in the bases)."""
+
+    name: str
+
+    def write(self, command: str, **kwargs: Any) -> None:
+        try:
+            super().write(command, **kwargs)  # type: ignore[misc]
+        except InstrumentError:
+            raise
+        except Exception as exc:
+            if _is_transport_error(exc):
+                raise _translate(self.name, f"writing {command!r}", exc) from exc
+            raise
+
+    def read(self, **kwargs: Any) -> str:
+        try:
+            return super().read(**kwargs)  # type: ignore[misc]
+        except InstrumentError:
+            raise
+        except Exception as exc:
+            if _is_transport_error(exc):
+                raise _translate(self.name, "reading", exc) from exc
+            raise
+
+    def values(self, command: str, separator: str = ",", cast: Any = float,
+               preprocess_reply: Any = None, maxsplit: int = -1, **kwargs: Any) -> list:
+        try:
+            results = super().values(  # type: ignore[misc]
+                command, separator=separator, cast=cast, preprocess_reply=preprocess_reply,
+                maxsplit=maxsplit, **kwargs)
+        except (ValueError, IndexError) as exc:  # a preprocess step choked on the reply
+            raise InstrumentResponseError(f"{self.name}: unreadable reply to {command!r}: "
+                                          f"{exc}") from exc
+        if cast is not str:
+            bad = [r for r in results if isinstance(r, str)]
+            if bad:
+                raise InstrumentResponseError(
+                    f"{self.name}: unreadable reply to {command!r}: {bad[0]!r}")
+        return results

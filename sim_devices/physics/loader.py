@@ -1,0 +1,434 @@
+"""Read a sample preset from a TOML file, checking it as strictly as a lab config.
+
+A preset is physics a user may type by hand, so every mistake should stop the load with a message
+naming the file and the entry (``[[transfer]] #2 'CR'``): an unknown level, a negative rate, a
+radiative branching summing to more than 1, a quantity in units the schema does not use, a
+missing field. The schema is documented in docs/physics.md; the shipped presets in
+``presets/*.toml`` are worked examples.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .constants import NAYF4_PHONON_ENERGY_CM1, NAYF4_SITE_DENSITY_CM3, ROOM_TEMPERATURE_K
+from .preset import (
+    Decay,
+    EmissionLine,
+    Level,
+    LevelRef,
+    Preset,
+    PumpTransition,
+    Species,
+    Transfer,
+)
+
+SCHEMA_VERSION = 1
+#: No 4f–4f cross-section comes near this (cm²); a larger value is almost surely in wrong units.
+MAX_PLAUSIBLE_CROSS_SECTION_CM2 = 1e-16
+BRANCHING_TOLERANCE = 1e-9
+
+_TOP_KEYS = {
+    "schema_version", "name", "description", "pump_wavelength_nm", "main_line", "references",
+    "site_density_cm3", "particle_diameter_nm", "temperature", "species", "absorption",
+    "stimulated_emission", "radiative", "multiphonon", "quenching", "transfer", "line",
+}
+_ENTRY_KEYS = {
+    "species": ({"name", "concentration", "levels"}, {"ions_per_particle", "source"}),
+    "absorption": ({"name", "from", "to", "cross_section_cm2"},
+                   {"mismatch_cm1", "hot_band_cm1", "source"}),
+    "stimulated_emission": ({"name", "from", "to", "cross_section_cm2"},
+                            {"mismatch_cm1", "source"}),
+    "radiative": ({"level", "rate_per_s", "branching"}, {"source"}),
+    "multiphonon": ({"level", "to", "rate_per_s"}, {"gap_cm1", "source"}),
+    "quenching": ({"level", "to", "rate_per_s"}, {"source"}),
+    "transfer": ({"name", "donor", "acceptor"},
+                 {"rate_per_s", "coefficient_cm3_per_s", "mismatch_cm1", "kind", "source"}),
+    "line": ({"name", "transition", "wavelength_nm"}, {"share", "source"}),
+}
+#: Unit hints for keys that look like a quantity in the wrong unit.
+_UNIT_HINTS = {
+    "cross_section": "cross-sections are given in cm² as 'cross_section_cm2'",
+    "rate": "rates are given in s⁻¹ as 'rate_per_s' (or, for transfers, "
+            "'coefficient_cm3_per_s' in cm³/s)",
+    "coefficient": "transfer coefficients are given in cm³/s as 'coefficient_cm3_per_s'",
+    "energy": "energies are given in cm⁻¹ as 'energy_cm1'",
+    "gap": "gaps are given in cm⁻¹ as 'gap_cm1'",
+    "mismatch": "mismatch energies are given in cm⁻¹ as 'mismatch_cm1'",
+    "wavelength": "wavelengths are given in nm as 'wavelength_nm'",
+    "pump_wavelength": "the pump wavelength is given in nm as 'pump_wavelength_nm'",
+    "site_density": "the site density is given in cm⁻³ as 'site_density_cm3'",
+    "phonon_energy": "the phonon energy is given in cm⁻¹ as 'phonon_energy_cm1'",
+    "reference": "the reference temperature is given in K as 'reference_K'",
+    "particle_diameter": "the particle diameter is given in nm as 'particle_diameter_nm'",
+}
+_TRANSFER_KINDS = {"", "cross-relaxation", "upconversion", "migration", "back-transfer",
+                   "energy-transfer"}
+
+
+class PresetError(ValueError):
+    """A preset file is invalid; the message names the file and the offending entry."""
+
+
+class _Reader:
+    """Validation helpers that know the file name for error messages."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+
+    def fail(self, where: str, message: str) -> PresetError:
+        return PresetError(f"{self.origin}: {where}: {message}")
+
+    def keys(self, table: Mapping[str, Any], where: str, required: set[str],
+             optional: set[str]) -> None:
+        for key in table:
+            if key not in required and key not in optional:
+                hint = _unit_hint(key)
+                allowed = ", ".join(sorted(required | optional))
+                raise self.fail(where, f"unknown field {key!r}"
+                                + (f" ({hint})" if hint else f"; allowed: {allowed}"))
+        missing = sorted(required - set(table))
+        if missing:
+            raise self.fail(where, f"missing field {missing[0]!r}")
+
+    def number(self, table: Mapping[str, Any], key: str, where: str, *, default: float | None = None,
+               minimum: float | None = 0.0, positive: bool = False,
+               maximum: float | None = None) -> float:
+        if key not in table:
+            if default is None:
+                raise self.fail(where, f"missing field {key!r}")
+            return default
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(where, f"{key} must be a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise self.fail(where, f"{key} must be finite, got {value!r}")
+        if positive and value <= 0.0:
+            raise self.fail(where, f"{key} must be positive, got {value:g}")
+        if minimum is not None and value < minimum:
+            raise self.fail(where, f"{key} must not be negative, got {value:g}")
+        if maximum is not None and value > maximum:
+            raise self.fail(where, f"{key} = {value:g} is above the allowed {maximum:g}")
+        return value
+
+    def string(self, table: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+        if key not in table:
+            if default is None:
+                raise self.fail(where, f"missing field {key!r}")
+            return default
+        value = table[key]
+        if not isinstance(value, str) or (default is None and not value.strip()):
+            raise self.fail(where, f"{key} must be a non-empty string, got {value!r}")
+        return value.strip()
+
+    def entries(self, doc: Mapping[str, Any], key: str) -> list[tuple[str, Mapping[str, Any]]]:
+        raw = doc.get(key, [])
+        if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
+            raise self.fail(f"[[{key}]]", "must be an array of tables ([[" + key + "]] blocks)")
+        out = []
+        for i, entry in enumerate(raw, start=1):
+            label = entry.get("name") if isinstance(entry.get("name"), str) else None
+            if label is None and isinstance(entry.get("level"), str):
+                label = entry["level"]
+            where = f"[[{key}]] #{i}" + (f" {label!r}" if label else "")
+            required, optional = _ENTRY_KEYS[key]
+            self.keys(entry, where, required, optional)
+            out.append((where, entry))
+        return out
+
+
+def _unit_hint(key: str) -> str | None:
+    for stem, hint in sorted(_UNIT_HINTS.items(), key=lambda kv: -len(kv[0])):
+        if key.startswith(stem):
+            return hint
+    return None
+
+
+class _Levels:
+    """Resolves ``"Species:level"`` references against the declared species."""
+
+    def __init__(self, reader: _Reader, species: tuple[Species, ...]) -> None:
+        self.reader = reader
+        self.species = {s.name: s for s in species}
+
+    def ref(self, text: Any, where: str, field_name: str, same_species: str | None = None) -> LevelRef:
+        if not isinstance(text, str) or not text.strip():
+            raise self.reader.fail(where, f"{field_name} must be a level like 'Tm:3H4', got {text!r}")
+        text = text.strip()
+        if ":" in text:
+            species_name, level = (part.strip() for part in text.split(":", 1))
+        elif same_species is not None:
+            species_name, level = same_species, text
+        else:
+            raise self.reader.fail(where, f"{field_name} {text!r} must name the species, "
+                                          f"as in 'Tm:3H4'")
+        if species_name not in self.species:
+            raise self.reader.fail(where, f"{field_name} {text!r}: unknown species {species_name!r} "
+                                          f"(declared: {', '.join(self.species)})")
+        if same_species is not None and species_name != same_species:
+            raise self.reader.fail(where, f"{field_name} {text!r}: an ion cannot change species "
+                                          f"({species_name} vs {same_species})")
+        species = self.species[species_name]
+        if level not in species.level_names:
+            raise self.reader.fail(where, f"{field_name} {text!r}: unknown level {level!r} of "
+                                          f"{species_name} (levels: {', '.join(species.level_names)})")
+        return LevelRef(species_name, level)
+
+    def arrow(self, text: Any, where: str, field_name: str) -> tuple[LevelRef, LevelRef]:
+        """``"Tm:3H4 -> 3F4"`` (the final level may omit the species)."""
+        if not isinstance(text, str) or "->" not in text:
+            raise self.reader.fail(where, f"{field_name} must read like 'Tm:3H4 -> 3F4', got {text!r}")
+        left, right = text.split("->", 1)
+        initial = self.ref(left, where, field_name)
+        return initial, self.ref(right, where, field_name, same_species=initial.species)
+
+    def energy(self, ref: LevelRef) -> float:
+        return self.species[ref.species].energy_cm1(ref.level)
+
+
+def load_preset(path: str | Path) -> Preset:
+    """Read and validate a preset TOML file (schema: docs/physics.md). Raises PresetError."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise PresetError(f"{path}: no such preset file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PresetError(f"{path}: not valid TOML: {exc}") from None
+    return preset_from_dict(doc, origin=str(path))
+
+
+def preset_from_dict(doc: Mapping[str, Any], origin: str = "<preset>") -> Preset:
+    """Build a validated Preset from an already parsed TOML document (see load_preset)."""
+    r = _Reader(origin)
+    for key in doc:
+        if key not in _TOP_KEYS:
+            hint = _unit_hint(key)
+            raise r.fail("top level", f"unknown field {key!r}" + (f" ({hint})" if hint else ""))
+    version = doc.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise r.fail("top level", f"schema_version must be {SCHEMA_VERSION}, got {version!r}")
+    name = r.string(doc, "name", "top level")
+    description = r.string(doc, "description", "top level")
+    pump_nm = r.number(doc, "pump_wavelength_nm", "top level", positive=True)
+    site_density = r.number(doc, "site_density_cm3", "top level", default=NAYF4_SITE_DENSITY_CM3,
+                            positive=True)
+    diameter = r.number(doc, "particle_diameter_nm", "top level", default=20.0, positive=True)
+    references = doc.get("references", [])
+    if not isinstance(references, list) or not all(isinstance(x, str) for x in references):
+        raise r.fail("top level", "references must be a list of strings")
+
+    temperature = doc.get("temperature", {})
+    if not isinstance(temperature, dict):
+        raise r.fail("[temperature]", "must be a table")
+    r.keys(temperature, "[temperature]", set(), {"reference_K", "phonon_energy_cm1"})
+    reference_K = r.number(temperature, "reference_K", "[temperature]",
+                           default=ROOM_TEMPERATURE_K, positive=True)
+    phonon_cm1 = r.number(temperature, "phonon_energy_cm1", "[temperature]",
+                          default=NAYF4_PHONON_ENERGY_CM1, positive=True)
+
+    species = _read_species(r, doc)
+    levels = _Levels(r, species)
+    pump = _read_pump(r, doc, levels)
+    decays = _read_decays(r, doc, levels)
+    transfers = _read_transfers(r, doc, levels)
+    lines = _read_lines(r, doc, levels, decays)
+
+    main_line = r.string(doc, "main_line", "top level")
+    if main_line not in {line.name for line in lines}:
+        raise r.fail("top level", f"main_line {main_line!r} is not one of the [[line]] entries "
+                                  f"({', '.join(line.name for line in lines) or 'none'})")
+    if not pump:
+        raise r.fail("top level", "a preset needs at least one [[absorption]]")
+    return Preset(
+        name=name, description=description, pump_wavelength_nm=pump_nm, species=species,
+        pump_transitions=pump, decays=decays, transfers=transfers, lines=lines,
+        main_line=main_line, site_density_cm3=site_density, reference_temperature_K=reference_K,
+        phonon_energy_cm1=phonon_cm1, particle_diameter_nm=diameter,
+        references=tuple(references), source_file=origin,
+    )
+
+
+def _read_species(r: _Reader, doc: Mapping[str, Any]) -> tuple[Species, ...]:
+    out: list[Species] = []
+    entries = r.entries(doc, "species")
+    if not entries:
+        raise r.fail("top level", "missing field 'species' (at least one [[species]] block)")
+    for where, e in entries:
+        name = r.string(e, "name", where)
+        if ":" in name or "->" in name:
+            raise r.fail(where, f"species name {name!r} must not contain ':' or '->'")
+        if name in {s.name for s in out}:
+            raise r.fail(where, f"species {name!r} is declared twice")
+        conc = r.number(e, "concentration", where, positive=True, maximum=1.0)
+        raw_levels = e["levels"]
+        if not isinstance(raw_levels, list) or len(raw_levels) < 2:
+            raise r.fail(where, "levels must be a list of at least two {name, energy_cm1} tables")
+        levels: list[Level] = []
+        for j, lv in enumerate(raw_levels, start=1):
+            lwhere = f"{where} level #{j}"
+            if not isinstance(lv, dict):
+                raise r.fail(lwhere, "must be a table {name = ..., energy_cm1 = ...}")
+            r.keys(lv, lwhere, {"name", "energy_cm1"}, set())
+            lname = r.string(lv, "name", lwhere)
+            if ":" in lname or "->" in lname:
+                raise r.fail(lwhere, f"level name {lname!r} must not contain ':' or '->'")
+            if lname in {x.name for x in levels}:
+                raise r.fail(lwhere, f"level {lname!r} is declared twice")
+            energy = r.number(lv, "energy_cm1", lwhere)
+            if levels and energy <= levels[-1].energy_cm1:
+                raise r.fail(lwhere, f"levels must be listed by increasing energy, ground first "
+                                     f"({lname} at {energy:g} cm⁻¹ is not above "
+                                     f"{levels[-1].name} at {levels[-1].energy_cm1:g} cm⁻¹)")
+            levels.append(Level(lname, energy))
+        ions = e.get("ions_per_particle")
+        if ions is not None and (isinstance(ions, bool) or not isinstance(ions, int) or ions <= 0):
+            raise r.fail(where, f"ions_per_particle must be a positive whole number, got {ions!r}")
+        out.append(Species(name, conc, tuple(levels), ions, e.get("source", "")))
+    if sum(s.concentration for s in out) > 1.0 + 1e-12:
+        raise r.fail("[[species]]", "concentrations add up to more than 1 (they are fractions of "
+                                    "the rare-earth sites)")
+    return tuple(out)
+
+
+def _unique(r: _Reader, where: str, name: str, seen: set[str], what: str) -> None:
+    if name in seen:
+        raise r.fail(where, f"{what} name {name!r} is used twice")
+    seen.add(name)
+
+
+def _read_pump(r: _Reader, doc: Mapping[str, Any], levels: _Levels) -> tuple[PumpTransition, ...]:
+    out: list[PumpTransition] = []
+    seen: set[str] = set()
+    for key, stimulated in (("absorption", False), ("stimulated_emission", True)):
+        for where, e in r.entries(doc, key):
+            name = r.string(e, "name", where)
+            _unique(r, where, name, seen, "pump transition")
+            initial = levels.ref(e["from"], where, "from")
+            final = levels.ref(e["to"], where, "to", same_species=initial.species)
+            up = levels.energy(final) > levels.energy(initial)
+            if stimulated and up:
+                raise r.fail(where, f"stimulated emission must go down in energy ({initial} → "
+                                    f"{final} goes up); use [[absorption]]")
+            if not stimulated and not up:
+                raise r.fail(where, f"absorption must go up in energy ({initial} → {final} does "
+                                    f"not); use [[stimulated_emission]]")
+            sigma = r.number(e, "cross_section_cm2", where,
+                             maximum=MAX_PLAUSIBLE_CROSS_SECTION_CM2)
+            out.append(PumpTransition(
+                name=name, initial=initial, final=final, cross_section_cm2=sigma,
+                mismatch_cm1=r.number(e, "mismatch_cm1", where, default=0.0, minimum=None),
+                stimulated=stimulated,
+                hot_band_cm1=(r.number(e, "hot_band_cm1", where, default=0.0)
+                              if not stimulated else 0.0),
+                source=e.get("source", ""),
+            ))
+    return tuple(out)
+
+
+def _read_decays(r: _Reader, doc: Mapping[str, Any], levels: _Levels) -> tuple[Decay, ...]:
+    out: list[Decay] = []
+    radiative_levels: set[LevelRef] = set()
+    for where, e in r.entries(doc, "radiative"):
+        level = levels.ref(e["level"], where, "level")
+        if level in radiative_levels:
+            raise r.fail(where, f"{level} has two [[radiative]] entries; give one with a branching")
+        radiative_levels.add(level)
+        rate = r.number(e, "rate_per_s", where)
+        branching = e["branching"]
+        if not isinstance(branching, dict) or not branching:
+            raise r.fail(where, "branching must be a table {lower level = fraction, ...}")
+        total = 0.0
+        for target_text, fraction in branching.items():
+            target = levels.ref(target_text, where, "branching target", same_species=level.species)
+            if levels.energy(target) >= levels.energy(level):
+                raise r.fail(where, f"branching target {target} is not below {level}")
+            value = r.number(branching, target_text, f"{where} branching")
+            total += value
+            out.append(Decay(level, target, rate * value, "radiative", source=e.get("source", "")))
+        if total > 1.0 + BRANCHING_TOLERANCE:
+            raise r.fail(where, f"branching ratios add up to {total:.6g} > 1")
+        ground = LevelRef(level.species, levels.species[level.species].levels[0].name)
+        if total < 1.0 - BRANCHING_TOLERANCE:  # the remainder goes to the ground level
+            out.append(Decay(level, ground, rate * (1.0 - total), "radiative",
+                             source="remainder of the branching (to the ground level)"))
+    for kind in ("multiphonon", "quenching"):
+        for where, e in r.entries(doc, kind):
+            level = levels.ref(e["level"], where, "level")
+            target = levels.ref(e["to"], where, "to", same_species=level.species)
+            gap = levels.energy(level) - levels.energy(target)
+            if gap <= 0:
+                raise r.fail(where, f"{kind} target {target} is not below {level}")
+            rate = r.number(e, "rate_per_s", where)
+            gap_cm1 = r.number(e, "gap_cm1", where, default=gap, positive=True) if kind == \
+                "multiphonon" else 0.0
+            out.append(Decay(level, target, rate, kind, gap_cm1, e.get("source", "")))
+    return tuple(out)
+
+
+def _read_transfers(r: _Reader, doc: Mapping[str, Any], levels: _Levels) -> tuple[Transfer, ...]:
+    out: list[Transfer] = []
+    seen: set[str] = set()
+    for where, e in r.entries(doc, "transfer"):
+        name = r.string(e, "name", where)
+        _unique(r, where, name, seen, "transfer")
+        d_i, d_f = levels.arrow(e["donor"], where, "donor")
+        a_i, a_f = levels.arrow(e["acceptor"], where, "acceptor")
+        if levels.energy(d_f) > levels.energy(d_i):
+            raise r.fail(where, f"the donor must give energy away ({d_i} -> {d_f} goes up)")
+        if levels.energy(a_f) < levels.energy(a_i):
+            raise r.fail(where, f"the acceptor must take energy ({a_i} -> {a_f} goes down)")
+        if d_i == d_f and a_i == a_f:
+            raise r.fail(where, "neither donor nor acceptor changes level")
+        has_rate, has_coeff = "rate_per_s" in e, "coefficient_cm3_per_s" in e
+        if has_rate == has_coeff:
+            raise r.fail(where, "give exactly one of rate_per_s (s⁻¹, per-ion fraction units) "
+                                "and coefficient_cm3_per_s (cm³/s, times the acceptor density)"
+                         + (" — both are given, in inconsistent units" if has_rate else ""))
+        kind = e.get("kind", "")
+        if kind not in _TRANSFER_KINDS:
+            raise r.fail(where, f"kind {kind!r} is not one of "
+                                f"{', '.join(sorted(k for k in _TRANSFER_KINDS if k))}")
+        out.append(Transfer(
+            name=name, donor_initial=d_i, donor_final=d_f, acceptor_initial=a_i, acceptor_final=a_f,
+            rate_per_s=r.number(e, "rate_per_s", where) if has_rate else None,
+            coefficient_cm3_per_s=(r.number(e, "coefficient_cm3_per_s", where)
+                                   if has_coeff else None),
+            mismatch_cm1=r.number(e, "mismatch_cm1", where, default=0.0, minimum=None),
+            kind=kind, source=e.get("source", ""),
+        ))
+    return tuple(out)
+
+
+def _read_lines(r: _Reader, doc: Mapping[str, Any], levels: _Levels,
+                decays: tuple[Decay, ...]) -> tuple[EmissionLine, ...]:
+    out: list[EmissionLine] = []
+    seen: set[str] = set()
+    entries = r.entries(doc, "line")
+    if not entries:
+        raise r.fail("top level", "missing field 'line' (at least one [[line]] block)")
+    for where, e in entries:
+        name = r.string(e, "name", where)
+        _unique(r, where, name, seen, "line")
+        upper, lower = levels.arrow(e["transition"], where, "transition")
+        if levels.energy(lower) >= levels.energy(upper):
+            raise r.fail(where, f"an emission line goes down in energy ({upper} -> {lower} does not)")
+        radiative = [d for d in decays if d.kind == "radiative" and d.initial == upper]
+        total = sum(d.rate_per_s for d in radiative)
+        if total <= 0.0:
+            raise r.fail(where, f"{upper} has no [[radiative]] decay to emit from")
+        into_lower = sum(d.rate_per_s for d in radiative if d.final == lower) / total
+        share = r.number(e, "share", where, default=into_lower, maximum=1.0)
+        if share > into_lower + BRANCHING_TOLERANCE:
+            raise r.fail(where, f"share {share:g} exceeds the radiative branching "
+                                f"{upper} -> {lower} ({into_lower:.6g})")
+        out.append(EmissionLine(name, upper, lower,
+                                r.number(e, "wavelength_nm", where, positive=True), share,
+                                e.get("source", "")))
+    return tuple(out)

@@ -1,0 +1,232 @@
+"""The data of a sample preset: species, levels and the processes that connect them.
+
+A preset is plain, immutable (and hashable) data, so a compiled model or a tabulated S-curve can
+be cached per (preset, temperature). It is normally read from a TOML file (:mod:`.loader`, schema
+in docs/physics.md); the numbers are given at the reference temperature and the temperature
+dependence is applied when the model is compiled (:mod:`.model`, :mod:`.temperature`).
+
+Conventions (also in docs/physics.md):
+
+* populations are **fractions** of the ions of one species (they sum to 1 per species);
+* pump transitions (absorption and stimulated emission) have a cross-section in cm² at the pump
+  wavelength; their rate per ion is σ·Φ with Φ the photon flux in cm⁻² s⁻¹;
+* decays are rates in s⁻¹ per ion; radiative decay has a branching over lower levels;
+* an energy transfer (donor i→f, acceptor j→g) runs at dx_donor,i/dt = −k·x_donor,i·x_acceptor,j,
+  with k in s⁻¹ (`rate_per_s`, the Lee-script convention) or k = K·N_acceptor-species
+  (`coefficient_cm3_per_s` = K, N = site density × concentration); the acceptor's fractions change
+  by the same number of events, i.e. at k·N_donor/N_acceptor per acceptor-species ion.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .constants import (
+    NAYF4_PHONON_ENERGY_CM1,
+    NAYF4_SITE_DENSITY_CM3,
+    ROOM_TEMPERATURE_K,
+    photon_flux_per_cm2_s,
+)
+
+
+@dataclass(frozen=True)
+class LevelRef:
+    """A level of one species, written ``"Tm:3H4"`` in preset files."""
+
+    species: str
+    level: str
+
+    def __str__(self) -> str:
+        return f"{self.species}:{self.level}"
+
+
+@dataclass(frozen=True)
+class Level:
+    """An energy level (or a group of levels in fast thermal equilibrium); energy in cm⁻¹."""
+
+    name: str
+    energy_cm1: float
+
+
+@dataclass(frozen=True)
+class Species:
+    """One dopant ion. The first level is the ground level (the one eliminated by conservation)."""
+
+    name: str
+    concentration: float  # fraction of the rare-earth sites
+    levels: tuple[Level, ...]
+    ions_per_particle: int | None = None  # explicit count; else from the particle volume
+    source: str = ""
+
+    @property
+    def level_names(self) -> tuple[str, ...]:
+        return tuple(level.name for level in self.levels)
+
+    def energy_cm1(self, level: str) -> float:
+        return self.levels[self.level_names.index(level)].energy_cm1
+
+
+@dataclass(frozen=True)
+class PumpTransition:
+    """Absorption (GSA/ESA) or stimulated emission driven by the pump, rate σ·Φ per ion.
+
+    `final` is the level the ion ends in after fast (sub-µs) relaxation, e.g. Tm ³H₆→³H₅ is
+    entered as final ³F₄. `mismatch_cm1` > 0 means phonons are emitted (phonon-assisted tail or
+    sideband), < 0 that they are absorbed; 0 makes the cross-section temperature independent.
+    """
+
+    name: str
+    initial: LevelRef
+    final: LevelRef
+    cross_section_cm2: float
+    mismatch_cm1: float = 0.0
+    stimulated: bool = False
+    hot_band_cm1: float = 0.0  # > 0: absorption from a thermally populated level this far up
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Decay:
+    """Spontaneous decay initial → final at `rate_per_s` (at the reference temperature).
+
+    kind: ``"radiative"`` (temperature independent; feeds emission lines), ``"multiphonon"``
+    (scaled by the energy-gap law across `gap_cm1`) or ``"quenching"`` (surface / impurity
+    losses, temperature independent).
+    """
+
+    initial: LevelRef
+    final: LevelRef
+    rate_per_s: float
+    kind: str
+    gap_cm1: float = 0.0
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Energy transfer donor (i→f) + acceptor (j→g): cross-relaxation, ETU, migration, back-ET.
+
+    Exactly one of `rate_per_s` (per-ion fraction units, the Lee-script convention) and
+    `coefficient_cm3_per_s` is set; see the module docstring for the conversion.
+    """
+
+    name: str
+    donor_initial: LevelRef
+    donor_final: LevelRef
+    acceptor_initial: LevelRef
+    acceptor_final: LevelRef
+    rate_per_s: float | None = None
+    coefficient_cm3_per_s: float | None = None
+    mismatch_cm1: float = 0.0
+    kind: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class EmissionLine:
+    """An emission line: photons/s per ion = share × (radiative rate of `upper`) × x_upper."""
+
+    name: str
+    upper: LevelRef
+    lower: LevelRef
+    wavelength_nm: float
+    share: float  # fraction of the upper level's total radiative decay emitted in this line
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A sample: dopant species, pump, processes and emission lines, at `reference_temperature_K`."""
+
+    name: str
+    description: str
+    pump_wavelength_nm: float
+    species: tuple[Species, ...]
+    pump_transitions: tuple[PumpTransition, ...]
+    decays: tuple[Decay, ...]
+    transfers: tuple[Transfer, ...]
+    lines: tuple[EmissionLine, ...]
+    main_line: str
+    site_density_cm3: float = NAYF4_SITE_DENSITY_CM3
+    reference_temperature_K: float = ROOM_TEMPERATURE_K
+    phonon_energy_cm1: float = NAYF4_PHONON_ENERGY_CM1
+    particle_diameter_nm: float = 20.0
+    references: tuple[str, ...] = ()
+    source_file: str = field(default="", compare=False)
+
+    # --- lookups -------------------------------------------------------------------------
+    def species_named(self, name: str) -> Species:
+        for species in self.species:
+            if species.name == name:
+                return species
+        raise KeyError(f"preset {self.name!r} has no species {name!r}")
+
+    def line_named(self, name: str) -> EmissionLine:
+        for line in self.lines:
+            if line.name == name:
+                return line
+        raise KeyError(f"preset {self.name!r} has no emission line {name!r}; "
+                       f"lines: {', '.join(line.name for line in self.lines)}")
+
+    @property
+    def line_names(self) -> tuple[str, ...]:
+        return tuple(line.name for line in self.lines)
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        """All levels as ``"species:level"``, in the order of the full population vector."""
+        return tuple(f"{s.name}:{lv.name}" for s in self.species for lv in s.levels)
+
+    def density_cm3(self, species: str) -> float:
+        """Number density of a species' ions (cm⁻³): site density × concentration."""
+        return self.site_density_cm3 * self.species_named(species).concentration
+
+    def is_ground(self, ref: LevelRef) -> bool:
+        return self.species_named(ref.species).levels[0].name == ref.level
+
+    def radiative_rate_per_s(self, ref: LevelRef) -> float:
+        """Total radiative decay rate of a level (s⁻¹)."""
+        return sum(d.rate_per_s for d in self.decays if d.kind == "radiative" and d.initial == ref)
+
+    # --- what the simulated bench shows --------------------------------------------------
+    @property
+    def ions_per_particle(self) -> int:
+        """Ions of the main line's species in one particle (explicit, else from the core volume)."""
+        return self.ions_of(self.line_named(self.main_line).upper.species)
+
+    def ions_of(self, species: str) -> int:
+        sp = self.species_named(species)
+        if sp.ions_per_particle is not None:
+            return sp.ions_per_particle
+        radius_cm = 0.5 * self.particle_diameter_nm * 1e-7
+        volume_cm3 = 4.0 / 3.0 * math.pi * radius_cm**3
+        return int(round(volume_cm3 * self.site_density_cm3 * sp.concentration))
+
+    @property
+    def beta(self) -> float:
+        """β = σ_ESA/σ_GSA: the largest ESA over the largest GSA cross-section (PHYSICS.md §3)."""
+        gsa = [t.cross_section_cm2 for t in self.pump_transitions
+               if not t.stimulated and self.is_ground(t.initial)]
+        esa = [t.cross_section_cm2 for t in self.pump_transitions
+               if not t.stimulated and not self.is_ground(t.initial)]
+        if not gsa or not esa or max(gsa) == 0.0:
+            return float("inf") if esa else float("nan")
+        return max(esa) / max(gsa)
+
+    def photon_flux_per_cm2_s(self, intensity_kW_cm2: np.ndarray | float) -> np.ndarray | float:
+        """Pump photon flux Φ = I·λ/(hc) in photons cm⁻² s⁻¹ (intensity in kW/cm²)."""
+        return photon_flux_per_cm2_s(intensity_kW_cm2, self.pump_wavelength_nm)
+
+    def loop_threshold_kW_cm2(self, temperature_K: float | None = None) -> float:
+        """Threshold convention 3 (PHYSICS.md §1): linear stability of the nearly empty state.
+
+        The pump intensity at which the dark state, with GSA switched off and ETU negligible,
+        stops being stable; for the Tm 3-level model this is the Joubert-type formula
+        σE·Φ_th = W1·(W2 + s31)/(s31 − (1−b)·W2r). NaN if no positive-feedback loop exists.
+        """
+        from .model import compile_model
+
+        return compile_model(self, temperature_K).loop_threshold_kW_cm2()
