@@ -241,12 +241,17 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     with server:
         print(f"serving the simulated bench of {config.name} on {server.host} (real time)")
         for served in server.served:
+            if served.name == "faults":
+                continue
             driver = config.instruments[served.name].driver
             print(f"  {served.name:<12} {driver:<16} {served.visa_resource:<36} "
                   f"{served.serial_url}")
         for role in skipped:
             print(f"  {role:<12} {config.instruments[role].driver:<16} (SDK-level: in-process "
                   "only)")
+        control = next(s for s in server.served if s.name == "faults")
+        print(f"fault control: {control.serial_url}  (lines: LIST | INJECT <role> <fault> | "
+              "CLEAR <role>)")
         print("Ctrl-C to stop", flush=True)
         try:
             if args.duration is None:

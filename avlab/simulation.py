@@ -85,22 +85,28 @@ def is_message_based(twin: Any) -> bool:
 
 
 def serve(config: LabConfig, *, base_port: int = 50000, real_ports: bool = True,
-          host: str = "127.0.0.1") -> tuple[Any, Any, list[str]]:
+          host: str = "127.0.0.1", control_port: int | None = None,
+          ) -> tuple[Any, Any, list[str]]:
     """Serve every message-based `sim` role on loopback; returns (server, world, skipped roles).
 
-    The world runs on the wall clock: clients outside this process see real time.
+    The world runs on the wall clock: clients outside this process see real time. A fault
+    control channel (see `sim_devices.fault_control`) is served too, under the name
+    "faults", on `control_port` (default: the next port after the twins).
     """
+    from sim_devices.fault_control import FaultControl
     from sim_devices.server import InstrumentServer
 
     world = build_world(config, realtime=True)
     server = InstrumentServer(host)
     skipped = []
+    twins: dict[str, Any] = {}
     next_port = base_port
     try:
         for role, inst in config.instruments.items():
             if not inst.simulated:
                 continue
             twin = build_twin(inst, world, config.simulation.faults)
+            twins[role] = twin
             if not is_message_based(twin):
                 skipped.append(role)
                 continue
@@ -109,6 +115,8 @@ def serve(config: LabConfig, *, base_port: int = 50000, real_ports: bool = True,
                 port = next_port
                 next_port += 1 if next_port else 0  # base 0: every twin on a free port
             server.add(role, twin, port)
+        server.add("faults", FaultControl(twins), next_port if control_port is None
+                   else control_port)
     except BaseException:
         server.close()
         raise

@@ -193,6 +193,7 @@ class HeaterLoop:
         P: float = 50.0,
         I: float = 20.0,  # noqa: E741 - the manuals' name
         D: float = 0.0,
+        linear_power: bool = False,
     ) -> None:
         if heater_node not in NODES or (control_node is not None and control_node not in NODES):
             raise ValueError(f"nodes must be among {NODES}")
@@ -202,6 +203,9 @@ class HeaterLoop:
         self.control_node = control_node
         self.range_fractions = tuple(range_fractions)
         self.P, self.I, self.D = float(P), float(I), float(D)
+        #: False: output % of full-scale current (power ∝ out², a current source as on the
+        #: Lake Shore); True: output % of full-scale power.
+        self.linear_power = linear_power
         self.mode = ControlMode.CLOSED_LOOP
         self.range = 0
         self.manual_percent = 0.0
@@ -283,7 +287,8 @@ class HeaterLoop:
         """Power dissipated now."""
         if self.fault != HeaterFault.NONE:
             return 0.0
-        return self.range_power_W * (self.output_percent / 100.0) ** 2
+        fraction = self.output_percent / 100.0
+        return self.range_power_W * (fraction if self.linear_power else fraction ** 2)
 
     @property
     def integral_time_s(self) -> float:

@@ -81,7 +81,7 @@ def test_only_loopback_addresses_are_served(host):
 def test_serve_builds_every_message_based_role_of_the_config():
     server, world, skipped = serve(load_config(), base_port=0, real_ports=False)
     with server:
-        assert {s.name for s in server.served} == {"pump_1064", "power_meter"}
+        assert {s.name for s in server.served} == {"pump_1064", "power_meter", "faults"}
         assert skipped == ["detector"]  # SDK-level: no wire protocol to serve
         assert all(s.host == "127.0.0.1" for s in server.served)
 
@@ -109,3 +109,36 @@ def test_avlab_sim_serve_prints_resources_and_stops_on_ctrl_c():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_faults_are_injected_over_the_served_control_channel():
+    from drivers.errors import InstrumentConnectionError, InstrumentTimeoutError, LaserFaultError
+
+    server, _world, _ = serve(load_config(), base_port=0, real_ports=False)
+    with server:
+        ports = {s.name: s for s in server.served}
+        laser = IPGYLR(ports["pump_1064"].visa_resource, timeout=300)
+        with serial.serial_for_url(ports["faults"].serial_url, timeout=2) as control:
+            def say(line: str) -> str:
+                control.write(line.encode() + b"\n")
+                return control.read_until(b"\n").decode().strip()
+
+            assert "pump_1064=drop_connection" in say("LIST")
+            assert say("INJECT pump_1064 over_temperature") == "OK"
+            with pytest.raises(LaserFaultError):
+                laser.check_faults()
+            assert say("INJECT pump_1064 stop_answering") == "OK"
+            with pytest.raises(InstrumentTimeoutError):
+                laser.status_word
+            assert say("CLEAR pump_1064") == "OK"
+            laser.adapter.connection.clear()  # discard what the hung query left behind
+            assert say("INJECT pump_1064 drop_connection") == "OK"
+            # pyvisa-py cannot tell a peer's close from silence: over a VISA socket a dropped
+            # link shows as reads that time out, every time (in-process it is a
+            # connection error, see test_faults.py).
+            for _ in range(2):
+                with pytest.raises((InstrumentTimeoutError, InstrumentConnectionError)):
+                    laser.status_word
+            assert say("INJECT pump_1064 meltdown").startswith("ERR")
+            assert say("INJECT pump_9 over_temperature").startswith("ERR unknown role")
+        laser.adapter.close()

@@ -155,7 +155,9 @@ class ThorlabsCLD(SCPIMixin, Instrument):
         super().__init__(adapter, name, **kwargs)
         self.threshold_current_A = threshold_current_A
         self.slope_efficiency_W_A = slope_efficiency_W_A
-        self.tec_setpoint_C_values = [low, high]
+        #: Accepted TEC setpoints (low, high) in °C.
+        self.tec_window_C = (low, high)
+        self.tec_setpoint_C_values = [low, high]  # pymeasure's dynamic validator range
         self.tec_tolerance_C = tec_tolerance_C
         self.tec_hold_s = tec_hold_s
         self.tec_timeout_s = tec_timeout_s
@@ -172,7 +174,6 @@ class ThorlabsCLD(SCPIMixin, Instrument):
             log.warning("%s: the controller's current limit %g A is above the diode maximum "
                         "%g A; setpoints stay below %g A", self.name, limit,
                         self.max_current_A, self.max_current_A)
-        self.current_limit_A_values = [0.0, self.max_current_A]
         self._apply_limit(limit)
         if max_power_W is not None:
             self.max_power_W = float(max_power_W)
@@ -219,7 +220,9 @@ class ThorlabsCLD(SCPIMixin, Instrument):
 
     def _apply_limit(self, limit_A: float) -> None:
         """Current setpoints are validated against the limit as last read or set."""
-        self.current_setpoint_A_values = [0.0, min(float(limit_A), self.max_current_A)]
+        #: Accepted current setpoints [0, min(limit, max_current_A)] in A.
+        self.current_range_A = (0.0, min(float(limit_A), self.max_current_A))
+        self.current_setpoint_A_values = list(self.current_range_A)  # pymeasure's validator
 
     def _get_current_limit(self) -> float:
         limit = _number_reply(self.values("SOUR:CURR:LIM:AMPL?")[0])
@@ -227,7 +230,7 @@ class ThorlabsCLD(SCPIMixin, Instrument):
         return limit
 
     def _set_current_limit(self, limit_A: float) -> None:
-        limit_A = strict_range(limit_A, self.current_limit_A_values)
+        limit_A = strict_range(limit_A, [0.0, self.max_current_A])
         self.write(f"SOUR:CURR:LIM:AMPL {limit_A:g}")
         self.check_set_errors()
         self._apply_limit(limit_A)
@@ -335,7 +338,7 @@ class ThorlabsCLD(SCPIMixin, Instrument):
         self._require_calibration()
         power_W = strict_range(power_W, [0.0, self.max_power_W])
         current = self.current_for_power(power_W)
-        low, high = self.current_setpoint_A_values
+        low, high = self.current_range_A
         if not low <= current <= high:
             raise ValueError(f"{power_W:g} W needs {current:g} A by the calibration, above the "
                              f"current limit {high:g} A")
@@ -354,7 +357,7 @@ class ThorlabsCLD(SCPIMixin, Instrument):
     def ramp_current_to(self, target_A: float) -> None:
         """Move the current setpoint to `target_A` in steps of at most `max_step_A`, waiting
         `step_dwell_s` after each. The target is validated before the first step."""
-        target_A = strict_range(target_A, self.current_setpoint_A_values)
+        target_A = strict_range(target_A, self.current_range_A)
         self._ramp(self.current_setpoint_A, target_A)
 
     def _ramp(self, start_A: float, target_A: float) -> None:
@@ -502,9 +505,9 @@ class ThorlabsCLD(SCPIMixin, Instrument):
         elif current_A is not None:
             target = current_A
         if target is not None:  # validate before anything is sent
-            target = strict_range(target, self.current_setpoint_A_values)
+            target = strict_range(target, self.current_range_A)
         if tec_setpoint_C is not None:
-            strict_range(tec_setpoint_C, self.tec_setpoint_C_values)
+            strict_range(tec_setpoint_C, self.tec_window_C)
         self.start_tec(tec_setpoint_C)
         self._switch_on(target)
 

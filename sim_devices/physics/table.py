@@ -1,8 +1,8 @@
 """Tabulated steady-state emission, interpolated in log–log space.
 
 The simulated instruments ask for the emission of a particle many thousand times per run
-(every gate, every pixel). Solving the rate equations each time would cost ~0.1 ms; the
-table is built once per preset (~0.1 s for 1,500 points) and a lookup costs microseconds.
+(every gate, every pixel). Solving the rate equations each time would cost ~0.1 ms; the table is
+built once per (preset, temperature) (~0.1 s for 1,500 points) and a lookup costs microseconds.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from .tm3 import PRESETS, SteadyStateCurve, Tm3Preset, steady_state_curve
+from .model import compile_model
+from .preset import Preset
+from .registry import get_preset
+from .steady import SteadyStateCurve, steady_state_curve
 
 TABLE_MIN_KW_CM2 = 1e-3
 TABLE_MAX_KW_CM2 = 1e4
@@ -21,19 +24,30 @@ TABLE_POINTS = 1500
 
 @dataclass(frozen=True)
 class EmissionTable:
-    """Steady-state emission per ion versus pump intensity for one preset."""
+    """Steady-state emission per ion versus pump intensity for one preset, temperature and line.
 
-    preset: Tm3Preset
+    `curve` holds every line and all level populations on the table grid; the methods answer
+    for `line` (default: the preset's main line, e.g. Tm 800 nm), in photons/s per ion of that
+    line's species.
+    """
+
+    preset: Preset
     curve: SteadyStateCurve
+    line: str = ""
+    temperature_K: float = 0.0
 
     def __post_init__(self) -> None:
+        line = self.line or self.curve.line
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "temperature_K", self.curve.temperature_K)
         object.__setattr__(self, "_log_i", np.log(self.curve.intensity_kW_cm2))
-        object.__setattr__(self, "_log_y", np.log(self.curve.emission_per_ion))
+        object.__setattr__(self, "_log_y", np.log(self.curve.emission_of(line)))
+        object.__setattr__(self, "_slope", self.curve.slope_of(line))
 
     def emission_per_ion(self, intensity_kW_cm2: np.ndarray | float) -> np.ndarray | float:
         """Photons/s per ion at the given local intensity (0 for zero intensity).
 
-        Below the table the low-power power law of the first table points is extrapolated
+        Below the table the low-power power law of the first table point is extrapolated
         (S ≈ 2 for Tm); above it the emission is held at the saturated value.
         """
         intensity = np.asarray(intensity_kW_cm2, dtype=float)
@@ -43,8 +57,7 @@ class EmissionTable:
         log_y = np.interp(log_i, self._log_i, self._log_y)
         low = log_i < self._log_i[0]
         if np.any(low):
-            s_low = self.curve.slope[0]
-            log_y[low] = self._log_y[0] + s_low * (log_i[low] - self._log_i[0])
+            log_y[low] = self._log_y[0] + self._slope[0] * (log_i[low] - self._log_i[0])
         out[lit] = np.exp(log_y)
         return out if out.ndim else float(out)
 
@@ -52,23 +65,48 @@ class EmissionTable:
         """Exact local slope S(I) interpolated from the table."""
         log_i = np.log(np.clip(np.asarray(intensity_kW_cm2, dtype=float), TABLE_MIN_KW_CM2,
                                TABLE_MAX_KW_CM2))
-        return np.interp(log_i, self._log_i, self.curve.slope)
+        return np.interp(log_i, self._log_i, self._slope)
 
     def s_max(self) -> tuple[float, float]:
-        """(S_max, intensity in kW/cm² where S peaks) — threshold convention 1."""
-        k = int(np.argmax(self.curve.slope))
-        return float(self.curve.slope[k]), float(self.curve.intensity_kW_cm2[k])
+        """(S_max, intensity in kW/cm² where S peaks) on the table grid — threshold convention 1."""
+        k = int(np.argmax(self._slope))
+        return float(self._slope[k]), float(self.curve.intensity_kW_cm2[k])
+
+    def populations(self, intensity_kW_cm2: np.ndarray | float) -> np.ndarray:
+        """Level fractions (…, levels; order `curve.level_labels`), interpolated log–log
+        (clamped to the table range)."""
+        log_i = np.log(np.clip(np.asarray(intensity_kW_cm2, dtype=float), TABLE_MIN_KW_CM2,
+                               TABLE_MAX_KW_CM2))
+        log_p = np.log(np.clip(self.curve.populations, 1e-300, None))
+        return np.exp(np.stack([np.interp(log_i, self._log_i, col) for col in log_p.T], axis=-1))
+
+    def threshold_tangent_kW_cm2(self) -> float:
+        """Threshold convention 2 (PHYSICS.md §3): where the log–log tangent at the S peak meets
+        the low-power asymptote (the power law of the first table point)."""
+        k = int(np.argmax(self._slope))
+        s_peak, s_low = self._slope[k], self._slope[0]
+        log_i = (self._log_y[0] - s_low * self._log_i[0] - self._log_y[k] + s_peak * self._log_i[k]) \
+            / (s_peak - s_low)
+        return float(np.exp(log_i))
 
 
-@lru_cache(maxsize=16)
-def emission_table(preset_name: str) -> EmissionTable:
-    """Build (once per process) the emission table of a named preset."""
-    try:
-        preset = PRESETS[preset_name]
-    except KeyError:
-        raise KeyError(
-            f"unknown sample preset {preset_name!r}; known presets: {', '.join(sorted(PRESETS))}"
-        ) from None
+def emission_table(preset: str | Preset, temperature_K: float | None = None,
+                   line: str | None = None) -> EmissionTable:
+    """The emission table of a preset (shipped name or Preset object) at a temperature (K,
+    default: the preset's reference temperature) for a line (default: its main line).
+
+    Built once per process and argument set: `TABLE_POINTS` log-spaced intensities from
+    `TABLE_MIN_KW_CM2` to `TABLE_MAX_KW_CM2` by Newton continuation.
+    """
+    resolved = get_preset(preset) if isinstance(preset, str) else preset
+    T = float(resolved.reference_temperature_K if temperature_K is None else temperature_K)
+    name = resolved.main_line if line is None else resolved.line_named(line).name
+    return _cached_table(resolved, T, name)
+
+
+@lru_cache(maxsize=32)
+def _cached_table(preset: Preset, temperature_K: float, line: str) -> EmissionTable:
     intensities = np.logspace(np.log10(TABLE_MIN_KW_CM2), np.log10(TABLE_MAX_KW_CM2),
                               TABLE_POINTS)
-    return EmissionTable(preset=preset, curve=steady_state_curve(preset, intensities))
+    curve = steady_state_curve(compile_model(preset, temperature_K), intensities, line=line)
+    return EmissionTable(preset=preset, curve=curve, line=line)
