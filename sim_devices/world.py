@@ -21,6 +21,14 @@ from .physics import EmissionTable, emission_table
 PUMP_WAVELENGTH_TOLERANCE_NM = 5.0
 
 
+class OpticalElement(Protocol):
+    """Something in the beam path between the lasers and the power-meter plane (a motorized
+    attenuator, a shutter): it passes a fraction of the light."""
+
+    def transmission(self, wavelength_nm: float) -> float:
+        """Fraction of the power passed at this wavelength, 0 … 1."""
+
+
 class BeamSource(Protocol):
     """Anything that puts light on the bench (the simulated lasers)."""
 
@@ -107,6 +115,8 @@ class SimWorld:
         #: Where the beam points in the sample plane (µm); parked on the first particle.
         self.beam_position_um = np.array(self.sample.particle_positions_um[0], dtype=float)
         self._sources: dict[str, BeamSource] = {}
+        #: Elements in the common beam path before the meter plane (attenuators, shutters).
+        self.beam_path: list[OpticalElement] = []
         self.lock = threading.RLock()
 
     # --- light sources -------------------------------------------------------------------
@@ -120,12 +130,20 @@ class SimWorld:
     def sources(self) -> dict[str, BeamSource]:
         return dict(self._sources)
 
+    def add_to_beam_path(self, element: OpticalElement) -> None:
+        """Put an attenuator or shutter into the beam before the power-meter plane."""
+        self.beam_path.append(element)
+
+    def power_at_meter_W(self, source: BeamSource) -> float:
+        """Power of one source at the power-meter plane: laser × beam path × fixed optics."""
+        power = source.output_power_W() * self.optics.attenuation_to_meter
+        for element in self.beam_path:
+            power *= element.transmission(source.wavelength_nm)
+        return power
+
     def beams_at_meter(self) -> list[tuple[float, float]]:
         """(wavelength nm, power W) of every beam reaching the power-meter plane."""
-        return [
-            (s.wavelength_nm, s.output_power_W() * self.optics.attenuation_to_meter)
-            for s in self._sources.values()
-        ]
+        return [(s.wavelength_nm, self.power_at_meter_W(s)) for s in self._sources.values()]
 
     def _pump_sources(self) -> list[BeamSource]:
         pump_nm = self.sample.table.preset.pump_wavelength_nm
@@ -139,11 +157,7 @@ class SimWorld:
         """Peak pump intensity I0 = 2P/(π w0²) at the focus, summed over pump sources."""
         total = 0.0
         for source in self._pump_sources():
-            power_W = (
-                source.output_power_W()
-                * self.optics.attenuation_to_meter
-                * self.optics.transmission_to_sample
-            )
+            power_W = self.power_at_meter_W(source) * self.optics.transmission_to_sample
             waist_cm = self.optics.waist_at_um(source.wavelength_nm) * 1e-4
             total += 2.0 * power_W / (math.pi * waist_cm**2) / 1e3
         return total
