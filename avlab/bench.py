@@ -141,7 +141,7 @@ class Bench:
     def _connect(self, inst: InstrumentConfig) -> RoleDevice:
         from .connect import connect_role
 
-        connection = connect_role(inst, self.world, self.config.simulation.faults)
+        connection = connect_role(inst, self.world, self.config.simulation.faults, self.wait)
         driver = connection.driver
         common = {"identity": connection.identity, "resource": inst.resource,
                   "driver_name": inst.driver, "reopen": connection.reopen}

@@ -242,6 +242,8 @@ def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentCon
     options: dict[str, Any] = {}
     for name, ospec in driver.options.items():
         if name not in table:
+            if ospec.required:
+                raise checker.fail(f"{prefix}.{name}", f"missing value ({ospec.description})")
             continue
         value = table[name]
         key = f"{prefix}.{name}"

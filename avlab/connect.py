@@ -8,6 +8,7 @@ the first one broke — above all to switch a laser off after its link dropped m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,21 +24,24 @@ class Connection:
     twin: Any  # the simulated twin for `sim` roles, else None
     driver: Any
     identity: str
+    wait: Callable[[float], None] | None = None
 
     def reopen(self) -> Any:
         """A new driver on a new link to the same instrument (the old link is abandoned)."""
-        self.driver = _open(self.inst, self.twin)
+        self.driver = _open(self.inst, self.twin, self.wait)
         return self.driver
 
 
 def connect_role(inst: InstrumentConfig, world: Any,
-                 faults: tuple[tuple[str, str, float], ...] = ()) -> Connection:
+                 faults: tuple[tuple[str, str, float], ...] = (),
+                 wait: Callable[[float], None] | None = None) -> Connection:
     """Connect a role; for `sim` roles its twin is built and placed in `world` first, with
-    any faults the config schedules for it."""
+    any faults the config schedules for it. `wait` is the bench's clock for drivers that
+    sequence things in time (ramps, TEC settling), so a stop cuts those waits short."""
     twin = build_twin(inst, world, faults) if inst.simulated else None
-    driver = _open(inst, twin)
+    driver = _open(inst, twin, wait)
     _prepare(inst, driver)
-    return Connection(inst, twin, driver, driver.identity)
+    return Connection(inst, twin, driver, driver.identity, wait)
 
 
 def _link(inst: InstrumentConfig, twin: Any) -> Any:
@@ -49,11 +53,19 @@ def _link(inst: InstrumentConfig, twin: Any) -> Any:
     return InProcessAdapter(twin)
 
 
-def _open(inst: InstrumentConfig, twin: Any) -> Any:
+def _open(inst: InstrumentConfig, twin: Any, wait: Callable[[float], None] | None = None) -> Any:
     if inst.driver == "ipg_ylr":
         from drivers.lasers.ipg_ylr import IPGYLR
 
         return IPGYLR(_link(inst, twin), max_power_W=inst.options.get("max_power_W"))
+    if inst.driver == "thorlabs_cld":
+        from drivers.lasers.thorlabs_cld import ThorlabsCLD
+
+        keys = ("threshold_current_A", "slope_efficiency_W_A", "max_current_A", "max_power_W",
+                "max_step_A", "step_dwell_s")
+        return ThorlabsCLD(_link(inst, twin),
+                           wait=wait,
+                           **{k: inst.options[k] for k in keys if k in inst.options})
     if inst.driver == "thorlabs_pm100":
         from drivers.powermeters.thorlabs_pm100 import ThorlabsPM100
 
@@ -75,6 +87,9 @@ def _prepare(inst: InstrumentConfig, driver: Any) -> None:
     """Bring a freshly connected instrument into the state avlab assumes."""
     if inst.driver == "ipg_ylr":
         driver.disable_emission()  # whatever state it was left in, a session starts dark
+    elif inst.driver == "thorlabs_cld":
+        driver.disable_emission()  # a session starts dark
+        driver.start_tec(inst.options.get("tec_setpoint_C"))  # TEC on and settled; LD off
     elif inst.driver == "thorlabs_pm100":
         driver.power_unit = "W"  # the front panel may have left it in dBm
         if "averaging_count" in inst.options:

@@ -32,6 +32,7 @@ class OptionSpec:
     type: type
     description: str
     positive: bool = False
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,26 @@ DRIVERS: dict[str, DriverSpec] = {
         "ipg_ylr", LASER, "IPG Photonics YLR CW fiber laser (RS-232 57600 or TCP 10001)",
         {"max_power_W": OptionSpec(float, "rated output power; read from the model name if "
                                           "omitted", positive=True)},
+    ),
+    "thorlabs_cld": DriverSpec(
+        "thorlabs_cld", LASER,
+        "Thorlabs CLD101x / ITC4001 / ITC4002 laser-diode + TEC controller (USBTMC)",
+        {
+            "threshold_current_A": OptionSpec(float, "diode lasing threshold at the TEC "
+                                                     "setpoint", positive=True, required=True),
+            "slope_efficiency_W_A": OptionSpec(float, "diode slope efficiency above threshold",
+                                               positive=True, required=True),
+            "tec_setpoint_C": OptionSpec(float, "TEC setpoint, reached (and held 3 s) when the "
+                                                "bench connects, before any emission"),
+            "max_current_A": OptionSpec(float, "the diode's absolute maximum current (caps the "
+                                               "controller's current limit)", positive=True),
+            "max_power_W": OptionSpec(float, "highest power setpoint (default: calibrated power "
+                                             "at the current limit)", positive=True),
+            "max_step_A": OptionSpec(float, "largest current step when ramping", positive=True),
+            "step_dwell_s": OptionSpec(float, "time held after each ramp step", positive=True),
+            "current_limit_A": OptionSpec(float, "current limit of the simulated controller "
+                                                 "(simulation only)", positive=True),
+        },
     ),
     "thorlabs_pm100": DriverSpec(
         "thorlabs_pm100", POWER_METER, "Thorlabs PM100D/PM100USB/PM101 power meter (USBTMC)",

@@ -62,6 +62,19 @@ def _make_twin(inst: InstrumentConfig, world: Any) -> Any:
                          max_power_W=inst.options.get("max_power_W") or 5.0)
         world.attach_source(inst.role, twin)
         return twin
+    if inst.driver == "thorlabs_cld":
+        from sim_devices.instruments.thorlabs_cld import SimThorlabsCLD
+
+        opts = inst.options
+        limit = opts.get("current_limit_A") or opts.get("max_current_A") or 1.0
+        twin = SimThorlabsCLD(
+            world.clock, wavelength_nm=float(inst.spec.wavelength_nm),
+            threshold_current_A=opts["threshold_current_A"],
+            slope_efficiency_W_A=opts["slope_efficiency_W_A"],
+            current_limit_A=limit, max_current_A=max(1.5, limit),  # 1.5 A: CLD1015 maximum
+            seed=int(world.rng.integers(2**32)))
+        world.attach_source(inst.role, twin)
+        return twin
     if inst.driver == "thorlabs_pm100":
         from sim_devices.instruments.thorlabs_pm100 import SimThorlabsPM100
 

@@ -46,7 +46,13 @@ from collections.abc import Callable, Sequence
 from pymeasure.instruments import Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
-from ..errors import InstrumentCommandError, LaserFaultError, LaserInterlockError
+from ..errors import (
+    InstrumentCommandError,
+    InstrumentResponseError,
+    LaserFaultError,
+    LaserInterlockError,
+)
+from ..messaging import CheckedMessaging
 from ..validators import strict_choice_ignore_case
 
 log = logging.getLogger(__name__)
@@ -72,13 +78,14 @@ def _bool_reply(reply: str) -> bool:
         return True
     if word in ("0", "OFF", "0.0", "+0"):
         return False
-    raise InstrumentCommandError(f"expected 0 or 1, the controller answered {reply!r}")
+    raise InstrumentResponseError(f"expected 0 or 1, the controller answered {reply!r}")
 
 
 def _number_reply(value: float | str) -> float:
-    """pymeasure hands over the raw string when a reply is not a number; refuse it here."""
+    """A number, never the raw string pymeasure hands over when a reply does not parse
+    (CheckedMessaging catches that too; this keeps the guarantee local)."""
     if isinstance(value, str):
-        raise InstrumentCommandError(f"expected a number, the controller answered {value!r}")
+        raise InstrumentResponseError(f"expected a number, the controller answered {value!r}")
     return float(value)
 
 
@@ -88,10 +95,10 @@ def _mode_reply(reply: str) -> str:
     for mode in ("CURR", "POW"):
         if word.startswith(mode):
             return mode
-    raise InstrumentCommandError(f"unknown operating mode {reply!r}")
+    raise InstrumentResponseError(f"unknown operating mode {reply!r}")
 
 
-class ThorlabsCLD(SCPIMixin, Instrument):
+class ThorlabsCLD(CheckedMessaging, SCPIMixin, Instrument):
     """Thorlabs CLD101x / ITC4001 / ITC4002 laser-diode and TEC controller.
 
     The constructor reads the LD current limit (`SOUR:CURR:LIM:AMPL?`) and nothing else.
@@ -142,7 +149,8 @@ class ThorlabsCLD(SCPIMixin, Instrument):
             raise ValueError(f"slope_efficiency_W_A must be > 0, got {slope_efficiency_W_A}")
         low, high = (float(t) for t in tec_window_C)
         if not low < high:
-            raise ValueError(f"tec_window_C must be (low, high) with low < high, got {tec_window_C}")
+            raise ValueError(f"tec_window_C must be (low, high) with low < high, got "
+                             f"{tec_window_C}")
         for label, value in (("tec_tolerance_C", tec_tolerance_C), ("tec_poll_s", tec_poll_s),
                              ("max_step_A", max_step_A)):
             if not value > 0:
@@ -196,7 +204,7 @@ class ThorlabsCLD(SCPIMixin, Instrument):
             try:
                 code = int(float(code_text))
             except ValueError:
-                raise InstrumentCommandError(
+                raise InstrumentResponseError(
                     f"{self.name}: unreadable error-queue reply {reply!r}") from None
             if code == 0:
                 break
@@ -446,7 +454,9 @@ class ThorlabsCLD(SCPIMixin, Instrument):
         (LaserInterlockError / LaserFaultError), TEC on and at its setpoint (TECNotReadyError),
         and the setpoint against the controller's current limit as it is now
         (InstrumentCommandError if the limit was lowered since). Then: constant-current mode,
-        setpoint 0 A, LD on, ramp to the setpoint. Does nothing if the LD is already on.
+        setpoint 0 A, LD on, ramp to the setpoint. If switch-on or the ramp fails (or the wait
+        is aborted), the LD is switched off again before the error propagates. Does nothing if
+        the LD is already on.
         """
         self._switch_on(None)
 
@@ -466,9 +476,21 @@ class ThorlabsCLD(SCPIMixin, Instrument):
         if self.operating_mode != "CURR":
             self.operating_mode = "CURR"
         self.current_setpoint_A = 0.0
-        self.write("OUTP:STAT ON")
-        self.check_errors()
-        self._ramp(0.0, target_A)
+        try:
+            self.write("OUTP:STAT ON")
+            self.check_errors()
+            self._ramp(0.0, target_A)
+        except BaseException:
+            # A refused step or an abort mid-ramp must not leave the diode at some partial
+            # current: a failed switch-on ends with the LD off.
+            self._ld_off_after_failure()
+            raise
+
+    def _ld_off_after_failure(self) -> None:
+        try:
+            self.disable_emission()
+        except Exception as exc:  # the original error is the one to report
+            log.error("%s: LD off after a failed switch-on/off failed too: %s", self.name, exc)
 
     def disable_emission(self) -> None:
         """Switch the LD off at once (no ramp; always allowed). The TEC stays on, so emission
@@ -515,14 +537,21 @@ class ThorlabsCLD(SCPIMixin, Instrument):
         """LD off (ramped down to 0 A first unless `ramp_down` is False), then TEC off.
 
         After a ramp-down the current setpoint is restored (with the LD off), so the next
-        switch-on returns to the same operating point.
+        switch-on returns to the same operating point. If the ramp-down fails or is aborted,
+        the LD is switched off at once and the error propagates (the TEC stays on).
         """
         if self.emission_enabled:
             if ramp_down:
                 setpoint = self.current_setpoint_A
-                self._ramp(setpoint, 0.0)
+                try:
+                    self._ramp(setpoint, 0.0)
+                except BaseException:
+                    self._ld_off_after_failure()
+                    raise
                 self.disable_emission()
-                self.current_setpoint_A = setpoint
+                low, high = self.current_range_A
+                if low <= setpoint <= high:  # not if the limit was lowered meanwhile
+                    self.current_setpoint_A = setpoint
             else:
                 self.disable_emission()
         self.disable_tec()

@@ -133,7 +133,7 @@ class SimThorlabsCLD(SimulatedMessageInstrument):
         self.interlock_open = False
         self.key_off = False
         self.over_temperature = False
-        # Thermal state: temperature `_t_start` at `_t0`, relaxing towards the TEC setpoint
+        # Thermal state: temperature `_temp_start` at `_t0`, relaxing towards the TEC setpoint
         # (TEC on) or ambient (TEC off).
         self._t0 = clock.now()
         self._temp_start = ambient_C
