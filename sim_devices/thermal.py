@@ -4,7 +4,8 @@ Two lumped nodes: the **platform** (cold plate: the cold source, the control hea
 control sensor sit here) and the **sample** (linked to the platform by a finite conductance, so
 it lags behind the control sensor, as a real sample does). The cold source removes heat as a
 function of the platform temperature — a cryocooler curve with a base temperature of a few
-kelvin, or a liquid-nitrogen bath at 77 K — and a small heat leak from the room warms both.
+kelvin, or a liquid-nitrogen bath at 77 K — and a small heat leak from the room (conduction and
+radiation lumped as a conductance to 295 K, so it vanishes at room temperature) warms both.
 
 Heaters are `HeaterLoop`s with the Lake Shore control law (PROTOCOLS.md §7a; Lake Shore 335/336
 manuals §2.7 and §4.5.1.7): the output in % of the range's full-scale *current* is
@@ -14,14 +15,17 @@ manuals §2.7 and §4.5.1.7): the output in % of the range's full-scale *current
 
 so P is a gain in % per kelvin, I a "reset" in repeats per 1000 s, D a percentage of a quarter
 of the integral time. Ranges Low/Medium/High give 1 %/10 %/100 % of the heater's maximum power
-(a decade apart, as on the 331: 0.5/5/50 W), and the power is range power × (out/100)². The
+(a decade apart, as on the 331: 0.5/5/50 W), and the power is range power × (out/100)² (a
+current source; `linear_power` makes it range power × out/100 for a power-set heater). The
 setpoint ramps at a set rate in K/min; a temperature limit (TLIMIT) on any node switches every
 heater off.
 
 Nothing runs in the background: the model integrates lazily up to `clock.now()` whenever
 anything is read or changed, in internal steps of at most `max_step_s` (0.1 s — the controller's
 update period), with a linearised implicit step that stays stable for the tiny heat capacity of
-copper near 4 K. On the virtual clock an hour of cryostat time costs about a second of CPU.
+copper near 4 K. On the virtual clock an hour of cryostat time costs a few tenths of a second
+of CPU. Integration is guarded by a lock, so the world may read the sample temperature from
+another thread than the instrument's.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from __future__ import annotations
 import bisect
 import enum
 import math
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -151,7 +156,7 @@ class LiquidNitrogenBath(ColdSource):
         return self.conductance_W_K
 
 
-# --- heaters ------------------------------------------------------------------------------------
+# --- heaters ----------------------------------------------------------------------------------
 
 class ControlMode(enum.IntEnum):
     """Lake Shore OUTMODE modes (zone, monitor and warm-up are not modelled: zone acts as
@@ -220,7 +225,7 @@ class HeaterLoop:
         self._integral_percent = 0.0
         self._last_error: float | None = None
 
-    # --- settings (the instrument calls these) -----------------------------------------------
+    # --- settings (the instrument calls these) ------------------------------------------------
     @property
     def ranges(self) -> int:
         return len(self.range_fractions)
@@ -272,7 +277,7 @@ class HeaterLoop:
         self.latched_fault = HeaterFault.NONE
         return code
 
-    # --- state ---------------------------------------------------------------------------------
+    # --- state --------------------------------------------------------------------------------
     @property
     def ramping(self) -> bool:
         return (self.ramp_enabled and self.ramp_rate_K_min > 0
@@ -308,7 +313,7 @@ class HeaterLoop:
         self.range = 0
         self._reset_integrator()
 
-    # --- one controller update -----------------------------------------------------------------
+    # --- one controller update ----------------------------------------------------------------
     def update(self, dt_s: float, reading_K: float | None) -> None:
         """Advance the ramp and compute the output for the next `dt_s`."""
         if self.ramping:
@@ -343,7 +348,7 @@ class HeaterLoop:
         self.output_percent = min(max(out, 0.0), 100.0)
 
 
-# --- the stage ----------------------------------------------------------------------------------
+# --- the stage --------------------------------------------------------------------------------
 
 @dataclass
 class TemperatureLimit:
@@ -369,9 +374,8 @@ class ThermalStage:
         platform_heat_capacity: float | Callable[[float], float] | None = None,
         sample_heat_capacity: float | Callable[[float], float] | None = None,
         sample_link_W_K: float = 0.2,
-        heat_leak_W: float = 0.02,
-        sample_heat_load_W: float = 1e-3,
-        ambient_conductance_W_K: float = 2e-4,
+        ambient_conductance_W_K: float = 2.5e-4,
+        sample_ambient_conductance_W_K: float = 5e-6,
         ambient_K: float = ROOM_TEMPERATURE_K,
         heater_lag_s: float = 5.0,
         initial_K: float | None = None,
@@ -389,9 +393,8 @@ class ThermalStage:
             else copper_heat_capacity(0.02),
         }
         self.sample_link_W_K = sample_link_W_K
-        self.heat_leak_W = heat_leak_W
-        self.sample_heat_load_W = sample_heat_load_W
         self.ambient_conductance_W_K = ambient_conductance_W_K
+        self.sample_ambient_conductance_W_K = sample_ambient_conductance_W_K
         self.ambient_K = ambient_K
         self.heater_lag_s = heater_lag_s
         self.max_step_s = max_step_s
@@ -399,6 +402,9 @@ class ThermalStage:
         #: Heat reaching each node from its heaters: the commanded power through a first-order
         #: lag (heater body and its interface), the source of overshoot under aggressive gains.
         self._delivered_W = {PLATFORM: 0.0, SAMPLE: 0.0}
+        #: Heat from outside the cryostat's own heaters (e.g. absorbed pump light), W per node.
+        self._external_W = {PLATFORM: 0.0, SAMPLE: 0.0}
+        self._lock = threading.RLock()
         self.loops: list[HeaterLoop] = []
         self.limits: dict[str, TemperatureLimit] = {}
         #: Label of the limit that tripped most recently (None: no trip since `clear_trip`).
@@ -411,7 +417,7 @@ class ThermalStage:
         self._history: deque[tuple[float, float, float]] = deque()
         self._next_sample_t = self._t
 
-    # --- presets -----------------------------------------------------------------------------
+    # --- presets ------------------------------------------------------------------------------
     @classmethod
     def closed_cycle(cls, clock: Clock, **kwargs) -> ThermalStage:
         """A 4 K closed-cycle cryostat with a variable-temperature stage (the default)."""
@@ -422,7 +428,7 @@ class ThermalStage:
         """A nitrogen-bath cryostat (77 K base)."""
         return cls(clock, cold_source=LiquidNitrogenBath(), **kwargs)
 
-    # --- set-up ----------------------------------------------------------------------------
+    # --- set-up -------------------------------------------------------------------------------
     def add_loop(self, loop: HeaterLoop) -> HeaterLoop:
         self.advance()
         self.loops.append(loop)
@@ -438,6 +444,13 @@ class ThermalStage:
         else:
             self.limits[label] = TemperatureLimit(node, float(limit_K))
 
+    def set_external_heat(self, node: str, power_W: float) -> None:
+        """Heat deposited on `node` from outside (e.g. pump light absorbed by the sample)."""
+        if node not in NODES:
+            raise ValueError(f"unknown node {node!r}")
+        self.advance()
+        self._external_W[node] = float(power_W)
+
     def clear_trip(self) -> None:
         self.tripped = None
 
@@ -446,7 +459,7 @@ class ThermalStage:
         self.advance()
         self.cooling_enabled = bool(enabled)
 
-    # --- reading -----------------------------------------------------------------------------
+    # --- reading ------------------------------------------------------------------------------
     def heat_capacity_J_K(self, node: str, temperature_K: float | None = None) -> float:
         capacity = self._capacity[node]
         t = self._T[node] if temperature_K is None else temperature_K
@@ -467,11 +480,11 @@ class ThermalStage:
     def equilibrium_K(self) -> float:
         """Temperature both nodes settle at with every heater off (bisection on the heat
         balance of the platform: cooling = leak + ambient conduction)."""
-        load = self.heat_leak_W + self.sample_heat_load_W
+        g_leak = self.ambient_conductance_W_K + self.sample_ambient_conductance_W_K
 
         def net(t: float) -> float:
             cooling = self.cold_source.power_W(t) if self.cooling_enabled else 0.0
-            return cooling - load - self.ambient_conductance_W_K * (self.ambient_K - t)
+            return cooling - g_leak * (self.ambient_K - t)
 
         low, high = 0.5, 2000.0
         if net(low) >= 0:
@@ -488,19 +501,20 @@ class ThermalStage:
         start = self._t - seconds
         return [h for h in self._history if h[0] >= start - 1e-9]
 
-    # --- integration -------------------------------------------------------------------------
+    # --- integration --------------------------------------------------------------------------
     def advance(self) -> None:
         """Integrate up to `clock.now()`."""
-        target = self.clock.now()
-        while self._t < target - 1e-12:
-            dt = min(self.max_step_s, target - self._t)
-            self._step(dt)
-            self._t += dt
-            if self._history_s > 0 and self._t >= self._next_sample_t:
-                self._history.append((self._t, self._T[PLATFORM], self._T[SAMPLE]))
-                self._next_sample_t = self._t + 1.0
-                while self._history and self._history[0][0] < self._t - self._history_s:
-                    self._history.popleft()
+        with self._lock:
+            target = self.clock.now()
+            while self._t < target - 1e-12:
+                dt = min(self.max_step_s, target - self._t)
+                self._step(dt)
+                self._t += dt
+                if self._history_s > 0 and self._t >= self._next_sample_t - 1e-9:
+                    self._history.append((self._t, self._T[PLATFORM], self._T[SAMPLE]))
+                    self._next_sample_t = max(self._next_sample_t + 1.0, self._t + 0.5)
+                    while self._history and self._history[0][0] < self._t - self._history_s:
+                        self._history.popleft()
 
     def _step(self, dt: float) -> None:
         T = self._T
@@ -513,7 +527,9 @@ class ThermalStage:
             alpha = 1.0 - math.exp(-dt / self.heater_lag_s)
             for node in NODES:
                 self._delivered_W[node] += alpha * (heat[node] - self._delivered_W[node])
-            heat = self._delivered_W
+            heat = dict(self._delivered_W)
+        for node in NODES:
+            heat[node] += self._external_W[node]
         t_p, t_s = T[PLATFORM], T[SAMPLE]
         g_link = self.sample_link_W_K
         g_amb = self.ambient_conductance_W_K
@@ -521,14 +537,15 @@ class ThermalStage:
         # Linearised implicit (backward Euler) step per node: stable for any dt.
         cooling = self.cold_source.power_W(t_p) if self.cooling_enabled else 0.0
         g_cool = self.cold_source.slope_W_K(t_p) if self.cooling_enabled else 0.0
-        flow_p = (heat[PLATFORM] - cooling + g_link * (t_s - t_p) + self.heat_leak_W
+        flow_p = (heat[PLATFORM] - cooling + g_link * (t_s - t_p)
                   + g_amb * (self.ambient_K - t_p))
         c_p = self.heat_capacity_J_K(PLATFORM, t_p)
         t_p_new = t_p + dt * flow_p / (c_p + dt * (max(g_cool, 0.0) + g_link + g_amb))
 
-        flow_s = heat[SAMPLE] + g_link * (t_p_new - t_s) + self.sample_heat_load_W
+        g_samp = self.sample_ambient_conductance_W_K
+        flow_s = heat[SAMPLE] + g_link * (t_p_new - t_s) + g_samp * (self.ambient_K - t_s)
         c_s = self.heat_capacity_J_K(SAMPLE, t_s)
-        t_s_new = t_s + dt * flow_s / (c_s + dt * g_link)
+        t_s_new = t_s + dt * flow_s / (c_s + dt * (g_link + g_samp))
 
         T[PLATFORM], T[SAMPLE] = max(t_p_new, 0.1), max(t_s_new, 0.1)
 

@@ -33,7 +33,8 @@ from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_range
 from pyvisa.constants import Parity, StopBits
 
-from ..errors import InstrumentCommandError, InstrumentError
+from ..errors import InstrumentCommandError, InstrumentError, InstrumentResponseError
+from ..messaging import CheckedMessaging
 from ..validators import strict_integer_range
 
 #: Highest setpoint this driver sends unless the constructor is given another limit (K).
@@ -137,7 +138,7 @@ class HeaterSetup(NamedTuple):
     display: str  # "current" or "power": what HTR? percentages refer to
 
 
-# --- validators (reject, never clamp) ------------------------------------------------------------
+# --- validators (reject, never clamp) ---------------------------------------------------------
 
 def _pid_validator(value: Sequence[float], limits: Sequence[Sequence[float]]) -> PIDSettings:
     if len(value) != 3:
@@ -204,10 +205,14 @@ def _parse_heater_setup(values: list) -> HeaterSetup:
                        "current" if int(display) == 1 else "power")
 
 
-# --- channels --------------------------------------------------------------------------------------
+# --- channels ---------------------------------------------------------------------------------
 
-class LakeShoreInput(Channel):
+class LakeShoreInput(CheckedMessaging, Channel):
     """One sensor input (A–D)."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.parent.name} input {self.id}"
 
     kelvin = Instrument.measurement(
         "KRDG? {ch}", "Raw reading in K (0 when the reading is invalid; prefer temperature_K).")
@@ -227,7 +232,8 @@ class LakeShoreInput(Channel):
     def temperature_K(self) -> float:
         """Temperature in K, read with its status in one message; raises SensorFaultError when
         the reading is invalid (open or shorted sensor, out of the sensor's range)."""
-        reading, status = self.values("KRDG? {ch};RDGST? {ch}", separator=";")
+        reading, status = _pair(self.values("KRDG? {ch};RDGST? {ch}", separator=";"),
+                                self.name)
         flags = ReadingStatus(int(status))
         if flags:
             raise SensorFaultError(
@@ -236,8 +242,12 @@ class LakeShoreInput(Channel):
         return float(reading)
 
 
-class LakeShoreHeaterOutput(Channel):
+class LakeShoreHeaterOutput(CheckedMessaging, Channel):
     """One heater output (1 or 2) and its control loop."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.parent.name} output {self.id}"
 
     setpoint_K = Instrument.control(
         "SETP? {ch}", "SETP {ch},%g;*ESR?",
@@ -292,7 +302,7 @@ class LakeShoreHeaterOutput(Channel):
     def heater_output_percent(self) -> float:
         """Heater output in % of full scale, read with the heater status in one message;
         raises HeaterFaultError when the heater is open or shorted."""
-        output, status = self.values("HTR? {ch};HTRST? {ch}", separator=";")
+        output, status = _pair(self.values("HTR? {ch};HTRST? {ch}", separator=";"), self.name)
         _raise_heater_fault(self.parent.name, self.id, HeaterStatus(int(status)))
         return float(output)
 
@@ -302,6 +312,13 @@ class LakeShoreHeaterOutput(Channel):
 
     def set_ramp(self, rate_K_min: float, enabled: bool = True) -> None:
         self.ramp = (enabled, rate_K_min)
+
+
+def _pair(values: list, name: str) -> tuple[float, float]:
+    """The two replies of a two-query message (anything else is an unreadable reply)."""
+    if len(values) != 2:
+        raise InstrumentResponseError(f"{name}: expected two replies joined by ';', got {values!r}")
+    return values[0], values[1]
 
 
 def _flag_names(flags: enum.Flag) -> str:
@@ -317,9 +334,9 @@ def _raise_heater_fault(name: str, output: object, status: HeaterStatus) -> None
                                "the heater and its leads")
 
 
-# --- the instrument --------------------------------------------------------------------------------
+# --- the instrument ---------------------------------------------------------------------------
 
-class LakeShore33x(Instrument):
+class LakeShore33x(CheckedMessaging, Instrument):
     """Lake Shore Model 335 or 336 temperature controller.
 
     `max_setpoint_K` bounds every setpoint this driver sends (the lab's limit for the
@@ -371,7 +388,7 @@ class LakeShore33x(Instrument):
         except (KeyError, ValueError):
             raise ValueError(f"heater output must be 1 or 2, got {number!r}") from None
 
-    # --- messages ------------------------------------------------------------------------------
+    # --- messages -----------------------------------------------------------------------------
     def write(self, command: str, **kwargs) -> None:
         self._last_command = command
         super().write(command, **kwargs)
@@ -382,7 +399,7 @@ class LakeShore33x(Instrument):
         try:
             status = EventStatus(int(reply))
         except ValueError:
-            raise InstrumentCommandError(
+            raise InstrumentResponseError(
                 f"{self.name}: expected the *ESR? status after {self._last_command!r}, got "
                 f"{reply!r}") from None
         errors = status & ESR_ERRORS
@@ -397,7 +414,7 @@ class LakeShore33x(Instrument):
         self.write(f"{command};*ESR?")
         self.check_set_errors()
 
-    # --- identity and housekeeping -------------------------------------------------------------
+    # --- identity and housekeeping ------------------------------------------------------------
     identification = Instrument.measurement(
         "*IDN?", "Identification: 'LSCI,MODEL336,<serial>,<firmware>'.", cast=str,
         get_process_list=lambda v: ",".join(str(x).strip() for x in v))
@@ -431,7 +448,7 @@ class LakeShore33x(Instrument):
             self.input(name).temperature_limit_K = limit_K
         self._set_setpoint_limit(limit_K)
 
-    # --- waiting for a temperature -------------------------------------------------------------
+    # --- waiting for a temperature ------------------------------------------------------------
     def wait_for_setpoint(
         self,
         output: int = 1,

@@ -98,6 +98,15 @@ class SimLakeShore336(SimulatedMessageInstrument):
 
     write_termination = "\n"
     read_termination = "\r\n"
+    DEVICE_FAULTS = {
+        "sensor_open": "the control sensor (input A) opens: RDGST? 129, reading 0, the loop "
+                       "stops heating",
+        "sensor_short": "the control sensor (input A) shorts: RDGST? 65, reading 0",
+        "sample_sensor_open": "the sample sensor (input B) opens: RDGST? 129, reading 0",
+        "heater_open": "heater 1 goes open circuit: HTRST? 1, the output trips to Off",
+        "heater_short": "heater 1 shorts: HTRST? 2, the output trips to Off",
+        "cooler_stopped": "the cold head stops: the cryostat warms until TLIMIT cuts the heaters",
+    }
 
     def __init__(
         self,
@@ -147,7 +156,7 @@ class SimLakeShore336(SimulatedMessageInstrument):
             loop.set_mode(ControlMode.CLOSED_LOOP if heater else ControlMode.OFF)
             self._apply_control_input(number)
 
-    # --- fault injection ---------------------------------------------------------------------
+    # --- fault injection ----------------------------------------------------------------------
     def inject_sensor_fault(self, input_name: str, fault: str | None) -> None:
         """'open', 'short' or None (repaired) on an input."""
         if fault is not None and fault not in SENSOR_FAULT_BITS:
@@ -164,6 +173,26 @@ class SimLakeShore336(SimulatedMessageInstrument):
         self.stage.advance()
         self.loops[output].inject_fault(HeaterFault(fault))
 
+    def _inject_device_fault(self, fault: str) -> None:
+        if fault in ("sensor_open", "sensor_short"):
+            self.inject_sensor_fault("A", fault.removeprefix("sensor_"))
+        elif fault == "sample_sensor_open":
+            self.inject_sensor_fault("B", "open")
+        elif fault in ("heater_open", "heater_short"):
+            self.inject_heater_fault(1, fault.removeprefix("heater_"))
+        elif fault == "cooler_stopped":
+            self.stop_cooling()
+
+    def clear_faults(self) -> None:
+        """Repair sensors, heaters and the cold head. A heater that tripped stays Off and its
+        HTRST? code stays latched until read, as on the real controller."""
+        super().clear_faults()
+        for name in self.inputs:
+            self.inject_sensor_fault(name, None)
+        for number in (1, 2):
+            self.inject_heater_fault(number, HeaterFault.NONE)
+        self.restart_cooling()
+
     def stop_cooling(self) -> None:
         """The cold head stops (compressor fault): the cryostat starts to warm up."""
         self.stage.set_cooling(False)
@@ -171,7 +200,7 @@ class SimLakeShore336(SimulatedMessageInstrument):
     def restart_cooling(self) -> None:
         self.stage.set_cooling(True)
 
-    # --- readings ------------------------------------------------------------------------------
+    # --- readings -----------------------------------------------------------------------------
     def _reading_status(self, input_name: str) -> int:
         node = self.input_nodes[input_name]
         if node is None:
@@ -206,7 +235,7 @@ class SimLakeShore336(SimulatedMessageInstrument):
         name = self.inputs[number - 1]
         return None if self._reading_status(name) else self._kelvin(name)
 
-    # --- protocol ------------------------------------------------------------------------------
+    # --- protocol -----------------------------------------------------------------------------
     def _handle(self, command: str) -> str | None:
         self.stage.advance()
         replies = []
@@ -238,7 +267,7 @@ class SimLakeShore336(SimulatedMessageInstrument):
             self.esr |= ESR_QUERY_ERROR if header.endswith("?") else ESR_EXECUTION_ERROR
         return None
 
-    # --- argument parsing ----------------------------------------------------------------------
+    # --- argument parsing ---------------------------------------------------------------------
     def _input(self, args: list[str], index: int = 0, allow_all: bool = False) -> str:
         try:
             name = args[index].upper()
@@ -273,7 +302,7 @@ class SimLakeShore336(SimulatedMessageInstrument):
             raise _BadParameter
         return int(value)
 
-    # --- commands ------------------------------------------------------------------------------
+    # --- commands -----------------------------------------------------------------------------
     def _idn(self, args: list[str]) -> str:
         return f"LSCI,MODEL{self.model},{self.serial},{self.firmware}"
 
