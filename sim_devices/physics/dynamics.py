@@ -146,23 +146,36 @@ class ParticleDynamics:
         self._z = self.model.reduced(y)
 
     def set_steady_state(self, intensity_kW_cm2: float) -> None:
-        """Jump to the steady state at an intensity (as after a long constant dwell)."""
-        from .steady import steady_state_curve
+        """Jump to the steady state at an intensity (as after a long constant dwell).
 
-        if intensity_kW_cm2 <= 0:
+        Newton from the cached table's interpolated populations (tens of µs once the table
+        exists); Newton continuation from the dark state if that does not land on a physical
+        root.
+        """
+        from .steady import newton, steady_state_curve
+        from .table import emission_table
+
+        if intensity_kW_cm2 < 0:
+            raise ValueError(f"intensity must not be negative, got {intensity_kW_cm2}")
+        if intensity_kW_cm2 == 0:
             self._z = np.zeros(self.model.n_reduced)
             return
-        grid = np.logspace(-3, np.log10(intensity_kW_cm2), 80) if intensity_kW_cm2 > 1e-3 \
-            else np.array([intensity_kW_cm2])
-        curve = steady_state_curve(self.model, grid)
-        self._z = self.model.reduced(curve.populations[-1])
+        flux = float(intensity_kW_cm2) * self.model.flux_per_kW_cm2
+        table = emission_table(self.preset, self.model.temperature_K)
+        z = newton(self.model, self.model.reduced(table.populations(intensity_kW_cm2)), flux)
+        if z is None or not self.model.is_physical(z, tol=1e-12):
+            grid = (np.geomspace(1e-3, intensity_kW_cm2, 80) if intensity_kW_cm2 > 1e-3
+                    else np.array([intensity_kW_cm2]))
+            z = self.model.reduced(steady_state_curve(self.model, grid).populations[-1])
+        self._z = z
 
     def advance(self, dt_s: float, intensity_kW_cm2: Intensity, *,
                 max_step_s: float | None = None) -> float:
         """Integrate over dt_s (s) under a constant intensity (kW/cm²) or a function I(t) of the
         object's clock; return the photons emitted per ion on this object's line in the step.
 
-        For a callable with features shorter than the natural step, pass `max_step_s`; for a
+        A callable's negative values count as 0 (a sine-modulated pump may dip below zero). For
+        a callable with features shorter than the natural step, pass `max_step_s`; for a
         piecewise-constant pump use `advance_piecewise` (it restarts at each edge, which is exact).
         """
         if dt_s < 0:

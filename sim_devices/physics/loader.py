@@ -40,7 +40,7 @@ _TOP_KEYS = {
 _ENTRY_KEYS = {
     "species": ({"name", "concentration", "levels"}, {"ions_per_particle", "source"}),
     "absorption": ({"name", "from", "to", "cross_section_cm2"},
-                   {"mismatch_cm1", "hot_band_cm1", "source"}),
+                   {"mismatch_cm1", "hot_band_cm1", "hot_band_ratio", "source"}),
     "stimulated_emission": ({"name", "from", "to", "cross_section_cm2"},
                             {"mismatch_cm1", "source"}),
     "radiative": ({"level", "rate_per_s", "branching"}, {"source"}),
@@ -95,8 +95,8 @@ class _Reader:
         if missing:
             raise self.fail(where, f"missing field {missing[0]!r}")
 
-    def number(self, table: Mapping[str, Any], key: str, where: str, *, default: float | None = None,
-               minimum: float | None = 0.0, positive: bool = False,
+    def number(self, table: Mapping[str, Any], key: str, where: str, *,
+               default: float | None = None, minimum: float | None = 0.0, positive: bool = False,
                maximum: float | None = None) -> float:
         if key not in table:
             if default is None:
@@ -116,7 +116,8 @@ class _Reader:
             raise self.fail(where, f"{key} = {value:g} is above the allowed {maximum:g}")
         return value
 
-    def string(self, table: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    def string(self, table: Mapping[str, Any], key: str, where: str,
+               default: str | None = None) -> str:
         if key not in table:
             if default is None:
                 raise self.fail(where, f"missing field {key!r}")
@@ -156,36 +157,43 @@ class _Levels:
         self.reader = reader
         self.species = {s.name: s for s in species}
 
-    def ref(self, text: Any, where: str, field_name: str, same_species: str | None = None) -> LevelRef:
+    def ref(self, text: Any, where: str, field_name: str, same_species: str | None = None,
+            quoted: str | None = None) -> LevelRef:
         if not isinstance(text, str) or not text.strip():
-            raise self.reader.fail(where, f"{field_name} must be a level like 'Tm:3H4', got {text!r}")
+            raise self.reader.fail(where, f"{field_name} must be a level like 'Tm:3H4', "
+                                          f"got {text!r}")
         text = text.strip()
+        shown = f"{field_name} {quoted or repr(text)}"
         if ":" in text:
             species_name, level = (part.strip() for part in text.split(":", 1))
         elif same_species is not None:
             species_name, level = same_species, text
         else:
-            raise self.reader.fail(where, f"{field_name} {text!r} must name the species, "
+            raise self.reader.fail(where, f"{shown} must name the species, "
                                           f"as in 'Tm:3H4'")
         if species_name not in self.species:
-            raise self.reader.fail(where, f"{field_name} {text!r}: unknown species {species_name!r} "
+            raise self.reader.fail(where, f"{shown}: unknown species {species_name!r} "
                                           f"(declared: {', '.join(self.species)})")
         if same_species is not None and species_name != same_species:
-            raise self.reader.fail(where, f"{field_name} {text!r}: an ion cannot change species "
+            raise self.reader.fail(where, f"{shown}: an ion cannot change species "
                                           f"({species_name} vs {same_species})")
         species = self.species[species_name]
         if level not in species.level_names:
-            raise self.reader.fail(where, f"{field_name} {text!r}: unknown level {level!r} of "
-                                          f"{species_name} (levels: {', '.join(species.level_names)})")
+            known = ", ".join(species.level_names)
+            raise self.reader.fail(where, f"{shown}: unknown level {level!r} of {species_name} "
+                                          f"(levels: {known})")
         return LevelRef(species_name, level)
 
     def arrow(self, text: Any, where: str, field_name: str) -> tuple[LevelRef, LevelRef]:
         """``"Tm:3H4 -> 3F4"`` (the final level may omit the species)."""
         if not isinstance(text, str) or "->" not in text:
-            raise self.reader.fail(where, f"{field_name} must read like 'Tm:3H4 -> 3F4', got {text!r}")
+            raise self.reader.fail(where, f"{field_name} must read like 'Tm:3H4 -> 3F4', "
+                                          f"got {text!r}")
         left, right = text.split("->", 1)
-        initial = self.ref(left, where, field_name)
-        return initial, self.ref(right, where, field_name, same_species=initial.species)
+        quoted = repr(text.strip())
+        initial = self.ref(left, where, field_name, quoted=quoted)
+        return initial, self.ref(right, where, field_name, same_species=initial.species,
+                                 quoted=quoted)
 
     def energy(self, ref: LevelRef) -> float:
         return self.species[ref.species].energy_cm1(ref.level)
@@ -321,12 +329,14 @@ def _read_pump(r: _Reader, doc: Mapping[str, Any], levels: _Levels) -> tuple[Pum
                                     f"not); use [[stimulated_emission]]")
             sigma = r.number(e, "cross_section_cm2", where,
                              maximum=MAX_PLAUSIBLE_CROSS_SECTION_CM2)
+            hot_cm1 = r.number(e, "hot_band_cm1", where, default=0.0)
+            hot_ratio = r.number(e, "hot_band_ratio", where, default=0.0)
+            if (hot_cm1 > 0.0) != (hot_ratio > 0.0):
+                raise r.fail(where, "a hot band needs both hot_band_cm1 and hot_band_ratio > 0")
             out.append(PumpTransition(
                 name=name, initial=initial, final=final, cross_section_cm2=sigma,
                 mismatch_cm1=r.number(e, "mismatch_cm1", where, default=0.0, minimum=None),
-                stimulated=stimulated,
-                hot_band_cm1=(r.number(e, "hot_band_cm1", where, default=0.0)
-                              if not stimulated else 0.0),
+                stimulated=stimulated, hot_band_cm1=hot_cm1, hot_band_ratio=hot_ratio,
                 source=e.get("source", ""),
             ))
     return tuple(out)
@@ -418,7 +428,8 @@ def _read_lines(r: _Reader, doc: Mapping[str, Any], levels: _Levels,
         _unique(r, where, name, seen, "line")
         upper, lower = levels.arrow(e["transition"], where, "transition")
         if levels.energy(lower) >= levels.energy(upper):
-            raise r.fail(where, f"an emission line goes down in energy ({upper} -> {lower} does not)")
+            raise r.fail(where, f"an emission line goes down in energy "
+                                f"({upper} -> {lower} does not)")
         radiative = [d for d in decays if d.kind == "radiative" and d.initial == upper]
         total = sum(d.rate_per_s for d in radiative)
         if total <= 0.0:

@@ -25,8 +25,7 @@ from functools import lru_cache
 import numpy as np
 
 from .preset import LevelRef, Preset
-from .temperature import multiphonon_factor, phonon_assisted_factor, phonon_occupation
-from .constants import BOLTZMANN_CM1_PER_K
+from .temperature import hot_band_factor, multiphonon_factor, phonon_assisted_factor
 
 
 class RateModel:
@@ -81,12 +80,13 @@ class RateModel:
         self._reduce()
 
     # --- construction --------------------------------------------------------------------
-    def _temperature_factors(self) -> tuple[float, float, float]:
+    def _temperature_arguments(self) -> tuple[float, float, float]:
+        """(ħω in cm⁻¹, T, T₀) for the scaling functions of .temperature."""
         p = self.preset
         return p.phonon_energy_cm1, self.temperature_K, p.reference_temperature_K
 
     def _build_full(self, preset: Preset, index: dict[LevelRef, int]) -> None:
-        hw, T, T0 = self._temperature_factors()
+        hw, T, T0 = self._temperature_arguments()
         n_full = self.n_full
         A_decay = np.zeros((n_full, n_full))
         A_pump = np.zeros((n_full, n_full))
@@ -103,8 +103,8 @@ class RateModel:
         self.cross_sections_cm2: dict[str, float] = {}
         for t in preset.pump_transitions:
             sigma = t.cross_section_cm2 * phonon_assisted_factor(t.mismatch_cm1, hw, T, T0)
-            if t.hot_band_cm1 > 0.0:
-                sigma *= _hot_band_factor(t.hot_band_cm1, T, T0)
+            if t.hot_band_ratio > 0.0:
+                sigma *= hot_band_factor(t.hot_band_cm1, t.hot_band_ratio, T, T0)
             self.cross_sections_cm2[t.name] = sigma
             i, f = index[t.initial], index[t.final]
             for matrix in (A_pump, A_pump_no_gsa) if not preset.is_ground(t.initial) else (A_pump,):
@@ -167,7 +167,7 @@ class RateModel:
         return self.M0 + flux * self.M1 + self.G @ z
 
     def flux_derivative(self, z: np.ndarray) -> np.ndarray:
-        """Exact ∂f/∂Φ (cm² s⁻¹ per ... i.e. per unit photon flux)."""
+        """Exact ∂f/∂Φ (s⁻¹ per unit photon flux, i.e. cm²): the pump terms divided by Φ."""
         return self.c1 + self.M1 @ z
 
     def full_populations(self, z: np.ndarray) -> np.ndarray:
@@ -211,17 +211,6 @@ class RateModel:
             return float("nan")
         return float(positive.min() / self.flux_per_kW_cm2)
 
-
-def _hot_band_factor(hot_band_cm1: float, temperature_K: float, reference_K: float) -> float:
-    """Relative Boltzmann population of an absorbing level `hot_band_cm1` above the ground,
-    with the ground level's own absorption as the floor: (1 + e^(−E/kT)) / (1 + e^(−E/kT₀))."""
-    def boltzmann(T: float) -> float:
-        return float(np.exp(-hot_band_cm1 / (BOLTZMANN_CM1_PER_K * T)))
-
-    return (1.0 + boltzmann(temperature_K)) / (1.0 + boltzmann(reference_K))
-
-
-_ = phonon_occupation  # re-exported for callers that scale their own processes
 
 
 @lru_cache(maxsize=64)

@@ -76,6 +76,8 @@ class PumpTransition:
     `final` is the level the ion ends in after fast (sub-µs) relaxation, e.g. Tm ³H₆→³H₅ is
     entered as final ³F₄. `mismatch_cm1` > 0 means phonons are emitted (phonon-assisted tail or
     sideband), < 0 that they are absorbed; 0 makes the cross-section temperature independent.
+    A hot band (absorption from a Stark level `hot_band_cm1` above `initial`, `hot_band_ratio`
+    times stronger per ion) multiplies σ by (1 + r·e^(−E/kT))/(1 + r·e^(−E/kT₀)).
     """
 
     name: str
@@ -84,7 +86,8 @@ class PumpTransition:
     cross_section_cm2: float
     mismatch_cm1: float = 0.0
     stimulated: bool = False
-    hot_band_cm1: float = 0.0  # > 0: absorption from a thermally populated level this far up
+    hot_band_cm1: float = 0.0  # > 0: also absorbs from a thermally populated level this far up
+    hot_band_ratio: float = 0.0  # hot-band cross-section / ground cross-section (per ion)
     source: str = ""
 
 
@@ -139,7 +142,8 @@ class EmissionLine:
 
 @dataclass(frozen=True)
 class Preset:
-    """A sample: dopant species, pump, processes and emission lines, at `reference_temperature_K`."""
+    """A sample: dopant species, pump, processes and emission lines (rates at
+    `reference_temperature_K`)."""
 
     name: str
     description: str

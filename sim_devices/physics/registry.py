@@ -16,7 +16,11 @@ PRESET_DIR = Path(__file__).with_name("presets")
 
 def _load_shipped() -> dict[str, Preset]:
     presets: dict[str, Preset] = {}
-    for path in sorted(PRESET_DIR.glob("*.toml")):
+    paths = sorted(PRESET_DIR.glob("*.toml"))
+    if not paths:  # an install without package data (pyproject: sim_devices physics/presets/*.toml)
+        raise PresetError(f"no preset files in {PRESET_DIR}: the package was installed without "
+                          f"its data files")
+    for path in paths:
         preset = load_preset(path)
         if preset.name in presets:
             raise PresetError(f"{path}: preset name {preset.name!r} is already used by "

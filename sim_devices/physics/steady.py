@@ -54,7 +54,8 @@ class SteadyStateCurve:
         try:
             return self.line_names.index(name)
         except ValueError:
-            raise KeyError(f"no emission line {name!r}; lines: {', '.join(self.line_names)}") from None
+            known = ", ".join(self.line_names)
+            raise KeyError(f"no emission line {name!r}; lines: {known}") from None
 
     @property
     def emission_per_ion(self) -> np.ndarray:

@@ -11,6 +11,12 @@ the effective phonon energy ħω and the energy to be bridged:
 * one whose deficit |ΔE| (ΔE < 0) must be *absorbed* from the lattice: [n(T)/n(T₀)]^(|ΔE|/ħω).
 
 The occupation is n(T) = 1/(exp(ħω/kT) − 1).
+
+A phonon-assisted absorption can also start from thermally populated Stark levels of the
+initial multiplet ("hot band", PHYSICS.md §5 mentions a crude one for Tm GSA at 1064 nm). We model
+one such level at E above the ground with a per-ion cross-section r times the ground level's:
+σ(T)/σ(T₀) gains the factor (1 + r·e^(−E/kT))/(1 + r·e^(−E/kT₀)) (a two-level Boltzmann
+weighting that keeps the ground level's own absorption as the floor at T → 0).
 """
 
 from __future__ import annotations
@@ -52,3 +58,13 @@ def phonon_assisted_factor(mismatch_cm1: float, phonon_energy_cm1: float, temper
     if mismatch_cm1 > 0.0:
         return ((1.0 + n) / (1.0 + n0)) ** p
     return (n / n0) ** p if n > 0.0 else 0.0
+
+
+def hot_band_factor(hot_band_cm1: float, ratio: float, temperature_K: float,
+                    reference_K: float) -> float:
+    """σ(T)/σ(T₀) from a hot band at `hot_band_cm1` (cm⁻¹) with relative strength `ratio`."""
+    def weight(T: float) -> float:
+        x = hot_band_cm1 / (BOLTZMANN_CM1_PER_K * T) if T > 0.0 else math.inf
+        return 1.0 + ratio * (math.exp(-x) if x < 700.0 else 0.0)
+
+    return weight(temperature_K) / weight(reference_K)

@@ -1,13 +1,13 @@
-"""Tm³⁺ three-level photon-avalanche rate equations (PHYSICS.md §1, §2a).
+"""Reference implementation: the Tm³⁺ three-level equations of PHYSICS.md §1, written by hand.
 
 Levels: 0 = ³H₆ (ground), 1 = ³F₄ (reservoir), 2 = ³H₄ (emitter). Populations are fractions
-of the Tm ions (n0 + n1 + n2 = 1), so the state is reduced to x = (n1, n2) and the solver never
-drifts off the conservation law. Everything here is per ion; the sample multiplies by the number
-of ions in a particle.
+of the Tm ions (n0 + n1 + n2 = 1), so the state is reduced to x = (n1, n2).
 
-Why a dedicated module: the simulated bench needs the steady-state emission and its exact local
-slope S(I) for a single particle quickly and reliably. The general multi-species engine (more
-presets, temperature, dynamics) grows from this in a later issue.
+The simulated sample no longer uses this module: the general engine (`model.py`, presets in
+``presets/*.toml``) computes every preset. This file is kept, unchanged in its equations, as an
+independent transcription of §1 that the tests compare the engine against (the tm8_1064 preset
+must reproduce it to ~1e-12), so a regression in the general code cannot silently shift the
+default sample's numbers.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ TM_8PCT_1064_LITERATURE = replace(
     sigma_gsa_cm2=6.0e-25,
 )
 
-PRESETS: dict[str, Tm3Preset] = {
+REFERENCE_PRESETS: dict[str, Tm3Preset] = {
     p.name: p for p in (TM_8PCT_1064_CALIBRATED, TM_8PCT_1064_LITERATURE)
 }
 
