@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import InstrumentConfig, LabConfig, load_config
-from .devices import Detector, PowerMeter, PumpLaser, RoleDevice
+from .devices import Cryostat, Detector, PowerMeter, PumpLaser, RoleDevice
 from .errors import BenchError, RunAborted
-from .roles import COUNTER, LASER, POWER_METER
+from .roles import COUNTER, CRYOSTAT, LASER, POWER_METER
 from .simulation import build_world
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,9 @@ class Bench:
     def detector(self, role: str | None = None) -> Detector:
         return self._one(COUNTER, role)
 
+    def cryostat(self, role: str | None = None) -> Cryostat:
+        return self._one(CRYOSTAT, role)
+
     @property
     def lasers(self) -> list[PumpLaser]:
         return [d for d in self.devices.values() if isinstance(d, PumpLaser)]
@@ -156,4 +159,12 @@ class Bench:
             return Detector(inst.role, driver,
                             max_count_rate_cps=inst.limits["max_count_rate_cps"],
                             dead_time_s=inst.options.get("dead_time_ns", 0.0) * 1e-9, **common)
+        if kind == CRYOSTAT:
+            opts = inst.options
+            return Cryostat(inst.role, driver, max_setpoint_K=inst.limits["max_setpoint_K"],
+                            control_output=opts.get("control_output", 1),
+                            control_input=opts.get("control_input", "A"),
+                            sample_input=opts.get("sample_input", "B"),
+                            heater_range=opts.get("heater_range", 3),
+                            wait=self.wait, now=self.now, **common)
         raise BenchError(f"{inst.role}: no bench support for {kind} roles yet")

@@ -262,6 +262,12 @@ def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentCon
             raise checker.fail(f"{prefix}.limits.max_power_W",
                                f"impossible limit {limits['max_power_W']:g} W: the laser's rated "
                                f"power is {options['max_power_W']:g} W")
+    if spec.kind == "cryostat" and limits.get("temperature_limit_K", math.inf) < limits[
+            "max_setpoint_K"]:
+        raise checker.fail(f"{prefix}.limits.temperature_limit_K",
+                           f"impossible limit {limits['temperature_limit_K']:g} K: below "
+                           f"max_setpoint_K {limits['max_setpoint_K']:g} K, the controller "
+                           "would cut the heaters at setpoints avlab allows")
     return InstrumentConfig(role, driver_name, resource, limits, options)
 
 

@@ -70,6 +70,24 @@ def _open(inst: InstrumentConfig, twin: Any, wait: Callable[[float], None] | Non
         from drivers.powermeters.thorlabs_pm100 import ThorlabsPM100
 
         return ThorlabsPM100(_link(inst, twin))
+    if inst.driver == "lakeshore_33x":
+        from drivers.temperature.lakeshore_33x import LakeShore33x
+
+        # The driver's own cap is the cut-off; the bench enforces the tighter max_setpoint_K.
+        cutoff_K = inst.limits.get("temperature_limit_K", inst.limits["max_setpoint_K"])
+        return LakeShore33x(_link(inst, twin), max_setpoint_K=cutoff_K)
+    if inst.driver == "montana_cryostation":
+        from drivers.temperature.montana_cryostation import MontanaCryostation
+
+        if twin is not None:
+            from sim_devices.instruments.montana_cryostation import InProcessStream
+
+            link = InProcessStream(twin)
+        else:
+            link = inst.resource
+        return MontanaCryostation(
+            link, max_setpoint_K=inst.limits["max_setpoint_K"],
+            max_heater_power_W=inst.options.get("max_heater_power_W", 1.0))
     if inst.driver == "nidaq_counter":
         if twin is not None:
             return twin  # SDK-level: the twin is the driver object
@@ -90,6 +108,9 @@ def _prepare(inst: InstrumentConfig, driver: Any) -> None:
     elif inst.driver == "thorlabs_cld":
         driver.disable_emission()  # a session starts dark
         driver.start_tec(inst.options.get("tec_setpoint_C"))  # TEC on and settled; LD off
+    elif inst.driver == "lakeshore_33x":
+        limit_K = inst.limits.get("temperature_limit_K", inst.limits["max_setpoint_K"])
+        driver.configure_safety_limit(limit_K)
     elif inst.driver == "thorlabs_pm100":
         driver.power_unit = "W"  # the front panel may have left it in dBm
         if "averaging_count" in inst.options:

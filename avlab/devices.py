@@ -229,3 +229,75 @@ class Detector(RoleDevice):
     def live_status(self) -> str:
         reading = self.count(0.1)
         return f"{reading.rate_cps:.4g} counts/s (0.1 s gate, limit {self.max_count_rate_cps:.3g})"
+
+
+class Cryostat(RoleDevice):
+    """The sample temperature: setpoints within the configured limit, waits on the bench clock.
+
+    Shutdown leaves the temperature control as it is — a run that stops should not send the
+    sample on a 300 K excursion; the controller's own cut-off (TLIMIT, programmed from the
+    config at connect) is the hardware safety net.
+    """
+
+    kind = "cryostat"
+
+    def __init__(self, role: str, driver: Any, *, max_setpoint_K: float,
+                 control_output: int = 1, control_input: str = "A", sample_input: str = "B",
+                 heater_range: int = 3, wait: Callable[[float], None],
+                 now: Callable[[], float], **kwargs: Any) -> None:
+        super().__init__(role, driver, **kwargs)
+        self.max_setpoint_K = max_setpoint_K
+        self.control_output = control_output
+        self.control_input = control_input
+        self.sample_input = sample_input
+        self.heater_range = heater_range
+        self._wait, self._now = wait, now
+        self._lakeshore = hasattr(driver, "output")
+
+    def check_setpoint(self, setpoint_K: float) -> None:
+        if not 0.0 < setpoint_K <= self.max_setpoint_K:
+            raise SafetyLimitError(f"setpoint {setpoint_K:g} K is outside 0 … "
+                                   f"{self.max_setpoint_K:g} K, the configured limit for "
+                                   f"{self.role}")
+
+    def set_setpoint_K(self, setpoint_K: float) -> None:
+        """Regulate to `setpoint_K` (closed loop on the control input)."""
+        self.check_setpoint(setpoint_K)
+        with self.lock:
+            if self._lakeshore:
+                from drivers.temperature.lakeshore_33x import OutputMode
+
+                output = self.driver.output(self.control_output)
+                output.output_mode = (OutputMode.CLOSED_LOOP, self.control_input, False)
+                output.setpoint_K = setpoint_K
+                output.heater_range = self.heater_range
+            else:
+                self.driver.temperature_setpoint_K = setpoint_K
+
+    def sample_temperature_K(self) -> float:
+        with self.lock:
+            if self._lakeshore:
+                return float(self.driver.input(self.sample_input).temperature_K)
+            return float(self.driver.sample_temperature_K)
+
+    def wait_stable(self, *, tolerance_K: float = 0.1, stable_s: float = 60.0,
+                    timeout_s: float = 3600.0, poll_s: float = 1.0) -> float:
+        """Wait (bench clock, abortable) until the loop holds the setpoint; the temperature."""
+        kwargs = dict(tolerance_K=tolerance_K, stable_s=stable_s, timeout_s=timeout_s,
+                      poll_s=poll_s, wait=self._locked_wait, now=self._now)
+        with self.lock:
+            if self._lakeshore:
+                return self.driver.wait_for_setpoint(self.control_output,
+                                                     input_name=self.control_input, **kwargs)
+            return self.driver.wait_for_setpoint(**kwargs)
+
+    def _locked_wait(self, seconds: float) -> None:
+        # Let GUI polling in between polls of a long wait.
+        self.lock.release()
+        try:
+            self._wait(seconds)
+        finally:
+            self.lock.acquire()
+
+    def live_status(self) -> str:
+        return f"sample {self.sample_temperature_K():.3f} K (setpoint limit {self.max_setpoint_K:g} K)"

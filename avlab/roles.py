@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 LASER = "laser"
 POWER_METER = "power_meter"
 COUNTER = "counter"
+CRYOSTAT = "cryostat"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ LIMITS: dict[str, dict[str, LimitSpec]] = {
     POWER_METER: {
         "max_power_W": LimitSpec("W", "sensor damage threshold (warn above)", required=False),
     },
+    CRYOSTAT: {
+        "max_setpoint_K": LimitSpec("K", "highest setpoint any procedure may ask for"),
+        "temperature_limit_K": LimitSpec(
+            "K", "over-temperature cut-off programmed into the controller (heaters off above "
+            "it); default: max_setpoint_K", required=False),
+    },
     COUNTER: {
         "max_count_rate_cps": LimitSpec(
             "counts/s", "highest detected count rate before the run stops to protect the "
@@ -72,6 +79,7 @@ ROLES: dict[str, RoleSpec] = {
     "pump_1450": RoleSpec(LASER, "CW pump laser at 1450 nm", 1450.0),
     "power_meter": RoleSpec(POWER_METER, "optical power meter at the calibrated plane"),
     "detector": RoleSpec(COUNTER, "photon-counting detector read by a gated counter"),
+    "cryostat": RoleSpec(CRYOSTAT, "sample temperature controller / cryostat"),
 }
 
 DRIVERS: dict[str, DriverSpec] = {
@@ -99,6 +107,25 @@ DRIVERS: dict[str, DriverSpec] = {
             "current_limit_A": OptionSpec(float, "current limit of the simulated controller "
                                                  "(simulation only)", positive=True),
         },
+    ),
+    "lakeshore_33x": DriverSpec(
+        "lakeshore_33x", CRYOSTAT,
+        "Lake Shore 335/336 temperature controller (USB serial 57600 7O1, or TCP 7777 on the 336)",
+        {
+            "control_output": OptionSpec(int, "heater output of the control loop (1 or 2)",
+                                         positive=True),
+            "control_input": OptionSpec(str, "sensor input the loop regulates ('A'-'D')"),
+            "sample_input": OptionSpec(str, "sensor input on the sample ('A'-'D')"),
+            "heater_range": OptionSpec(int, "heater range used for closed-loop control "
+                                            "(1 low, 2 medium, 3 high)", positive=True),
+            "model": OptionSpec(int, "335 or 336 (simulation only)", positive=True),
+        },
+    ),
+    "montana_cryostation": DriverSpec(
+        "montana_cryostation", CRYOSTAT,
+        "Montana Instruments Cryostation, legacy remote protocol (TCP 7773)",
+        {"max_heater_power_W": OptionSpec(float, "cap on the platform heater power",
+                                          positive=True)},
     ),
     "thorlabs_pm100": DriverSpec(
         "thorlabs_pm100", POWER_METER, "Thorlabs PM100D/PM100USB/PM101 power meter (USBTMC)",

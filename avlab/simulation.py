@@ -12,7 +12,8 @@ from .config import InstrumentConfig, LabConfig
 
 #: Ports of the real instruments' network interfaces (PROTOCOLS.md); other twins get ports
 #: counted up from the base port.
-REAL_PORTS: dict[str, int] = {"ipg_ylr": 10001}
+REAL_PORTS: dict[str, int] = {"ipg_ylr": 10001, "lakeshore_33x": 7777,
+                              "montana_cryostation": 7773}
 
 
 def build_world(config: LabConfig, *, realtime: bool | None = None) -> Any:
@@ -75,6 +76,18 @@ def _make_twin(inst: InstrumentConfig, world: Any) -> Any:
             seed=int(world.rng.integers(2**32)))
         world.attach_source(inst.role, twin)
         return twin
+    if inst.driver in ("lakeshore_33x", "montana_cryostation"):
+        from sim_devices.thermal import ThermalStage
+
+        stage = ThermalStage.closed_cycle(world.clock)
+        world.attach_thermal(stage)
+        if inst.driver == "lakeshore_33x":
+            from sim_devices.instruments.lakeshore_33x import SimLakeShore336
+
+            return SimLakeShore336(stage, model=inst.options.get("model", 336))
+        from sim_devices.instruments.montana_cryostation import SimMontanaCryostation
+
+        return SimMontanaCryostation(stage)
     if inst.driver == "thorlabs_pm100":
         from sim_devices.instruments.thorlabs_pm100 import SimThorlabsPM100
 

@@ -66,16 +66,29 @@ class Detection:
     collection_efficiency: float = 0.15
 
 
+def table_temperature_K(temperature_K: float) -> float:
+    """The temperature a steady-state table is built for: the sample temperature rounded to
+    0.5 K below 20 K, 1 K below 100 K and 2 K above. Each new table costs ~0.1 s, so a
+    cryostat sweep must not ask for a new one at every millikelvin; the rounding is far finer
+    than the rates change (PHYSICS.md 5)."""
+    step = 0.5 if temperature_K < 20.0 else 1.0 if temperature_K < 100.0 else 2.0
+    return max(step, round(temperature_K / step) * step)
+
+
 @dataclass
 class Sample:
     """Point-like ANPs at fixed positions (µm) in the sample plane."""
 
     preset: str = "tm8_1064"
     particle_positions_um: np.ndarray = field(default_factory=lambda: np.zeros((1, 2)))
+    #: Sample temperature in K when no cryostat is attached (None: the preset's reference).
+    temperature_K: float | None = None
 
     @property
     def table(self) -> EmissionTable:
-        return emission_table(self.preset)
+        if self.temperature_K is None:
+            return emission_table(self.preset)
+        return emission_table(self.preset, temperature_K=table_temperature_K(self.temperature_K))
 
     def describe(self) -> dict[str, object]:
         """What the simulated sample is, with the model's own figures as ground truth, so a
@@ -117,6 +130,8 @@ class SimWorld:
         self._sources: dict[str, BeamSource] = {}
         #: Elements in the common beam path before the meter plane (attenuators, shutters).
         self.beam_path: list[OpticalElement] = []
+        #: The cryostat's thermal model, when one is on the bench (see attach_thermal).
+        self.thermal = None
         self.lock = threading.RLock()
 
     # --- light sources -------------------------------------------------------------------
@@ -152,6 +167,28 @@ class SimWorld:
             if abs(s.wavelength_nm - pump_nm) <= PUMP_WAVELENGTH_TOLERANCE_NM
         ]
 
+    # --- temperature ------------------------------------------------------------------------
+    def attach_thermal(self, stage) -> None:
+        """Let a cryostat's thermal model set the sample temperature from now on."""
+        if self.thermal is not None:
+            raise ValueError("a cryostat is already on the simulated bench")
+        self.thermal = stage
+
+    @property
+    def temperature_K(self) -> float:
+        """Sample temperature: the cryostat's sample stage, or the sample's fixed value."""
+        if self.thermal is not None:
+            return float(self.thermal.sample_K)
+        if self.sample.temperature_K is not None:
+            return self.sample.temperature_K
+        return self.sample.table.preset.reference_temperature_K
+
+    def _sample_table(self) -> EmissionTable:
+        if self.thermal is None:
+            return self.sample.table
+        return emission_table(self.sample.preset,
+                              temperature_K=table_temperature_K(self.temperature_K))
+
     # --- the sample ----------------------------------------------------------------------
     def peak_intensity_kW_cm2(self) -> float:
         """Peak pump intensity I0 = 2P/(π w0²) at the focus, summed over pump sources."""
@@ -174,7 +211,7 @@ class SimWorld:
 
     def emission_photons_per_s(self) -> float:
         """Steady-state photons/s emitted on the main line by all particles in the focus."""
-        table = self.sample.table
+        table = self._sample_table()
         per_ion = table.emission_per_ion(self.particle_intensities_kW_cm2())
         return float(np.sum(per_ion) * table.preset.ions_per_particle)
 
