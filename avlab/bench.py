@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import InstrumentConfig, LabConfig, load_config
-from .devices import Cryostat, Detector, PowerMeter, PumpLaser, RoleDevice
+from .devices import Attenuator, Cryostat, Detector, PowerMeter, PumpLaser, RoleDevice
 from .errors import BenchError, RunAborted
-from .roles import COUNTER, CRYOSTAT, LASER, POWER_METER
+from .roles import ATTENUATOR, COUNTER, CRYOSTAT, LASER, POWER_METER
 from .simulation import build_world
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,13 @@ class Bench:
     def cryostat(self, role: str | None = None) -> Cryostat:
         return self._one(CRYOSTAT, role)
 
+    def attenuator(self, role: str | None = None) -> Attenuator:
+        return self._one(ATTENUATOR, role)
+
+    def has(self, kind: str) -> bool:
+        """Whether the bench has a role of this kind (e.g. an optional attenuator)."""
+        return any(d.kind == kind for d in self.devices.values())
+
     @property
     def lasers(self) -> list[PumpLaser]:
         return [d for d in self.devices.values() if isinstance(d, PumpLaser)]
@@ -127,6 +134,14 @@ class Bench:
                              "BE EMITTING", laser.role, type(exc).__name__, exc)
                 outcomes[laser.role] = (f"FAILED: {type(exc).__name__}: {exc} — THE LASER MAY "
                                         "STILL BE EMITTING: switch it off at the laser")
+        # Second barrier, after every laser is off: attenuators to extinction (best effort).
+        for device in self.devices.values():
+            if isinstance(device, Attenuator):
+                try:
+                    outcomes[device.role] = device.shutdown()
+                except Exception as exc:
+                    log.warning("%s: could not move to extinction: %s", device.role, exc)
+                    outcomes[device.role] = f"not at extinction ({type(exc).__name__}: {exc})"
         return ShutdownReport(outcomes)
 
     def close(self) -> None:
@@ -159,6 +174,16 @@ class Bench:
             return Detector(inst.role, driver,
                             max_count_rate_cps=inst.limits["max_count_rate_cps"],
                             dead_time_s=inst.options.get("dead_time_ns", 0.0) * 1e-9, **common)
+        if kind == ATTENUATOR:
+            from drivers.attenuators.calibration import HalfWavePlateAttenuator
+
+            opts = inst.options
+            calibration = HalfWavePlateAttenuator(opts["theta0_deg"], opts["t_max"], opts["t_min"])
+            device = Attenuator(inst.role, driver, calibration=calibration,
+                                min_transmission=inst.limits["min_transmission"],
+                                max_transmission=inst.limits["max_transmission"], **common)
+            device.block()  # a session starts at extinction
+            return device
         if kind == CRYOSTAT:
             opts = inst.options
             return Cryostat(inst.role, driver, max_setpoint_K=inst.limits["max_setpoint_K"],

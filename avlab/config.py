@@ -262,6 +262,18 @@ def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentCon
             raise checker.fail(f"{prefix}.limits.max_power_W",
                                f"impossible limit {limits['max_power_W']:g} W: the laser's rated "
                                f"power is {options['max_power_W']:g} W")
+    if spec.kind == "attenuator":
+        t_min, t_max = options["t_min"], options["t_max"]
+        if not t_min < t_max <= 1.0:
+            raise checker.fail(f"{prefix}.t_max", f"impossible calibration: need t_min < t_max "
+                                                  f"<= 1, got t_min {t_min:g}, t_max {t_max:g}")
+        low = limits.setdefault("min_transmission", 2.0 * t_min)
+        high = limits.setdefault("max_transmission", t_max)
+        if not t_min <= low < high <= t_max:
+            raise checker.fail(f"{prefix}.limits", f"impossible limits: need t_min <= "
+                                                   f"min_transmission < max_transmission <= "
+                                                   f"t_max, got {low:g} … {high:g} with "
+                                                   f"calibration {t_min:g} … {t_max:g}")
     if spec.kind == "cryostat" and limits.get("temperature_limit_K", math.inf) < limits[
             "max_setpoint_K"]:
         raise checker.fail(f"{prefix}.limits.temperature_limit_K",

@@ -70,6 +70,12 @@ def _open(inst: InstrumentConfig, twin: Any, wait: Callable[[float], None] | Non
         from drivers.powermeters.thorlabs_pm100 import ThorlabsPM100
 
         return ThorlabsPM100(_link(inst, twin))
+    if inst.driver == "thorlabs_elliptec":
+        from drivers.attenuators.thorlabs_elliptec import ThorlabsElliptec
+
+        return ThorlabsElliptec(_link(inst, twin), address=inst.options.get("address", "0"),
+                                position_tolerance_deg=inst.options.get(
+                                    "position_tolerance_deg", 0.5))
     if inst.driver == "lakeshore_33x":
         from drivers.temperature.lakeshore_33x import LakeShore33x
 
@@ -108,6 +114,8 @@ def _prepare(inst: InstrumentConfig, driver: Any) -> None:
     elif inst.driver == "thorlabs_cld":
         driver.disable_emission()  # a session starts dark
         driver.start_tec(inst.options.get("tec_setpoint_C"))  # TEC on and settled; LD off
+    elif inst.driver == "thorlabs_elliptec":
+        driver.status  # reading the status clears an error latched before we connected
     elif inst.driver == "lakeshore_33x":
         limit_K = inst.limits.get("temperature_limit_K", inst.limits["max_setpoint_K"])
         driver.configure_safety_limit(limit_K)

@@ -301,3 +301,60 @@ class Cryostat(RoleDevice):
 
     def live_status(self) -> str:
         return f"sample {self.sample_temperature_K():.3f} K (setpoint limit {self.max_setpoint_K:g} K)"
+
+
+class Attenuator(RoleDevice):
+    """A calibrated variable attenuator in the pump path (before the power-meter plane).
+
+    It never passes more or less light than the configured transmission limits allow. Its
+    nominal transmission is for choosing a setpoint only: the intensity axis of a measurement
+    always comes from the power meter.
+    """
+
+    kind = "attenuator"
+
+    def __init__(self, role: str, driver: Any, *, calibration: Any, min_transmission: float,
+                 max_transmission: float, **kwargs: Any) -> None:
+        super().__init__(role, driver, **kwargs)
+        self.calibration = calibration
+        self.min_transmission = min_transmission
+        self.max_transmission = max_transmission
+
+    def check_transmission(self, transmission: float) -> None:
+        if not self.min_transmission <= transmission <= self.max_transmission:
+            raise SafetyLimitError(
+                f"transmission {transmission:.3g} is outside {self.min_transmission:.3g} … "
+                f"{self.max_transmission:.3g}, the configured range of {self.role}")
+
+    def set_transmission(self, transmission: float) -> float:
+        """Rotate to `transmission`; return the nominal transmission actually reached."""
+        self.check_transmission(transmission)
+        angle = self.calibration.angle_for_transmission(transmission)
+        with self.lock:
+            self.driver.angle_deg = angle
+            return self.calibration.transmission(self.driver.angle_deg)
+
+    def transmission(self) -> float:
+        with self.lock:
+            return self.calibration.transmission(self.driver.angle_deg)
+
+    def block(self) -> None:
+        """Rotate to extinction (the least light it can pass)."""
+        with self.lock:
+            self.driver.angle_deg = self.calibration.extinction_angle_deg
+
+    def shutdown(self) -> str:
+        """After the lasers are off: rotate to extinction as a second barrier."""
+        acquired = self.lock.acquire(timeout=SHUTDOWN_LOCK_TIMEOUT_S)
+        try:
+            self.driver.angle_deg = self.calibration.extinction_angle_deg
+            return "at extinction"
+        finally:
+            if acquired:
+                self.lock.release()
+
+    def live_status(self) -> str:
+        with self.lock:
+            angle = self.driver.angle_deg
+        return (f"angle {angle:.2f} deg, nominal transmission "
+                f"{self.calibration.transmission(angle):.3g}")

@@ -14,6 +14,7 @@ LASER = "laser"
 POWER_METER = "power_meter"
 COUNTER = "counter"
 CRYOSTAT = "cryostat"
+ATTENUATOR = "attenuator"
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,13 @@ LIMITS: dict[str, dict[str, LimitSpec]] = {
     POWER_METER: {
         "max_power_W": LimitSpec("W", "sensor damage threshold (warn above)", required=False),
     },
+    ATTENUATOR: {
+        "min_transmission": LimitSpec(
+            "", "lowest transmission a procedure may ask for (default 2·t_min: below that, "
+            "angle error and drift dominate)", required=False),
+        "max_transmission": LimitSpec("", "highest transmission (default t_max)",
+                                      required=False),
+    },
     CRYOSTAT: {
         "max_setpoint_K": LimitSpec("K", "highest setpoint any procedure may ask for"),
         "temperature_limit_K": LimitSpec(
@@ -80,6 +88,8 @@ ROLES: dict[str, RoleSpec] = {
     "power_meter": RoleSpec(POWER_METER, "optical power meter at the calibrated plane"),
     "detector": RoleSpec(COUNTER, "photon-counting detector read by a gated counter"),
     "cryostat": RoleSpec(CRYOSTAT, "sample temperature controller / cryostat"),
+    "attenuator": RoleSpec(ATTENUATOR, "half-wave plate on a motorized mount + polarizer in "
+                                       "the pump path, before the power-meter plane"),
 }
 
 DRIVERS: dict[str, DriverSpec] = {
@@ -106,6 +116,23 @@ DRIVERS: dict[str, DriverSpec] = {
             "step_dwell_s": OptionSpec(float, "time held after each ramp step", positive=True),
             "current_limit_A": OptionSpec(float, "current limit of the simulated controller "
                                                  "(simulation only)", positive=True),
+        },
+    ),
+    "thorlabs_elliptec": DriverSpec(
+        "thorlabs_elliptec", ATTENUATOR,
+        "Thorlabs Elliptec ELL14 rotation mount (serial 9600 8N1, multidrop address 0-F)",
+        {
+            "address": OptionSpec(str, "bus address of the mount, '0'-'F'"),
+            "theta0_deg": OptionSpec(float, "mount angle of maximum transmission",
+                                     required=True),
+            "t_max": OptionSpec(float, "transmission at theta0 (calibrated)", positive=True,
+                                required=True),
+            "t_min": OptionSpec(float, "transmission at extinction (calibrated)",
+                                positive=True, required=True),
+            "position_tolerance_deg": OptionSpec(float, "largest accepted move error",
+                                                 positive=True),
+            "design_wavelength_nm": OptionSpec(float, "wave-plate design wavelength "
+                                                      "(simulation only)", positive=True),
         },
     ),
     "lakeshore_33x": DriverSpec(

@@ -88,6 +88,16 @@ def _make_twin(inst: InstrumentConfig, world: Any) -> Any:
         from sim_devices.instruments.montana_cryostation import SimMontanaCryostation
 
         return SimMontanaCryostation(stage)
+    if inst.driver == "thorlabs_elliptec":
+        from sim_devices.instruments.thorlabs_elliptec import SimThorlabsElliptec
+
+        opts = inst.options
+        twin = SimThorlabsElliptec(world.clock, address=opts.get("address", "0"),
+                                   theta0_deg=opts["theta0_deg"], t_max=opts["t_max"],
+                                   t_min=opts["t_min"],
+                                   design_wavelength_nm=opts.get("design_wavelength_nm"))
+        world.add_to_beam_path(twin)
+        return twin
     if inst.driver == "thorlabs_pm100":
         from sim_devices.instruments.thorlabs_pm100 import SimThorlabsPM100
 

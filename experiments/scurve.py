@@ -15,7 +15,7 @@ Run it: `avlab run scurve`, from the GUI, or `python -m experiments.scurve`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +35,22 @@ RELIABLE_SIGMAS = 3.0
 
 
 @dataclass
+class _Control:
+    """What the sweep steps: the laser's output setpoint (W), or — when the bench has a pump
+    attenuator — its transmission with the laser held at power_max_W."""
+
+    label: str
+    grid: np.ndarray
+    apply: Callable[[float], float]  # sets a value, returns the nominal value reached
+    unit: str
+
+    def text(self, value: float) -> str:
+        return f"{value * 1e3:.1f} mW" if self.unit == "W" else f"T = {value:.3g}"
+
+
+@dataclass
 class _Point:
-    setpoint_W: float
+    control: float
     signal_cps: float
     sigma_cps: float
     rate_cps: float
@@ -55,6 +69,13 @@ class SCurve(Procedure):
     pump_role = Text("", doc="laser role to sweep; empty: the bench's only laser")
     power_min_W = Float(0.08, minimum=0.0, unit="W", doc="lowest laser output setpoint")
     power_max_W = Float(2.0, minimum=0.0, unit="W", doc="highest laser output setpoint")
+    use_attenuator = Bool(True, doc="when the bench has a pump attenuator, sweep its "
+                                    "transmission with the laser held at power_max_W (spans "
+                                    "3-4 decades; a laser setpoint alone spans ~2)")
+    transmission_min = Float(0.0, minimum=0.0, maximum=1.0,
+                             doc="lowest attenuator transmission (0: its configured minimum)")
+    transmission_max = Float(0.0, minimum=0.0, maximum=1.0,
+                             doc="highest attenuator transmission (0: its configured maximum)")
     points = Int(40, minimum=5, maximum=2000, doc="coarse points of the up-sweep")
     log_spacing = Bool(True, doc="coarse points evenly spaced in log(power) (else linear)")
     settle_s = Float(1.0, minimum=0.0, maximum=3600.0, unit="s",
@@ -76,6 +97,9 @@ class SCurve(Procedure):
 
     columns = [
         Column("power_setpoint_W", "W", "f8", "laser output setpoint"),
+        Column("transmission", "", "f8",
+               "nominal attenuator transmission (NaN without attenuator; the intensity comes "
+               "from the meter, not from this)"),
         Column("meter_power_W", "W", "f8", "power at the power-meter plane"),
         Column("sample_power_W", "W", "f8", "power at the sample (meter × transmission)"),
         Column("intensity_kW_cm2", "kW/cm^2", "f8", "peak pump intensity 2P/(pi w0^2)"),
@@ -114,12 +138,44 @@ class SCurve(Procedure):
                                  f"limit {laser.max_power_W:g} W for {laser.role}")
         if self.min_gate_s > self.max_gate_s:
             raise ParameterError("min_gate_s must not exceed max_gate_s")
+        if self.attenuated(bench):
+            low, high = self.transmission_range(bench)
+            if not 0.0 < low < high:
+                raise ParameterError(f"transmission range {low:g} … {high:g} must satisfy "
+                                     "0 < transmission_min < transmission_max")
+            attenuator = bench.attenuator()
+            for value in (low, high):
+                try:
+                    attenuator.check_transmission(value)
+                except Exception as exc:
+                    raise ParameterError(str(exc)) from None
+
+    def attenuated(self, bench: Bench) -> bool:
+        return self.use_attenuator and bench.has("attenuator")
+
+    def transmission_range(self, bench: Bench) -> tuple[float, float]:
+        attenuator = bench.attenuator()
+        return (self.transmission_min or attenuator.min_transmission,
+                self.transmission_max or attenuator.max_transmission)
 
     # --- the measurement -------------------------------------------------------------------------
-    def coarse_setpoints_W(self) -> np.ndarray:
+    def coarse_grid(self, low: float, high: float) -> np.ndarray:
         if self.log_spacing:
-            return np.geomspace(self.power_min_W, self.power_max_W, self.points)
-        return np.linspace(self.power_min_W, self.power_max_W, self.points)
+            return np.geomspace(low, high, self.points)
+        return np.linspace(low, high, self.points)
+
+    def control(self, bench: Bench, laser: Any) -> _Control:
+        if self.attenuated(bench):
+            attenuator = bench.attenuator()
+            return _Control("transmission", self.coarse_grid(*self.transmission_range(bench)),
+                            attenuator.set_transmission, "")
+
+        def set_laser(power_W: float) -> float:
+            laser.set_power_W(power_W)
+            return power_W
+
+        return _Control("laser power", self.coarse_grid(self.power_min_W, self.power_max_W),
+                        set_laser, "W")
 
     def run(self, ctx: RunContext) -> None:
         bench = ctx.bench
@@ -142,15 +198,19 @@ class SCurve(Procedure):
         ctx.measurement("dark_rate_cps", dark_rate)
         ctx.measurement("dark_rate_sigma_cps", dark_sigma)
 
+        control = self.control(bench, laser)
         sweep = _Sweep(self, ctx, laser, meter, detector, waist_um, transmission, dark_rate,
-                       dark_sigma)
-        laser.set_power_W(self.power_min_W)
+                       dark_sigma, control)
+        # Start dim: the first point's value is set before emission goes on.
+        control.apply(float(control.grid[0]))
+        if control.unit != "W":
+            laser.set_power_W(self.power_max_W)
         with laser.emitting():
             up_points = sweep.up()
             if self.refine:
                 up_points = sweep.fill(up_points)
             if self.sweep_down:
-                sweep.down([p.setpoint_W for p in up_points])
+                sweep.down([p.control for p in up_points])
         ctx.progress(1.0, "done")
 
     def analyse(self, columns: Mapping[str, Any], measurements: Mapping[str, float],
@@ -170,21 +230,22 @@ class _Sweep:
 
     def __init__(self, proc: SCurve, ctx: RunContext, laser: Any, meter: Any, detector: Any,
                  waist_um: float, transmission: float, dark_rate: float,
-                 dark_sigma: float) -> None:
+                 dark_sigma: float, control: _Control) -> None:
         self.p, self.ctx = proc, ctx
         self.laser, self.meter, self.detector = laser, meter, detector
         self.waist_um, self.transmission = waist_um, transmission
         self.dark_rate, self.dark_sigma = dark_rate, dark_sigma
+        self.control = control
         self.extra_points = 0
         self.last_rate = dark_rate
         weights = (0.6, 0.05, 0.35) if proc.sweep_down else (0.9, 0.1, 0.0)
         self.weights = weights
 
     # --- one point ---------------------------------------------------------------------------
-    def measure(self, setpoint_W: float, direction: int, sweep_pass: int,
+    def measure(self, value: float, direction: int, sweep_pass: int,
                 predicted_rate: float | None = None) -> _Point:
         p = self.p
-        self.laser.set_power_W(setpoint_W)
+        nominal = self.control.apply(value)
         self.ctx.wait(p.settle_s)
         meter_W = self.meter.power_W()
         expected = max(predicted_rate or self.last_rate, self.dark_rate, 1.0)
@@ -210,14 +271,16 @@ class _Sweep:
         signal = rate - self.dark_rate
         sample_W = meter_W * self.transmission
         self.ctx.record(
-            power_setpoint_W=setpoint_W, meter_power_W=meter_W, sample_power_W=sample_W,
+            power_setpoint_W=value if self.control.unit == "W" else p.power_max_W,
+            transmission=math.nan if self.control.unit == "W" else nominal,
+            meter_power_W=meter_W, sample_power_W=sample_W,
             intensity_kW_cm2=float(peak_intensity_kW_cm2(sample_W, self.waist_um)),
             counts=counts, gate_s=gate, rate_cps=rate, signal_cps=signal,
             signal_sigma_cps=sigma, dead_time_loss=loss, direction=direction,
             sweep_pass=sweep_pass, bench_time_s=self.ctx.bench.now(),
         )
         self.last_rate = rate
-        return _Point(setpoint_W, signal, sigma, rate)
+        return _Point(value, signal, sigma, rate)
 
     # --- sweeps --------------------------------------------------------------------------------
     def _progress(self, phase: int, fraction: float, text: str) -> None:
@@ -227,7 +290,7 @@ class _Sweep:
     def up(self) -> list[_Point]:
         """Up-sweep over the coarse grid, shrinking steps where the emission is steep."""
         p = self.p
-        grid = p.coarse_setpoints_W()
+        grid = self.control.grid
         x_span = math.log(grid[-1] / grid[0])
         points: list[_Point] = []
         setpoint = float(grid[0])
@@ -236,10 +299,10 @@ class _Sweep:
             slope = self._recent_slope(points)
             predicted = None
             if points and slope is not None:
-                predicted = points[-1].rate_cps * (setpoint / points[-1].setpoint_W) ** slope
+                predicted = points[-1].rate_cps * (setpoint / points[-1].control) ** slope
             points.append(self.measure(setpoint, UP, 0, predicted))
             self._progress(0, math.log(setpoint / grid[0]) / x_span,
-                           f"up-sweep {setpoint * 1e3:.1f} mW")
+                           f"up-sweep {self.control.text(setpoint)}")
             while k < len(grid) and grid[k] <= setpoint * (1 + 1e-12):
                 k += 1
             if k == len(grid):
@@ -251,14 +314,14 @@ class _Sweep:
         the last two estimates), or None while the signal is lost in the dark counts."""
         slopes = []
         for a, b in zip(points[-3:-1], points[-2:]):
-            if a.reliable and b.reliable and b.setpoint_W > a.setpoint_W:
+            if a.reliable and b.reliable and b.control > a.control:
                 slopes.append(math.log(b.signal_cps / a.signal_cps)
-                              / math.log(b.setpoint_W / a.setpoint_W))
+                              / math.log(b.control / a.control))
         return max(slopes) if slopes else None
 
     def _next_setpoint(self, points: list[_Point], next_coarse: float) -> float:
         p = self.p
-        current = points[-1].setpoint_W
+        current = points[-1].control
         slope = self._recent_slope(points)
         if not p.refine or slope is None or slope <= 0 or self.extra_points >= p.max_refine_points:
             return next_coarse
@@ -276,26 +339,26 @@ class _Sweep:
             if not (a.reliable and b.reliable):
                 continue
             jump = abs(math.log(b.signal_cps / a.signal_cps))
-            ratio = b.setpoint_W / a.setpoint_W
+            ratio = b.control / a.control
             if jump <= 1.5 * p.max_step_ln or ratio < 1 + 2 * MIN_RELATIVE_STEP:
                 continue
             n_new = min(math.ceil(jump / p.max_step_ln) - 1,
                         int(math.log(ratio) / math.log1p(MIN_RELATIVE_STEP)) - 1)
-            todo.extend(a.setpoint_W * ratio ** (i / (n_new + 1)) for i in range(1, n_new + 1))
+            todo.extend(a.control * ratio ** (i / (n_new + 1)) for i in range(1, n_new + 1))
         budget = max(p.max_refine_points - self.extra_points, 0)
         todo = sorted(todo)[:budget] if len(todo) > budget else sorted(todo)
         new_points = []
         for i, setpoint in enumerate(todo):
             new_points.append(self.measure(setpoint, UP, 1))
             self.extra_points += 1
-            self._progress(1, (i + 1) / len(todo), f"fill pass {setpoint * 1e3:.1f} mW")
-        return sorted(points + new_points, key=lambda q: q.setpoint_W)
+            self._progress(1, (i + 1) / len(todo), f"fill pass {self.control.text(setpoint)}")
+        return sorted(points + new_points, key=lambda q: q.control)
 
-    def down(self, setpoints_W: list[float]) -> None:
-        ordered = sorted(set(setpoints_W), reverse=True)
-        for i, setpoint in enumerate(ordered):
-            self.measure(setpoint, DOWN, 0)
-            self._progress(2, (i + 1) / len(ordered), f"down-sweep {setpoint * 1e3:.1f} mW")
+    def down(self, values: list[float]) -> None:
+        ordered = sorted(set(values), reverse=True)
+        for i, value in enumerate(ordered):
+            self.measure(value, DOWN, 0)
+            self._progress(2, (i + 1) / len(ordered), f"down-sweep {self.control.text(value)}")
 
 
 def _clamp(value: float, low: float, high: float) -> float:
