@@ -1,0 +1,182 @@
+"""Simulated galvo scanner with synchronised photon counting (twin of `drivers.scanning`).
+
+The real scanner is an SDK-level device (NI-DAQ AO + counter, PROTOCOLS.md §4), so the twin
+implements the small scanning interface directly, like the simulated photon counter. It reuses
+that interface's pure-numpy parts — `RasterFrame`/`LineResult`, the calibration and the
+raster waveform builder from `drivers.scanning` — so the simulated bench checks every frame
+against the same voltage and slew limits and walks the same samples as the card would; it
+imports no hardware backend.
+
+Each sample of the waveform is one dwell: the twin points the world's beam at the sample's
+position (volts → µm through the calibration), lets the dwell pass on the bench clock and
+counts Poisson photons from the sample plus dark counts, saturated by a non-paralyzable dead
+time (m = r / (1 + r·τ)), as the simulated counter does. Flyback samples are counted and
+dropped, as on the card. Emission is the steady state at each pixel's local intensity;
+`pixel_counts` is the one place a finite-dwell model (populations carried from pixel to pixel,
+PHYSICS.md §6) will replace it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from drivers.scanning.base import (
+    LineResult,
+    RasterFrame,
+    ScannerConnectionError,
+    ScannerTimeoutError,
+)
+from drivers.scanning.calibration import GalvoCalibration, RasterWaveform, raster_waveform
+
+from ..world import SimWorld
+from .photon_counter import FLOOD_RATE_CPS
+
+#: Faults of the scanning chain (SDK-level: they surface as the scanner's exceptions).
+SCANNER_FAULTS: dict[str, str] = {
+    "drop_connection": "the DAQ card disappears (USB/PCIe reset): the next line or move raises",
+    "stop_answering": "the sample clock stalls: a line never completes (timeout)",
+    "flood": "room light or a laser reflection floods the detector (~50 Mcps true rate)",
+}
+
+#: Sample rate of the slew-limited moves (park, move to a frame's start), as on the card.
+PARK_RATE_HZ = 100_000.0
+
+
+class SimGalvoScanner:
+    """Scans the simulated world's beam over the sample and counts its photons."""
+
+    def __init__(
+        self,
+        world: SimWorld,
+        *,
+        calibration: GalvoCalibration,
+        dark_count_rate_cps: float = 25.0,
+        dead_time_s: float = 22e-9,
+        park_rate_Hz: float = PARK_RATE_HZ,
+        name: str = "simulated galvo scanner, SPAD on ctr0 clocked by ao/SampleClock",
+    ) -> None:
+        if dark_count_rate_cps < 0 or dead_time_s < 0:
+            raise ValueError("dark count rate and dead time must not be negative")
+        if not park_rate_Hz > 0:
+            raise ValueError(f"park rate must be positive, got {park_rate_Hz} Hz")
+        self.world = world
+        self.calibration = calibration
+        self.dark_count_rate_cps = dark_count_rate_cps
+        self.dead_time_s = dead_time_s
+        self.park_rate_Hz = park_rate_Hz
+        self.name = name
+        #: Samples dwelt on (pixels and flyback) and lines delivered, for tests and diagnostics.
+        self.samples_counted = 0
+        self.lines_scanned = 0
+        self.moves = 0
+        self.active_faults: set[str] = set()
+        self._scheduled: list[tuple[float, str]] = []
+        self._volts = calibration.to_volts(np.asarray(world.beam_position_um, dtype=float))
+
+    # --- faults --------------------------------------------------------------------------------
+    @staticmethod
+    def fault_names() -> dict[str, str]:
+        return dict(SCANNER_FAULTS)
+
+    def inject(self, fault: str) -> None:
+        if fault not in SCANNER_FAULTS:
+            raise ValueError(f"SimGalvoScanner has no fault {fault!r}; known: "
+                             f"{', '.join(SCANNER_FAULTS)}")
+        self.active_faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self.active_faults.clear()
+
+    def schedule_fault(self, fault: str, at_s: float, clock) -> None:
+        """Inject `fault` once the bench clock reaches `at_s` (checked at every line and move)."""
+        if fault not in SCANNER_FAULTS:
+            raise ValueError(f"SimGalvoScanner has no fault {fault!r}")
+        self._scheduled.append((at_s, fault))
+
+    def _check_faults(self, blocked_s: float) -> None:
+        now = self.world.clock.now()
+        for at_s, fault in [f for f in self._scheduled if f[0] <= now]:
+            self._scheduled.remove((at_s, fault))
+            self.active_faults.add(fault)
+        if "drop_connection" in self.active_faults:
+            raise ScannerConnectionError(f"{self.name}: device not present (simulated fault)")
+        if "stop_answering" in self.active_faults:
+            self.world.clock.sleep(blocked_s)
+            raise ScannerTimeoutError(f"{self.name}: the sample clock stalled, samples not "
+                                      "acquired in time (simulated fault)")
+
+    # --- the interface -------------------------------------------------------------------------
+    @property
+    def identity(self) -> str:
+        return (f"avlab simulation, {self.name}, ±{self.calibration.max_volts:g} V, "
+                f"≤{self.calibration.max_slew_V_per_ms:g} V/ms, dead time "
+                f"{self.dead_time_s * 1e9:.0f} ns")
+
+    @property
+    def position_um(self) -> tuple[float, float]:
+        x, y = self.world.beam_position_um
+        return float(x), float(y)
+
+    def check_frame(self, frame: RasterFrame) -> None:
+        raster_waveform(frame, self.calibration)
+
+    def scan_lines(self, frame: RasterFrame) -> Iterator[LineResult]:
+        waveform = raster_waveform(frame, self.calibration)  # raises before anything moves
+        return self._run_frame(waveform)
+
+    def park(self, x_um: float, y_um: float) -> None:
+        self._move_to(self.calibration.to_volts((x_um, y_um)))
+
+    def close(self) -> None:
+        """Nothing to release in the simulation."""
+
+    # --- the seam for finite-dwell physics -----------------------------------------------------
+    def pixel_counts(self, dwell_s: float) -> int:
+        """Photons counted during `dwell_s` of bench time with the beam where it is now.
+
+        Today: steady-state emission at the local intensity, Poisson statistics, dark counts,
+        non-paralyzable dead time. A finite-dwell model replaces this method (integrating the
+        populations over the dwell and carrying them to the next pixel).
+        """
+        true_rate = self.world.detected_photon_rate_cps() + self.dark_count_rate_cps
+        if "flood" in self.active_faults:
+            true_rate += FLOOD_RATE_CPS
+        measured_rate = true_rate / (1.0 + true_rate * self.dead_time_s)
+        counts = int(self.world.rng.poisson(measured_rate * dwell_s))
+        self.world.clock.sleep(dwell_s)
+        return counts
+
+    # --- mechanics -----------------------------------------------------------------------------
+    def _point(self, volts: np.ndarray) -> None:
+        self._volts = np.array(volts, dtype=float)
+        self.world.beam_position_um = self.calibration.to_um(self._volts)
+
+    def _move_to(self, target_volts: np.ndarray) -> None:
+        target = np.asarray(target_volts, dtype=float).reshape(2)
+        ramp = self.calibration.ramp(self._volts, target, self.park_rate_Hz)  # checks limits
+        self._check_faults(ramp.shape[1] / self.park_rate_Hz)
+        if np.allclose(target, self._volts, rtol=0.0, atol=1e-12):
+            return  # already there: nothing to generate
+        with self.world.lock:
+            self.world.clock.sleep(ramp.shape[1] / self.park_rate_Hz)
+            self._point(target)
+        self.moves += 1
+
+    def _run_frame(self, waveform: RasterWaveform) -> Iterator[LineResult]:
+        self._move_to(waveform.volts[:, 0])
+        dwell_s = waveform.frame.dwell_s
+        for line in range(waveform.lines):
+            self._check_faults(waveform.frame.line_duration_s)
+            samples = range(*waveform.line_samples(line).indices(waveform.n_samples))
+            counts = np.empty(len(samples), dtype=np.int64)
+            with self.world.lock:
+                for k, index in enumerate(samples):
+                    self._point(waveform.volts[:, index])
+                    counts[k] = self.pixel_counts(dwell_s)
+            self.samples_counted += len(samples)
+            self.lines_scanned += 1
+            if line == waveform.lines - 1:
+                self._point(waveform.volts[:, -1])  # the closing edge moves the spot once more
+            yield waveform.line_result(line, counts, dwell_s)
