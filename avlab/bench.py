@@ -13,9 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import InstrumentConfig, LabConfig, load_config
-from .devices import Attenuator, Cryostat, Detector, PowerMeter, PumpLaser, RoleDevice
+from .devices import (
+    Attenuator,
+    Cryostat,
+    Detector,
+    PowerMeter,
+    PumpLaser,
+    RoleDevice,
+    Scanner,
+)
 from .errors import BenchError, RunAborted
-from .roles import ATTENUATOR, COUNTER, CRYOSTAT, LASER, POWER_METER
+from .roles import ATTENUATOR, COUNTER, CRYOSTAT, LASER, POWER_METER, SCANNER
 from .simulation import build_world
 
 log = logging.getLogger(__name__)
@@ -98,6 +106,9 @@ class Bench:
     def cryostat(self, role: str | None = None) -> Cryostat:
         return self._one(CRYOSTAT, role)
 
+    def scanner(self, role: str | None = None) -> Scanner:
+        return self._one(SCANNER, role)
+
     def attenuator(self, role: str | None = None) -> Attenuator:
         return self._one(ATTENUATOR, role)
 
@@ -174,6 +185,9 @@ class Bench:
             return Detector(inst.role, driver,
                             max_count_rate_cps=inst.limits["max_count_rate_cps"],
                             dead_time_s=inst.options.get("dead_time_ns", 0.0) * 1e-9, **common)
+        if kind == SCANNER:
+            return Scanner(inst.role, driver,
+                           max_count_rate_cps=inst.limits["max_count_rate_cps"], **common)
         if kind == ATTENUATOR:
             from drivers.attenuators.calibration import HalfWavePlateAttenuator
 

@@ -247,7 +247,13 @@ def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentCon
             continue
         value = table[name]
         key = f"{prefix}.{name}"
-        if ospec.type is float:
+        if ospec.pair_ok and isinstance(value, list):
+            if len(value) != 2:
+                raise checker.fail(key, f"must be a number or an [x, y] pair, got {value!r}")
+            pair = {"x": value[0], "y": value[1]}
+            value = [checker.number(pair, key, axis, positive=ospec.positive)
+                     for axis in ("x", "y")]
+        elif ospec.type is float:
             value = checker.number(table, prefix, name, positive=ospec.positive)
         elif ospec.type is int:
             if isinstance(value, bool) or not isinstance(value, int):

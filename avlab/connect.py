@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import InstrumentConfig
-from .simulation import build_twin
+from .simulation import build_twin, galvo_calibration
 
 
 @dataclass
@@ -70,6 +70,18 @@ def _open(inst: InstrumentConfig, twin: Any, wait: Callable[[float], None] | Non
         from drivers.powermeters.thorlabs_pm100 import ThorlabsPM100
 
         return ThorlabsPM100(_link(inst, twin))
+    if inst.driver == "nidaq_galvo":
+        if twin is not None:
+            return twin  # SDK-level: the twin is the driver object
+        from drivers.scanning.nidaq_galvo import NIDAQGalvoScanner
+
+        opts = inst.options
+        return NIDAQGalvoScanner(
+            inst.resource, calibration=galvo_calibration(inst),
+            x_channel=opts.get("x_channel", "ao0"), y_channel=opts.get("y_channel", "ao1"),
+            counter=opts.get("counter", "ctr0"),
+            photon_terminal=opts.get("photon_terminal", "PFI8"),
+            **({"park_rate_Hz": opts["park_rate_Hz"]} if "park_rate_Hz" in opts else {}))
     if inst.driver == "thorlabs_elliptec":
         from drivers.attenuators.thorlabs_elliptec import ThorlabsElliptec
 

@@ -358,3 +358,56 @@ class Attenuator(RoleDevice):
             angle = self.driver.angle_deg
         return (f"angle {angle:.2f} deg, nominal transmission "
                 f"{self.calibration.transmission(angle):.3g}")
+
+
+class Scanner(RoleDevice):
+    """A galvo scanner with photon counting clocked by its samples.
+
+    Frames are checked against the galvo limits before anything moves (a ScanLimitError
+    becomes a SafetyLimitError naming the role), and every line is checked against the
+    detector's count-rate limit as it arrives.
+    """
+
+    kind = "scanner"
+
+    def __init__(self, role: str, driver: Any, *, max_count_rate_cps: float,
+                 **kwargs: Any) -> None:
+        super().__init__(role, driver, **kwargs)
+        self.max_count_rate_cps = max_count_rate_cps
+
+    def check_frame(self, frame: Any) -> None:
+        from drivers.scanning.calibration import ScanLimitError
+
+        try:
+            self.driver.check_frame(frame)
+        except ScanLimitError as exc:
+            raise SafetyLimitError(f"{self.role}: {exc}") from exc
+
+    def scan_lines(self, frame: Any) -> Iterator[Any]:
+        """Yield the frame line by line (LineResult); the instrument lock is held per line."""
+        self.check_frame(frame)
+        lines = self.driver.scan_lines(frame)
+        try:
+            while True:
+                with self.lock:
+                    try:
+                        line = next(lines)
+                    except StopIteration:
+                        return
+                peak = float(line.counts.max()) / line.dwell_s if line.counts.size else 0.0
+                if peak > self.max_count_rate_cps:
+                    raise DetectorOverloadError(
+                        f"{self.role}: {peak:.3g} counts/s in line {line.index} exceeds the "
+                        f"configured limit {self.max_count_rate_cps:.3g} counts/s")
+                yield line
+        finally:
+            lines.close()  # stops the hardware when the caller stops early
+
+    def park(self, x_um: float, y_um: float) -> None:
+        with self.lock:
+            self.driver.park(x_um, y_um)
+
+    def live_status(self) -> str:
+        with self.lock:
+            x, y = self.driver.position_um
+        return f"spot at ({x:.3f}, {y:.3f}) um"

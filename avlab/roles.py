@@ -15,6 +15,7 @@ POWER_METER = "power_meter"
 COUNTER = "counter"
 CRYOSTAT = "cryostat"
 ATTENUATOR = "attenuator"
+SCANNER = "scanner"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class OptionSpec:
     description: str
     positive: bool = False
     required: bool = False
+    #: For per-axis settings: a number, or an [x, y] pair of numbers.
+    pair_ok: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,11 @@ LIMITS: dict[str, dict[str, LimitSpec]] = {
     },
     POWER_METER: {
         "max_power_W": LimitSpec("W", "sensor damage threshold (warn above)", required=False),
+    },
+    SCANNER: {
+        "max_volts": LimitSpec("V", "galvo command voltage limit (amplifier input range)"),
+        "max_slew_V_per_ms": LimitSpec("V/ms", "galvo command slew-rate limit"),
+        "max_count_rate_cps": LimitSpec("counts/s", "detector protection, as for detector"),
     },
     ATTENUATOR: {
         "min_transmission": LimitSpec(
@@ -88,6 +96,7 @@ ROLES: dict[str, RoleSpec] = {
     "power_meter": RoleSpec(POWER_METER, "optical power meter at the calibrated plane"),
     "detector": RoleSpec(COUNTER, "photon-counting detector read by a gated counter"),
     "cryostat": RoleSpec(CRYOSTAT, "sample temperature controller / cryostat"),
+    "scanner": RoleSpec(SCANNER, "galvo scanner with photon counting clocked by its samples"),
     "attenuator": RoleSpec(ATTENUATOR, "half-wave plate on a motorized mount + polarizer in "
                                        "the pump path, before the power-meter plane"),
 }
@@ -116,6 +125,28 @@ DRIVERS: dict[str, DriverSpec] = {
             "step_dwell_s": OptionSpec(float, "time held after each ramp step", positive=True),
             "current_limit_A": OptionSpec(float, "current limit of the simulated controller "
                                                  "(simulation only)", positive=True),
+        },
+    ),
+    "nidaq_galvo": DriverSpec(
+        "nidaq_galvo", SCANNER,
+        "galvo pair on NI-DAQ analog outputs, photon counter clocked by the AO sample clock",
+        {
+            "x_channel": OptionSpec(str, "AO channel of the x galvo, e.g. 'ao0'"),
+            "y_channel": OptionSpec(str, "AO channel of the y galvo, e.g. 'ao1'"),
+            "counter": OptionSpec(str, "counter of the photon TTLs, e.g. 'ctr0'"),
+            "photon_terminal": OptionSpec(str, "PFI terminal of the photon TTLs, e.g. 'PFI8'"),
+            "volts_per_degree": OptionSpec(float, "galvo scale (GVS jumper), per mechanical "
+                                                  "degree", positive=True, required=True,
+                                           pair_ok=True),
+            "um_per_degree": OptionSpec(float, "spot travel at the sample per mechanical "
+                                               "degree (calibrate on a grid)", required=True,
+                                        pair_ok=True),
+            "offset_volts": OptionSpec(float, "command voltage of the field centre",
+                                       pair_ok=True),
+            "park_rate_Hz": OptionSpec(float, "sample rate of parking moves", positive=True),
+            "dead_time_ns": OptionSpec(float, "detector dead time", positive=True),
+            "dark_count_rate_cps": OptionSpec(float, "dark count rate of the simulated "
+                                                     "detector (simulation only)"),
         },
     ),
     "thorlabs_elliptec": DriverSpec(

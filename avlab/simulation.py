@@ -88,6 +88,13 @@ def _make_twin(inst: InstrumentConfig, world: Any) -> Any:
         from sim_devices.instruments.montana_cryostation import SimMontanaCryostation
 
         return SimMontanaCryostation(stage)
+    if inst.driver == "nidaq_galvo":
+        from sim_devices.instruments.galvo_scanner import SimGalvoScanner
+
+        return SimGalvoScanner(
+            world, calibration=galvo_calibration(inst),
+            dark_count_rate_cps=inst.options.get("dark_count_rate_cps", 25.0),
+            dead_time_s=inst.options.get("dead_time_ns", 22.0) * 1e-9)
     if inst.driver == "thorlabs_elliptec":
         from sim_devices.instruments.thorlabs_elliptec import SimThorlabsElliptec
 
@@ -111,6 +118,18 @@ def _make_twin(inst: InstrumentConfig, world: Any) -> Any:
             dead_time_s=inst.options.get("dead_time_ns", 22.0) * 1e-9,
         )
     raise ValueError(f"{inst.role}: no simulated twin for driver {inst.driver!r}")
+
+
+def galvo_calibration(inst: InstrumentConfig) -> Any:
+    """The galvo calibration of a scanner role: config options plus its limits."""
+    from drivers.scanning.calibration import GalvoCalibration
+
+    opts = inst.options
+    return GalvoCalibration(volts_per_degree=opts["volts_per_degree"],
+                            um_per_degree=opts["um_per_degree"],
+                            offset_volts=opts.get("offset_volts", 0.0),
+                            max_volts=inst.limits["max_volts"],
+                            max_slew_V_per_ms=inst.limits["max_slew_V_per_ms"])
 
 
 def is_message_based(twin: Any) -> bool:
