@@ -17,7 +17,11 @@ from typing import Any
 
 from .constants import NAYF4_PHONON_ENERGY_CM1, NAYF4_SITE_DENSITY_CM3, ROOM_TEMPERATURE_K
 from .preset import (
+    DEFAULT_LINE_FWHM_NM,
+    DEFAULT_LINE_WIDTH_ENERGY_CM1,
+    DEFAULT_LOW_T_NARROWING,
     Decay,
+    DerivedLine,
     EmissionLine,
     Level,
     LevelRef,
@@ -36,6 +40,7 @@ _TOP_KEYS = {
     "schema_version", "name", "description", "pump_wavelength_nm", "main_line", "references",
     "site_density_cm3", "particle_diameter_nm", "temperature", "species", "absorption",
     "stimulated_emission", "radiative", "multiphonon", "quenching", "transfer", "line",
+    "derived_line",
 }
 _ENTRY_KEYS = {
     "species": ({"name", "concentration", "levels"}, {"ions_per_particle", "source"}),
@@ -48,7 +53,16 @@ _ENTRY_KEYS = {
     "quenching": ({"level", "to", "rate_per_s"}, {"source"}),
     "transfer": ({"name", "donor", "acceptor"},
                  {"rate_per_s", "coefficient_cm3_per_s", "mismatch_cm1", "kind", "source"}),
-    "line": ({"name", "transition", "wavelength_nm"}, {"share", "source"}),
+    "line": ({"name", "transition", "wavelength_nm"},
+             {"share", "source", "fwhm_nm", "fwhm_low_T_nm"}),
+    "derived_line": ({"name", "kind", "from", "wavelength_nm"},
+                     {"label", "cross_section_cm2", "photon_yield", "mismatch_cm1", "rate_per_s",
+                      "gap_cm1", "fwhm_nm", "fwhm_low_T_nm", "source"}),
+}
+#: Fields each kind of [[derived_line]] needs; the other kind's fields are rejected.
+_DERIVED_KIND_KEYS = {
+    "pumped": ({"cross_section_cm2", "photon_yield"}, {"mismatch_cm1"}),
+    "thermal": ({"rate_per_s", "gap_cm1"}, set()),
 }
 #: Unit hints for keys that look like a quantity in the wrong unit.
 _UNIT_HINTS = {
@@ -65,6 +79,9 @@ _UNIT_HINTS = {
     "phonon_energy": "the phonon energy is given in cm⁻¹ as 'phonon_energy_cm1'",
     "reference": "the reference temperature is given in K as 'reference_K'",
     "particle_diameter": "the particle diameter is given in nm as 'particle_diameter_nm'",
+    "fwhm": "line widths are given in nm as 'fwhm_nm' (reference temperature) and "
+            "'fwhm_low_T_nm' (T -> 0)",
+    "line_width_energy": "the line-width energy is given in cm⁻¹ as 'line_width_energy_cm1'",
 }
 _TRANSFER_KINDS = {"", "cross-relaxation", "upconversion", "migration", "back-transfer",
                    "energy-transfer"}
@@ -235,11 +252,14 @@ def preset_from_dict(doc: Mapping[str, Any], origin: str = "<preset>") -> Preset
     temperature = doc.get("temperature", {})
     if not isinstance(temperature, dict):
         raise r.fail("[temperature]", "must be a table")
-    r.keys(temperature, "[temperature]", set(), {"reference_K", "phonon_energy_cm1"})
+    r.keys(temperature, "[temperature]", set(),
+           {"reference_K", "phonon_energy_cm1", "line_width_energy_cm1"})
     reference_K = r.number(temperature, "reference_K", "[temperature]",
                            default=ROOM_TEMPERATURE_K, positive=True)
     phonon_cm1 = r.number(temperature, "phonon_energy_cm1", "[temperature]",
                           default=NAYF4_PHONON_ENERGY_CM1, positive=True)
+    width_energy_cm1 = r.number(temperature, "line_width_energy_cm1", "[temperature]",
+                                default=DEFAULT_LINE_WIDTH_ENERGY_CM1, positive=True)
 
     species = _read_species(r, doc)
     levels = _Levels(r, species)
@@ -247,6 +267,7 @@ def preset_from_dict(doc: Mapping[str, Any], origin: str = "<preset>") -> Preset
     decays = _read_decays(r, doc, levels)
     transfers = _read_transfers(r, doc, levels)
     lines = _read_lines(r, doc, levels, decays)
+    derived = _read_derived_lines(r, doc, levels, {line.name for line in lines})
 
     main_line = r.string(doc, "main_line", "top level")
     if main_line not in {line.name for line in lines}:
@@ -259,7 +280,8 @@ def preset_from_dict(doc: Mapping[str, Any], origin: str = "<preset>") -> Preset
         pump_transitions=pump, decays=decays, transfers=transfers, lines=lines,
         main_line=main_line, site_density_cm3=site_density, reference_temperature_K=reference_K,
         phonon_energy_cm1=phonon_cm1, particle_diameter_nm=diameter,
-        references=tuple(references), source_file=origin,
+        references=tuple(references), source_file=origin, derived_lines=derived,
+        line_width_energy_cm1=width_energy_cm1,
     )
 
 
@@ -439,7 +461,60 @@ def _read_lines(r: _Reader, doc: Mapping[str, Any], levels: _Levels,
         if share > into_lower + BRANCHING_TOLERANCE:
             raise r.fail(where, f"share {share:g} exceeds the radiative branching "
                                 f"{upper} -> {lower} ({into_lower:.6g})")
+        fwhm, fwhm_low = _read_widths(r, e, where)
         out.append(EmissionLine(name, upper, lower,
                                 r.number(e, "wavelength_nm", where, positive=True), share,
-                                e.get("source", "")))
+                                e.get("source", ""), fwhm, fwhm_low))
+    return tuple(out)
+
+
+def _read_widths(r: _Reader, e: Mapping[str, Any], where: str) -> tuple[float, float]:
+    """(FWHM at the reference temperature, FWHM at T → 0) in nm; lines narrow when cooled."""
+    fwhm = r.number(e, "fwhm_nm", where, default=DEFAULT_LINE_FWHM_NM, positive=True)
+    low = r.number(e, "fwhm_low_T_nm", where, default=fwhm * DEFAULT_LOW_T_NARROWING,
+                   positive=True)
+    if low > fwhm:
+        raise r.fail(where, f"fwhm_low_T_nm {low:g} exceeds fwhm_nm {fwhm:g} (lines narrow "
+                            f"when cooled)")
+    return fwhm, low
+
+
+def _read_derived_lines(r: _Reader, doc: Mapping[str, Any], levels: _Levels,
+                        line_names: set[str]) -> tuple[DerivedLine, ...]:
+    out: list[DerivedLine] = []
+    seen = set(line_names)
+    for where, e in r.entries(doc, "derived_line"):
+        name = r.string(e, "name", where)
+        _unique(r, where, name, seen, "line")
+        kind = r.string(e, "kind", where)
+        if kind not in _DERIVED_KIND_KEYS:
+            raise r.fail(where, f"kind {kind!r} is not one of {', '.join(_DERIVED_KIND_KEYS)}")
+        required, optional = _DERIVED_KIND_KEYS[kind]
+        for other, (other_required, other_optional) in _DERIVED_KIND_KEYS.items():
+            for key in (other_required | other_optional) - required - optional:
+                if other != kind and key in e:
+                    raise r.fail(where, f"{key!r} belongs to kind {other!r}, not {kind!r}")
+        for key in sorted(required):
+            if key not in e:
+                raise r.fail(where, f"missing field {key!r} (needed by kind {kind!r})")
+        base = levels.ref(e["from"], where, "from")
+        if kind == "pumped" and base == LevelRef(base.species,
+                                                 levels.species[base.species].levels[0].name):
+            raise r.fail(where, f"a pumped line starts from an excited level, not the ground "
+                                f"level {base} (that would be an ordinary line)")
+        fwhm, fwhm_low = _read_widths(r, e, where)
+        label = e.get("label", "")
+        if not isinstance(label, str):
+            raise r.fail(where, f"label must be a string, got {label!r}")
+        out.append(DerivedLine(
+            name=name, kind=kind, base=base,
+            wavelength_nm=r.number(e, "wavelength_nm", where, positive=True), label=label,
+            cross_section_cm2=r.number(e, "cross_section_cm2", where, default=0.0,
+                                       maximum=MAX_PLAUSIBLE_CROSS_SECTION_CM2),
+            photon_yield=r.number(e, "photon_yield", where, default=0.0, maximum=1.0),
+            mismatch_cm1=r.number(e, "mismatch_cm1", where, default=0.0, minimum=None),
+            rate_per_s=r.number(e, "rate_per_s", where, default=0.0),
+            gap_cm1=r.number(e, "gap_cm1", where, default=0.0),
+            fwhm_nm=fwhm, fwhm_low_T_nm=fwhm_low, source=e.get("source", ""),
+        ))
     return tuple(out)

@@ -128,15 +128,60 @@ class Transfer:
     source: str = ""
 
 
+#: Line FWHM (nm) at the reference temperature when a preset gives none (PHYSICS.md §4: 10–20 nm
+#: at 295 K); the low-temperature limit defaults to a fifth of it ("a few nm below ~50 K").
+DEFAULT_LINE_FWHM_NM = 15.0
+DEFAULT_LOW_T_NARROWING = 0.2
+#: Energy (cm⁻¹) in the line-width law of :mod:`.spectra` (Stark-level scale; our choice).
+DEFAULT_LINE_WIDTH_ENERGY_CM1 = 150.0
+
+
 @dataclass(frozen=True)
 class EmissionLine:
-    """An emission line: photons/s per ion = share × (radiative rate of `upper`) × x_upper."""
+    """An emission line: photons/s per ion = share × (radiative rate of `upper`) × x_upper.
+
+    `fwhm_nm` is the Gaussian FWHM at the preset's reference temperature and `fwhm_low_T_nm` its
+    T → 0 limit; :func:`.spectra.line_fwhm_nm` interpolates between them (PHYSICS.md §4).
+    """
 
     name: str
     upper: LevelRef
     lower: LevelRef
     wavelength_nm: float
     share: float  # fraction of the upper level's total radiative decay emitted in this line
+    source: str = ""
+    fwhm_nm: float = DEFAULT_LINE_FWHM_NM
+    fwhm_low_T_nm: float = DEFAULT_LINE_FWHM_NM * DEFAULT_LOW_T_NARROWING
+
+
+@dataclass(frozen=True)
+class DerivedLine:
+    """A line from a level the rate equations do not carry, derived from a modelled level `base`.
+
+    Used only by the spectrum (:mod:`.spectra`), not by the rate equations, so it must be weak:
+
+    * ``kind = "pumped"``: one more pump photon absorbed from `base` (σ = `cross_section_cm2`,
+      scaled with temperature by `mismatch_cm1` like an absorption) reaches an unmodelled level
+      that emits `photon_yield` photons on this line per absorption. Photons/s per ion =
+      photon_yield·σ·Φ·x_base: a "higher-order" line with slope S_base + 1 (PHYSICS.md §3,
+      Tm ¹G₄ 475 nm). Perturbative: valid while σ·Φ is far below the decay rate of `base`.
+    * ``kind = "thermal"``: a level `gap_cm1` above `base` in Boltzmann equilibrium with it
+      (e.g. Nd ⁴F₅/₂ above ⁴F₃/₂). Photons/s per ion = rate_per_s·exp(−gap/kT)·x_base, with
+      `rate_per_s` = (g_hot/g_base) × radiative rate of the hot level into the line.
+    """
+
+    name: str
+    kind: str  # "pumped" | "thermal"
+    base: LevelRef
+    wavelength_nm: float
+    label: str = ""  # the transition in words, e.g. "1G4 -> 3H6" (its levels are not modelled)
+    cross_section_cm2: float = 0.0  # pumped
+    photon_yield: float = 0.0  # pumped
+    mismatch_cm1: float = 0.0  # pumped
+    rate_per_s: float = 0.0  # thermal
+    gap_cm1: float = 0.0  # thermal
+    fwhm_nm: float = DEFAULT_LINE_FWHM_NM
+    fwhm_low_T_nm: float = DEFAULT_LINE_FWHM_NM * DEFAULT_LOW_T_NARROWING
     source: str = ""
 
 
@@ -160,6 +205,10 @@ class Preset:
     particle_diameter_nm: float = 20.0
     references: tuple[str, ...] = ()
     source_file: str = field(default="", compare=False)
+    #: Lines derived from modelled populations for the spectrum only (see DerivedLine).
+    derived_lines: tuple[DerivedLine, ...] = ()
+    #: Energy (cm⁻¹) of the line-width temperature law (see .spectra.line_fwhm_nm).
+    line_width_energy_cm1: float = DEFAULT_LINE_WIDTH_ENERGY_CM1
 
     # --- lookups -------------------------------------------------------------------------
     def species_named(self, name: str) -> Species:
