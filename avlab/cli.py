@@ -40,6 +40,20 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="summarise an HDF5 run file")
     inspect.add_argument("file", help="run file (.h5)")
 
+    fit = sub.add_parser(
+        "fit", help="fit a rate-equation preset to a stored S-curve run",
+        description="Fit free parameters of a sample preset (docs/physics.md) to the S-curve "
+                    "in a run file, with 1-sigma uncertainties. The signal scale is always "
+                    "free.")
+    fit.add_argument("file", help="S-curve run file (.h5)")
+    fit.add_argument("--preset", default=None,
+                     help="preset to start from (default: the run's simulated sample, else "
+                          "tm8_1064)")
+    fit.add_argument("--free", default="beta,background", metavar="NAMES",
+                     help="comma-separated free parameters: beta, sigma_esa, "
+                          "cross_relaxation, quenching, intensity_scale, background "
+                          "(default: beta,background)")
+
     recover = sub.add_parser("recover", help="make a run file left by a killed run open in "
                                              "every HDF5 tool (status becomes 'failed')")
     recover.add_argument("file", help="run file (.h5) whose writer was killed")
@@ -89,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handler = {"run": _cmd_run, "inspect": _cmd_inspect, "recover": _cmd_recover,
+               "fit": _cmd_fit,
                "sim": _cmd_sim, "instruments": _cmd_instruments, "procedures": _cmd_procedures,
                "config": _cmd_config}[args.command]
     return handler(args)
@@ -179,6 +194,29 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"avlab: cannot read {path}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from .analysis.model_fit import FitParameter, ModelFitError, fit_scurve, scurve_data_from_run
+    from .storage import read_run
+
+    try:
+        run = read_run(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"avlab: cannot read {args.file}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    preset = args.preset or str(run.sample.get("name", ("tm8_1064", ""))[0]) or "tm8_1064"
+    names = [n.strip() for n in args.free.split(",") if n.strip()]
+    try:
+        data = scurve_data_from_run(run)
+        result = fit_scurve(preset, *data, [FitParameter(n) for n in names])
+    except (ModelFitError, KeyError) as exc:
+        print(f"avlab: {_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"fit of preset {preset} to {args.file} ({len(data[0])} points)")
+    for line in result.summary_lines():
+        print(f"  {line}")
     return EXIT_OK
 
 

@@ -182,3 +182,23 @@ def test_instruments_reports_a_broken_role_and_still_checks_the_others(tmp_path,
     assert "power_meter  [thorlabs_pm100 @ TCPIP0::127.0.0.1::9::SOCKET]\n  PROBLEM:" in text
     assert "identity: IPG Photonics" in text  # the laser after it was still connected
     assert "2 of 3 roles OK" in text
+
+
+def test_fit_recovers_the_simulated_sample_from_a_run(tmp_path, capsys):
+    out = tmp_path / "s.h5"
+    main(["run", "scurve", "--out", str(out), "--no-plot"])
+    capsys.readouterr()
+    assert main(["fit", str(out), "--free", "beta,background"]) == 0
+    text = capsys.readouterr().out
+    beta_line = next(line for line in text.splitlines() if line.strip().startswith("beta ="))
+    value, sigma = (float(x) for x in beta_line.split("=")[1].split("(")[0].split("±"))
+    assert abs(value - 6.4e-21 / 2.1e-24) < 4 * sigma  # the preset's own beta, 3048
+    assert "collection_efficiency = 0.15" in text
+
+
+def test_fit_with_an_unknown_parameter_is_a_usage_error(tmp_path, capsys):
+    out = tmp_path / "s.h5"
+    main(["run", "scurve", "--out", str(out), "--no-plot", "--set", "sweep_down=no"])
+    capsys.readouterr()
+    assert main(["fit", str(out), "--free", "flux_capacitor"]) == 2
+    assert "flux_capacitor" in capsys.readouterr().err
