@@ -98,6 +98,9 @@ def test_lakeshore_over_tcp_with_our_driver_and_upstream_pymeasure(served):
         assert ours.identity.startswith("Lake Shore 336")
         assert 2.0 < ours.input("A").temperature_K < 400.0
         upstream.output_1.setpoint = 42.0
+        # A bare write on one socket and a query on another are served by different
+        # threads: read back on the writer's own socket first, which orders them.
+        assert upstream.output_1.setpoint == pytest.approx(42.0)
         assert ours.output(1).setpoint_K == pytest.approx(42.0)
         assert upstream.input_A.kelvin == pytest.approx(ours.input("A").temperature_K, abs=0.5)
     finally:
