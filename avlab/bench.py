@@ -21,9 +21,10 @@ from .devices import (
     PumpLaser,
     RoleDevice,
     Scanner,
+    Spectrometer,
 )
 from .errors import BenchError, RunAborted
-from .roles import ATTENUATOR, COUNTER, CRYOSTAT, LASER, POWER_METER, SCANNER
+from .roles import ATTENUATOR, COUNTER, CRYOSTAT, LASER, POWER_METER, SCANNER, SPECTROMETER
 from .simulation import build_world
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,9 @@ class Bench:
     def cryostat(self, role: str | None = None) -> Cryostat:
         return self._one(CRYOSTAT, role)
 
+    def spectrometer(self, role: str | None = None) -> Spectrometer:
+        return self._one(SPECTROMETER, role)
+
     def scanner(self, role: str | None = None) -> Scanner:
         return self._one(SCANNER, role)
 
@@ -185,6 +189,9 @@ class Bench:
             return Detector(inst.role, driver,
                             max_count_rate_cps=inst.limits["max_count_rate_cps"],
                             dead_time_s=inst.options.get("dead_time_ns", 0.0) * 1e-9, **common)
+        if kind == SPECTROMETER:
+            return Spectrometer(inst.role, driver,
+                                max_exposure_s=inst.limits.get("max_exposure_s"), **common)
         if kind == SCANNER:
             return Scanner(inst.role, driver,
                            max_count_rate_cps=inst.limits["max_count_rate_cps"], **common)

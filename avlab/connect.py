@@ -70,6 +70,29 @@ def _open(inst: InstrumentConfig, twin: Any, wait: Callable[[float], None] | Non
         from drivers.powermeters.thorlabs_pm100 import ThorlabsPM100
 
         return ThorlabsPM100(_link(inst, twin))
+    if inst.driver == "ocean_seabreeze":
+        from drivers.spectrometers.ocean_seabreeze import (
+            OceanSpectrometer,
+            open_ocean_spectrometer,
+        )
+
+        opts = {k: inst.options[k] for k in ("correct_dark_counts", "correct_nonlinearity")
+                if k in inst.options}
+        if twin is not None:
+            twin.open()  # a reopened link finds the twin open again
+            return OceanSpectrometer(twin, **opts)
+        serial = None if inst.resource.lower() == "first" else inst.resource
+        return open_ocean_spectrometer(serial, backend=inst.options.get("backend", "cseabreeze"),
+                                       **opts)
+    if inst.driver == "spectrapro":
+        from drivers.spectrometers.spectrapro import SpectraPro, SpectrographCamera
+
+        if twin is None:
+            raise ValueError(f"{inst.role}: no camera backend for a real SpectraPro yet "
+                             "(simulation only; Andor via pylablib is the planned first)")
+        camera_kwargs = ({"focal_length_mm": inst.options["focal_length_mm"]}
+                         if "focal_length_mm" in inst.options else {})
+        return SpectrographCamera(SpectraPro(_link(inst, twin)), twin.camera, **camera_kwargs)
     if inst.driver == "nidaq_galvo":
         if twin is not None:
             return twin  # SDK-level: the twin is the driver object
@@ -128,6 +151,11 @@ def _prepare(inst: InstrumentConfig, driver: Any) -> None:
         driver.start_tec(inst.options.get("tec_setpoint_C"))  # TEC on and settled; LD off
     elif inst.driver == "thorlabs_elliptec":
         driver.status  # reading the status clears an error latched before we connected
+    elif inst.driver == "spectrapro":
+        if "grating" in inst.options:
+            driver.spectrograph.select_grating(inst.options["grating"])
+        if "center_wavelength_nm" in inst.options:
+            driver.spectrograph.goto_nm(inst.options["center_wavelength_nm"])
     elif inst.driver == "lakeshore_33x":
         limit_K = inst.limits.get("temperature_limit_K", inst.limits["max_setpoint_K"])
         driver.configure_safety_limit(limit_K)

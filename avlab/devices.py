@@ -411,3 +411,36 @@ class Scanner(RoleDevice):
         with self.lock:
             x, y = self.driver.position_um
         return f"spot at ({x:.3f}, {y:.3f}) um"
+
+
+class Spectrometer(RoleDevice):
+    """An emission spectrometer: exposures within the configured limit, one at a time."""
+
+    kind = "spectrometer"
+
+    def __init__(self, role: str, driver: Any, *, max_exposure_s: float | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(role, driver, **kwargs)
+        self.max_exposure_s = max_exposure_s
+
+    def acquire(self, exposure_s: float) -> Any:
+        """One spectrum (drivers.spectrometers.Spectrum; `saturated` says if it clipped)."""
+        from drivers.spectrometers.base import ExposureOutOfRangeError
+
+        if self.max_exposure_s is not None and exposure_s > self.max_exposure_s:
+            raise SafetyLimitError(f"exposure {exposure_s:g} s exceeds the configured limit "
+                                   f"{self.max_exposure_s:g} s for {self.role}")
+        with self.lock:
+            try:
+                return self.driver.acquire(exposure_s)
+            except ExposureOutOfRangeError as exc:
+                raise SafetyLimitError(f"{self.role}: {exc}") from exc
+
+    def wavelengths_nm(self) -> Any:
+        with self.lock:
+            return self.driver.wavelengths_nm()
+
+    def live_status(self) -> str:
+        with self.lock:
+            wavelengths = self.driver.wavelengths_nm()
+        return f"{wavelengths[0]:.1f} … {wavelengths[-1]:.1f} nm, {len(wavelengths)} pixels"

@@ -16,6 +16,7 @@ COUNTER = "counter"
 CRYOSTAT = "cryostat"
 ATTENUATOR = "attenuator"
 SCANNER = "scanner"
+SPECTROMETER = "spectrometer"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ LIMITS: dict[str, dict[str, LimitSpec]] = {
     POWER_METER: {
         "max_power_W": LimitSpec("W", "sensor damage threshold (warn above)", required=False),
     },
+    SPECTROMETER: {
+        "max_exposure_s": LimitSpec("s", "longest exposure a procedure may ask for",
+                                    required=False),
+    },
     SCANNER: {
         "max_volts": LimitSpec("V", "galvo command voltage limit (amplifier input range)"),
         "max_slew_V_per_ms": LimitSpec("V/ms", "galvo command slew-rate limit"),
@@ -96,6 +101,7 @@ ROLES: dict[str, RoleSpec] = {
     "power_meter": RoleSpec(POWER_METER, "optical power meter at the calibrated plane"),
     "detector": RoleSpec(COUNTER, "photon-counting detector read by a gated counter"),
     "cryostat": RoleSpec(CRYOSTAT, "sample temperature controller / cryostat"),
+    "spectrometer": RoleSpec(SPECTROMETER, "emission spectrometer"),
     "scanner": RoleSpec(SCANNER, "galvo scanner with photon counting clocked by its samples"),
     "attenuator": RoleSpec(ATTENUATOR, "half-wave plate on a motorized mount + polarizer in "
                                        "the pump path, before the power-meter plane"),
@@ -125,6 +131,32 @@ DRIVERS: dict[str, DriverSpec] = {
             "step_dwell_s": OptionSpec(float, "time held after each ramp step", positive=True),
             "current_limit_A": OptionSpec(float, "current limit of the simulated controller "
                                                  "(simulation only)", positive=True),
+        },
+    ),
+    "ocean_seabreeze": DriverSpec(
+        "ocean_seabreeze", SPECTROMETER,
+        "Ocean Insight spectrometer through python-seabreeze (resource: serial number or "
+        "'first')",
+        {
+            "backend": OptionSpec(str, "'cseabreeze' (default) or 'pyseabreeze'"),
+            "correct_dark_counts": OptionSpec(bool, "subtract the optically dark pixels"),
+            "correct_nonlinearity": OptionSpec(bool, "apply the stored nonlinearity "
+                                                     "correction"),
+            "throughput": OptionSpec(float, "collection to spectrometer throughput "
+                                            "(simulation only)", positive=True),
+        },
+    ),
+    "spectrapro": DriverSpec(
+        "spectrapro", SPECTROMETER,
+        "Princeton Instruments / Acton SpectraPro spectrograph (serial 9600 8N1) with a camera",
+        {
+            "grating": OptionSpec(int, "grating selected at connect (1-9)", positive=True),
+            "center_wavelength_nm": OptionSpec(float, "centre wavelength set at connect",
+                                               positive=True),
+            "focal_length_mm": OptionSpec(float, "focal length (default: from the model)",
+                                          positive=True),
+            "camera_throughput": OptionSpec(float, "collection to camera throughput "
+                                                   "(simulation only)", positive=True),
         },
     ),
     "nidaq_galvo": DriverSpec(

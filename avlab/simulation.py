@@ -88,6 +88,15 @@ def _make_twin(inst: InstrumentConfig, world: Any) -> Any:
         from sim_devices.instruments.montana_cryostation import SimMontanaCryostation
 
         return SimMontanaCryostation(stage)
+    if inst.driver == "ocean_seabreeze":
+        from sim_devices.instruments.ocean import SimOceanSpectrometer
+
+        return SimOceanSpectrometer(world, throughput=inst.options.get("throughput", 0.2))
+    if inst.driver == "spectrapro":
+        from sim_devices.instruments.spectrapro import spectrograph_with_camera
+
+        return spectrograph_with_camera(
+            world, camera_throughput=inst.options.get("camera_throughput", 0.4))
     if inst.driver == "nidaq_galvo":
         from sim_devices.instruments.galvo_scanner import SimGalvoScanner
 

@@ -39,6 +39,10 @@ t_min = 2e-4
 driver = "thorlabs_pm100"
 resource = "sim"
 
+[instruments.spectrometer]
+driver = "spectrapro"
+resource = "sim"
+
 [instruments.cryostat]
 driver = "lakeshore_33x"
 resource = "sim"
@@ -106,6 +110,19 @@ def test_lakeshore_over_tcp_with_our_driver_and_upstream_pymeasure(served):
     finally:
         ours.adapter.close()
         upstream.adapter.close()
+
+
+def test_spectrapro_over_tcp_moves_the_grating_angle(served):
+    from drivers.spectrometers.spectrapro import SpectraPro
+
+    ports, _ = served
+    spectrograph = SpectraPro(ports["spectrometer"].visa_resource)
+    try:
+        assert "SP-2" in spectrograph.model
+        spectrograph.goto_nm(650.0)
+        assert spectrograph.center_wavelength_nm == pytest.approx(650.0, abs=0.01)
+    finally:
+        spectrograph.adapter.close()
 
 
 def test_montana_legacy_framing_over_tcp():
