@@ -1,0 +1,197 @@
+"""Pump modulation for rise/decay measurements: the pump square-wave on and off, with a marker.
+
+A photon-avalanche rise curve needs the pump switched on from dark, again and again, with a TTL
+that tells the time tagger when (PROTOCOLS.md §5: start channel = modulation TTL). One signal does
+both jobs: a DAQ counter output generates the square wave (high = pump on), which drives the
+laser's modulation input and, through a BNC tee, the time tagger's start channel. Its rising edge
+is pump-on, its falling edge pump-off.
+
+Two pieces, kept apart on purpose:
+
+* `PumpModulator` (below) runs the waveform; `NIDAQPumpModulator` does it with an NI-DAQ
+  counter (nidaqmx, imported only when a modulator is created).
+* The laser must *listen* to its modulation input. The IPG YLR does after `EMOD` (modulation
+  enable, status bit 12; `DMOD` disables it, PROTOCOLS.md §1a): the YLR is modulated through its
+  rear modulation input, the serial command only enables that input — `set_ylr_modulation_input`.
+  With modulation enabled and the waveform stopped (output idling low) the YLR emits nothing;
+  disabling modulation while emitting sends it back to CW at its setpoint, so that is refused.
+
+A free-running counter output starts with one full off-phase (its initial delay), so the first
+period, like every later one, begins from a pump that was off for `off_s`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from .errors import BackendNotInstalledError, InstrumentCommandError, InstrumentResponseError
+
+#: Shortest period accepted by default (10 kHz). The YLR's modulation bandwidth is model
+#: dependent (a few kHz to tens of kHz) [G: check the laser's datasheet]; PA rise and decay
+#: need periods of ms to s anyway.
+DEFAULT_MIN_PERIOD_S = 1e-4
+
+
+@dataclass(frozen=True)
+class PumpWaveform:
+    """A square wave: the pump on for `on_s`, then off for `off_s`, repeated."""
+
+    period_s: float
+    duty_cycle: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.period_s) and self.period_s > 0):
+            raise ValueError(f"modulation period must be a positive number of seconds, got "
+                             f"{self.period_s!r}")
+        if not (math.isfinite(self.duty_cycle) and 0.0 < self.duty_cycle < 1.0):
+            raise ValueError(f"duty cycle must lie strictly between 0 and 1, got "
+                             f"{self.duty_cycle!r}")
+
+    @classmethod
+    def from_on_off(cls, on_s: float, off_s: float) -> PumpWaveform:
+        """The waveform with the pump on for `on_s` and off for `off_s` (both > 0)."""
+        if not (on_s > 0 and off_s > 0):
+            raise ValueError(f"on and off times must be positive, got {on_s} s and {off_s} s")
+        return cls(on_s + off_s, on_s / (on_s + off_s))
+
+    @property
+    def on_s(self) -> float:
+        return self.period_s * self.duty_cycle
+
+    @property
+    def off_s(self) -> float:
+        return self.period_s - self.on_s
+
+    @property
+    def frequency_Hz(self) -> float:
+        return 1.0 / self.period_s
+
+
+def check_waveform(waveform: PumpWaveform, *, min_period_s: float, max_period_s: float) -> None:
+    """Raise ValueError unless the period lies within the modulator's limits."""
+    if not min_period_s <= waveform.period_s <= max_period_s:
+        raise ValueError(f"modulation period {waveform.period_s:g} s is outside "
+                         f"{min_period_s:g} … {max_period_s:g} s, the limits of this modulator")
+
+
+@runtime_checkable
+class PumpModulator(Protocol):
+    """Square-wave modulation of a pump laser with a TTL marker (high while the pump is on)."""
+
+    @property
+    def identity(self) -> str:
+        """Human-readable description (card, counter, output terminal)."""
+
+    @property
+    def waveform(self) -> PumpWaveform | None:
+        """The running waveform, or None when stopped."""
+
+    def start(self, period_s: float, duty_cycle: float = 0.5) -> PumpWaveform:
+        """Start (or restart with new timing) the square wave; returns the waveform running."""
+
+    def stop(self) -> None:
+        """Stop the square wave; the output idles low (pump off while its modulation input is
+        enabled)."""
+
+    def close(self) -> None:
+        """Stop and release the hardware."""
+
+
+# --- NI-DAQ counter output -----------------------------------------------------------------------
+
+def _import_nidaqmx() -> Any:
+    try:
+        import nidaqmx  # noqa: PLC0415 - optional vendor backend
+    except ImportError:
+        raise BackendNotInstalledError(
+            "The NI-DAQ pump modulator",
+            "pip install nidaqmx, and install the NI-DAQmx driver from NI",
+        ) from None
+    return nidaqmx
+
+
+class NIDAQPumpModulator:
+    """A continuous pulse train from an NI-DAQ counter output (`add_co_pulse_chan_time`).
+
+    `counter` is e.g. "Dev1/ctr2"; `output_terminal` (e.g. "PFI12") routes the counter output to
+    a specific pin, otherwise it appears on the counter's default output pin. Wire that pin to
+    the laser's modulation input and, with a tee, to the time tagger's start channel.
+    """
+
+    def __init__(self, counter: str = "Dev1/ctr2", *, output_terminal: str | None = None,
+                 min_period_s: float = DEFAULT_MIN_PERIOD_S, max_period_s: float = 100.0) -> None:
+        self._nidaqmx = _import_nidaqmx()
+        self.counter = counter
+        self.output_terminal = output_terminal
+        self.device = counter.split("/")[0]
+        self.min_period_s = float(min_period_s)
+        self.max_period_s = float(max_period_s)
+        self._task: Any = None
+        self._waveform: PumpWaveform | None = None
+
+    @property
+    def identity(self) -> str:
+        where = f" on {self.output_terminal}" if self.output_terminal else ""
+        return f"NI-DAQ {self.counter} pulse train{where} (pump modulation + tagger marker)"
+
+    @property
+    def waveform(self) -> PumpWaveform | None:
+        return self._waveform
+
+    def start(self, period_s: float, duty_cycle: float = 0.5) -> PumpWaveform:
+        waveform = PumpWaveform(period_s, duty_cycle)
+        check_waveform(waveform, min_period_s=self.min_period_s, max_period_s=self.max_period_s)
+        self.stop()
+        nidaqmx = self._nidaqmx
+        from nidaqmx.constants import AcquisitionType, Level
+
+        task = nidaqmx.Task()
+        try:
+            channel = task.co_channels.add_co_pulse_chan_time(
+                self.counter, idle_state=Level.LOW, initial_delay=waveform.off_s,
+                low_time=waveform.off_s, high_time=waveform.on_s)
+            if self.output_terminal:
+                channel.co_pulse_term = f"/{self.device}/{self.output_terminal}"
+            task.timing.cfg_implicit_timing(sample_mode=AcquisitionType.CONTINUOUS)
+            task.start()
+        except BaseException:
+            task.close()
+            raise
+        self._task, self._waveform = task, waveform
+        return waveform
+
+    def stop(self) -> None:
+        task, self._task, self._waveform = self._task, None, None
+        if task is not None:
+            try:
+                task.stop()
+            finally:
+                task.close()
+
+    def close(self) -> None:
+        self.stop()
+
+
+# --- IPG YLR modulation input --------------------------------------------------------------------
+
+def set_ylr_modulation_input(laser: Any, enabled: bool) -> None:
+    """Make an IPG YLR (`drivers.lasers.ipg_ylr.IPGYLR`) follow its modulation input (`EMOD`)
+    or ignore it (`DMOD`), and check status bit 12 afterwards.
+
+    Disabling is refused while the laser emits: it would jump to CW at its setpoint.
+    """
+    from .lasers.ipg_ylr import YLRStatus  # noqa: PLC0415 - keep this module light
+
+    if not enabled and YLRStatus.EMISSION in laser.status:
+        raise InstrumentCommandError(
+            f"{laser.name}: switch emission off before disabling modulation (DMOD would send "
+            "the laser to CW at its setpoint)")
+    command = "EMOD" if enabled else "DMOD"
+    reply = laser.ask(command).strip()
+    if reply.upper() != command:
+        raise InstrumentResponseError(f"{laser.name}: unexpected reply {reply!r} to {command}")
+    if (YLRStatus.MODULATION in laser.status) != bool(enabled):
+        raise InstrumentResponseError(
+            f"{laser.name}: modulation status bit did not follow {command}")
