@@ -17,14 +17,26 @@ from .devices import (
     Attenuator,
     Cryostat,
     Detector,
+    Modulator,
     PowerMeter,
     PumpLaser,
     RoleDevice,
     Scanner,
     Spectrometer,
+    TimeTagger,
 )
 from .errors import BenchError, RunAborted
-from .roles import ATTENUATOR, COUNTER, CRYOSTAT, LASER, POWER_METER, SCANNER, SPECTROMETER
+from .roles import (
+    ATTENUATOR,
+    COUNTER,
+    CRYOSTAT,
+    LASER,
+    MODULATOR,
+    POWER_METER,
+    SCANNER,
+    SPECTROMETER,
+    TIME_TAGGER,
+)
 from .simulation import build_world
 
 log = logging.getLogger(__name__)
@@ -107,6 +119,12 @@ class Bench:
     def cryostat(self, role: str | None = None) -> Cryostat:
         return self._one(CRYOSTAT, role)
 
+    def time_tagger(self, role: str | None = None) -> TimeTagger:
+        return self._one(TIME_TAGGER, role)
+
+    def modulator(self, role: str | None = None) -> Modulator:
+        return self._one(MODULATOR, role)
+
     def spectrometer(self, role: str | None = None) -> Spectrometer:
         return self._one(SPECTROMETER, role)
 
@@ -149,14 +167,14 @@ class Bench:
                              "BE EMITTING", laser.role, type(exc).__name__, exc)
                 outcomes[laser.role] = (f"FAILED: {type(exc).__name__}: {exc} — THE LASER MAY "
                                         "STILL BE EMITTING: switch it off at the laser")
-        # Second barrier, after every laser is off: attenuators to extinction (best effort).
+        # After every laser is off: modulation stopped, attenuators to extinction (best effort).
         for device in self.devices.values():
-            if isinstance(device, Attenuator):
+            if isinstance(device, (Attenuator, Modulator)):
                 try:
                     outcomes[device.role] = device.shutdown()
                 except Exception as exc:
-                    log.warning("%s: could not move to extinction: %s", device.role, exc)
-                    outcomes[device.role] = f"not at extinction ({type(exc).__name__}: {exc})"
+                    log.warning("%s: shutdown step failed: %s", device.role, exc)
+                    outcomes[device.role] = f"not done ({type(exc).__name__}: {exc})"
         return ShutdownReport(outcomes)
 
     def close(self) -> None:
@@ -189,6 +207,14 @@ class Bench:
             return Detector(inst.role, driver,
                             max_count_rate_cps=inst.limits["max_count_rate_cps"],
                             dead_time_s=inst.options.get("dead_time_ns", 0.0) * 1e-9, **common)
+        if kind == TIME_TAGGER:
+            return TimeTagger(inst.role, driver,
+                              max_count_rate_cps=inst.limits["max_count_rate_cps"],
+                              detector_channel=inst.options.get("detector_channel", 1),
+                              marker_channel=inst.options.get("marker_channel", 2), **common)
+        if kind == MODULATOR:
+            return Modulator(inst.role, driver, min_period_s=inst.limits.get("min_period_s"),
+                             max_period_s=inst.limits.get("max_period_s"), **common)
         if kind == SPECTROMETER:
             return Spectrometer(inst.role, driver,
                                 max_exposure_s=inst.limits.get("max_exposure_s"), **common)

@@ -130,6 +130,12 @@ def parse_config(text: str, source: str = "<string>") -> LabConfig:
         for role, table in instruments_table.items()
     }
     simulation = _parse_simulation(checker, checker.table(data, "simulation", required=False))
+    for role, inst in instruments.items():
+        pump = inst.options.get("pump_role")
+        if pump is not None and (pump not in instruments
+                                 or instruments[pump].spec.kind != "laser"):
+            raise checker.fail(f"instruments.{role}.pump_role",
+                               f"{pump!r} is not a laser role of this config")
     for i, (role, _fault, _at) in enumerate(simulation.faults):
         if role not in instruments or not instruments[role].simulated:
             raise checker.fail(f"simulation.faults[{i}].role",

@@ -70,6 +70,21 @@ def _open(inst: InstrumentConfig, twin: Any, wait: Callable[[float], None] | Non
         from drivers.powermeters.thorlabs_pm100 import ThorlabsPM100
 
         return ThorlabsPM100(_link(inst, twin))
+    if inst.driver == "swabian_time_tagger":
+        if twin is not None:
+            return twin  # SDK-level: the twin is the driver object
+        from drivers.timetagging.swabian import SwabianTimeTagger
+
+        return SwabianTimeTagger(inst.options.get("serial", ""))
+    if inst.driver == "nidaq_modulator":
+        if twin is not None:
+            return twin
+        from drivers.modulation import NIDAQPumpModulator
+
+        limits = {k: inst.limits[k] for k in ("min_period_s", "max_period_s")
+                  if k in inst.limits}
+        return NIDAQPumpModulator(inst.resource, output_terminal=inst.options.get(
+            "output_terminal"), **limits)
     if inst.driver == "ocean_seabreeze":
         from drivers.spectrometers.ocean_seabreeze import (
             OceanSpectrometer,
@@ -151,6 +166,10 @@ def _prepare(inst: InstrumentConfig, driver: Any) -> None:
         driver.start_tec(inst.options.get("tec_setpoint_C"))  # TEC on and settled; LD off
     elif inst.driver == "thorlabs_elliptec":
         driver.status  # reading the status clears an error latched before we connected
+    elif inst.driver == "swabian_time_tagger" and "trigger_level_V" in inst.options:
+        for channel in (inst.options.get("detector_channel", 1),
+                        inst.options.get("marker_channel", 2)):
+            driver.set_trigger_level(channel, inst.options["trigger_level_V"])
     elif inst.driver == "spectrapro":
         if "grating" in inst.options:
             driver.spectrograph.select_grating(inst.options["grating"])

@@ -109,6 +109,20 @@ class PumpLaser(RoleDevice):
         finally:
             self.emission_off()
 
+    def set_modulation_input(self, on: bool) -> None:
+        """Make the laser follow (or ignore) its external modulation input. Only with emission
+        off: a laser leaving modulation while emitting jumps to CW at its setpoint."""
+        if self.is_emitting:
+            raise SafetyLimitError(f"{self.role}: switch emission off before changing the "
+                                   "modulation input")
+        with self.lock:
+            if hasattr(self.driver, "analog_modulation_enabled"):  # diode controllers
+                self.driver.analog_modulation_enabled = on
+            else:
+                from drivers.modulation import set_ylr_modulation_input
+
+                set_ylr_modulation_input(self.driver, on)
+
     @property
     def is_emitting(self) -> bool:
         with self.lock:
@@ -444,3 +458,96 @@ class Spectrometer(RoleDevice):
         with self.lock:
             wavelengths = self.driver.wavelengths_nm()
         return f"{wavelengths[0]:.1f} … {wavelengths[-1]:.1f} nm, {len(wavelengths)} pixels"
+
+
+class TimeTagger(RoleDevice):
+    """Time-resolved photon counting against the pump-modulation marker.
+
+    Rise curves start on the marker's rising edge (pump on), decay curves on its falling edge
+    (pump off). Every histogram is checked against the detector's count-rate limit.
+    """
+
+    kind = "time_tagger"
+
+    def __init__(self, role: str, driver: Any, *, max_count_rate_cps: float,
+                 detector_channel: int = 1, marker_channel: int = 2, **kwargs: Any) -> None:
+        super().__init__(role, driver, **kwargs)
+        self.max_count_rate_cps = max_count_rate_cps
+        self.detector_channel = detector_channel
+        self.marker_channel = marker_channel
+
+    def _call(self, what: str, function: Callable[[], Any]) -> Any:
+        with self.lock:
+            try:
+                return function()
+            except TimeoutError as exc:
+                raise InstrumentTimeoutError(f"{self.role}: {what} timed out: {exc}") from exc
+            except OSError as exc:
+                raise InstrumentConnectionError(f"{self.role}: lost the tagger: {exc}") from exc
+
+    def histogram(self, *, binwidth_s: float, n_bins: int, duration_s: float,
+                  falling_edge: bool = False) -> Any:
+        """Clicks versus time since the marker edge (rising: rise curve; falling: decay)."""
+        from drivers.timetagging.base import seconds_to_ps
+
+        start = -self.marker_channel if falling_edge else self.marker_channel
+        result = self._call("histogram", lambda: self.driver.histogram(
+            start, self.detector_channel, seconds_to_ps(binwidth_s), n_bins, duration_s))
+        self._check_rate(result.counts, duration_s)
+        return result
+
+    def rise_histogram(self, **kwargs: Any) -> Any:
+        return self.histogram(falling_edge=False, **kwargs)
+
+    def decay_histogram(self, **kwargs: Any) -> Any:
+        return self.histogram(falling_edge=True, **kwargs)
+
+    def _check_rate(self, counts: Any, duration_s: float) -> None:
+        rate = float(counts.sum()) / duration_s if duration_s > 0 else 0.0
+        if rate > self.max_count_rate_cps:
+            raise DetectorOverloadError(f"{self.role}: {rate:.3g} counts/s exceeds the "
+                                        f"configured limit {self.max_count_rate_cps:.3g}")
+
+    def live_status(self) -> str:
+        return f"detector on {self.detector_channel}, marker on {self.marker_channel}"
+
+
+class Modulator(RoleDevice):
+    """Square-wave pump modulation; stopped on shutdown (after the lasers are off)."""
+
+    kind = "modulator"
+
+    def __init__(self, role: str, driver: Any, *, min_period_s: float | None = None,
+                 max_period_s: float | None = None, **kwargs: Any) -> None:
+        super().__init__(role, driver, **kwargs)
+        self.min_period_s = min_period_s
+        self.max_period_s = max_period_s
+
+    def start(self, period_s: float, duty_cycle: float = 0.5) -> Any:
+        if self.min_period_s is not None and period_s < self.min_period_s or (
+                self.max_period_s is not None and period_s > self.max_period_s):
+            raise SafetyLimitError(f"period {period_s:g} s is outside the configured range of "
+                                   f"{self.role}")
+        with self.lock:
+            return self.driver.start(period_s, duty_cycle)
+
+    def stop(self) -> None:
+        with self.lock:
+            self.driver.stop()
+
+    @contextlib.contextmanager
+    def modulating(self, period_s: float, duty_cycle: float = 0.5) -> Iterator[Any]:
+        waveform = self.start(period_s, duty_cycle)
+        try:
+            yield waveform
+        finally:
+            self.stop()
+
+    def shutdown(self) -> str:
+        self.driver.stop()
+        return "modulation stopped"
+
+    def live_status(self) -> str:
+        with self.lock:
+            waveform = self.driver.waveform
+        return "stopped" if waveform is None else f"{waveform}"

@@ -17,6 +17,8 @@ CRYOSTAT = "cryostat"
 ATTENUATOR = "attenuator"
 SCANNER = "scanner"
 SPECTROMETER = "spectrometer"
+TIME_TAGGER = "time_tagger"
+MODULATOR = "modulator"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,14 @@ LIMITS: dict[str, dict[str, LimitSpec]] = {
     POWER_METER: {
         "max_power_W": LimitSpec("W", "sensor damage threshold (warn above)", required=False),
     },
+    TIME_TAGGER: {
+        "max_count_rate_cps": LimitSpec("counts/s", "detector protection, as for detector"),
+    },
+    MODULATOR: {
+        "min_period_s": LimitSpec("s", "shortest modulation period (laser modulation "
+                                       "bandwidth)", required=False),
+        "max_period_s": LimitSpec("s", "longest modulation period", required=False),
+    },
     SPECTROMETER: {
         "max_exposure_s": LimitSpec("s", "longest exposure a procedure may ask for",
                                     required=False),
@@ -102,6 +112,8 @@ ROLES: dict[str, RoleSpec] = {
     "detector": RoleSpec(COUNTER, "photon-counting detector read by a gated counter"),
     "cryostat": RoleSpec(CRYOSTAT, "sample temperature controller / cryostat"),
     "spectrometer": RoleSpec(SPECTROMETER, "emission spectrometer"),
+    "time_tagger": RoleSpec(TIME_TAGGER, "time tagger: detector clicks and modulation markers"),
+    "modulator": RoleSpec(MODULATOR, "square-wave pump modulation with a marker output"),
     "scanner": RoleSpec(SCANNER, "galvo scanner with photon counting clocked by its samples"),
     "attenuator": RoleSpec(ATTENUATOR, "half-wave plate on a motorized mount + polarizer in "
                                        "the pump path, before the power-meter plane"),
@@ -131,6 +143,29 @@ DRIVERS: dict[str, DriverSpec] = {
             "step_dwell_s": OptionSpec(float, "time held after each ramp step", positive=True),
             "current_limit_A": OptionSpec(float, "current limit of the simulated controller "
                                                  "(simulation only)", positive=True),
+        },
+    ),
+    "swabian_time_tagger": DriverSpec(
+        "swabian_time_tagger", TIME_TAGGER,
+        "Swabian Instruments Time Tagger (pip install Swabian-TimeTagger)",
+        {
+            "serial": OptionSpec(str, "serial number (default: the first tagger found)"),
+            "pump_role": OptionSpec(str, "the laser role the modulation markers belong to",
+                                    required=True),
+            "detector_channel": OptionSpec(int, "input of the detector TTLs", positive=True),
+            "marker_channel": OptionSpec(int, "input of the modulation marker", positive=True),
+            "trigger_level_V": OptionSpec(float, "trigger level of both inputs"),
+            "dead_time_ns": OptionSpec(float, "detector dead time", positive=True),
+            "dark_count_rate_cps": OptionSpec(float, "simulation only"),
+            "timing_jitter_ps": OptionSpec(float, "simulation only", positive=True),
+        },
+    ),
+    "nidaq_modulator": DriverSpec(
+        "nidaq_modulator", MODULATOR,
+        "pump modulation from an NI-DAQ counter output (resource: the counter, e.g. Dev1/ctr2)",
+        {
+            "output_terminal": OptionSpec(str, "PFI terminal of the counter output"),
+            "pump_role": OptionSpec(str, "the laser role it modulates", required=True),
         },
     ),
     "ocean_seabreeze": DriverSpec(

@@ -88,6 +88,20 @@ def _make_twin(inst: InstrumentConfig, world: Any) -> Any:
         from sim_devices.instruments.montana_cryostation import SimMontanaCryostation
 
         return SimMontanaCryostation(stage)
+    if inst.driver == "swabian_time_tagger":
+        from sim_devices.instruments.time_tagger import SimTimeTagger
+
+        opts = inst.options
+        extra = {k: opts[k] for k in ("detector_channel", "marker_channel", "dark_count_rate_cps",
+                                      "timing_jitter_ps") if k in opts}
+        return SimTimeTagger(world, pump_source_name=opts["pump_role"],
+                             dead_time_s=opts.get("dead_time_ns", 22.0) * 1e-9, **extra)
+    if inst.driver == "nidaq_modulator":
+        from sim_devices.instruments.time_tagger import SimPumpModulator
+
+        limits = {k: inst.limits[k] for k in ("min_period_s", "max_period_s")
+                  if k in inst.limits}
+        return SimPumpModulator(world, pump_source_name=inst.options["pump_role"], **limits)
     if inst.driver == "ocean_seabreeze":
         from sim_devices.instruments.ocean import SimOceanSpectrometer
 
