@@ -32,6 +32,7 @@ from drivers.scanning.calibration import GalvoCalibration, RasterWaveform, raste
 
 from ..world import SimWorld
 from .photon_counter import FLOOD_RATE_CPS
+from .sdk_faults import SdkFaults
 
 #: Faults of the scanning chain (SDK-level: they surface as the scanner's exceptions).
 SCANNER_FAULTS: dict[str, str] = {
@@ -44,8 +45,10 @@ SCANNER_FAULTS: dict[str, str] = {
 PARK_RATE_HZ = 100_000.0
 
 
-class SimGalvoScanner:
+class SimGalvoScanner(SdkFaults):
     """Scans the simulated world's beam over the sample and counts its photons."""
+
+    FAULTS = SCANNER_FAULTS
 
     def __init__(
         self,
@@ -71,35 +74,13 @@ class SimGalvoScanner:
         self.samples_counted = 0
         self.lines_scanned = 0
         self.moves = 0
-        self.active_faults: set[str] = set()
-        self._scheduled: list[tuple[float, str]] = []
+        self._init_faults()
         self._volts = calibration.to_volts(np.asarray(world.beam_position_um, dtype=float))
 
     # --- faults --------------------------------------------------------------------------------
-    @staticmethod
-    def fault_names() -> dict[str, str]:
-        return dict(SCANNER_FAULTS)
-
-    def inject(self, fault: str) -> None:
-        if fault not in SCANNER_FAULTS:
-            raise ValueError(f"SimGalvoScanner has no fault {fault!r}; known: "
-                             f"{', '.join(SCANNER_FAULTS)}")
-        self.active_faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self.active_faults.clear()
-
-    def schedule_fault(self, fault: str, at_s: float, clock) -> None:
-        """Inject `fault` once the bench clock reaches `at_s` (checked at every line and move)."""
-        if fault not in SCANNER_FAULTS:
-            raise ValueError(f"SimGalvoScanner has no fault {fault!r}")
-        self._scheduled.append((at_s, fault))
-
     def _check_faults(self, blocked_s: float) -> None:
         now = self.world.clock.now()
-        for at_s, fault in [f for f in self._scheduled if f[0] <= now]:
-            self._scheduled.remove((at_s, fault))
-            self.active_faults.add(fault)
+        self._apply_due_faults(now)
         if "drop_connection" in self.active_faults:
             raise ScannerConnectionError(f"{self.name}: device not present (simulated fault)")
         if "stop_answering" in self.active_faults:

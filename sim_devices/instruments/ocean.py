@@ -28,6 +28,7 @@ import numpy as np
 
 from ..world import SimWorld
 from .spectrometer import DetectorModel, SpectralRenderer, edges_from_centres
+from .sdk_faults import SdkFaults
 
 OCEAN_FAULTS: dict[str, str] = {
     "drop_connection": "the USB link drops: every call raises a USB error until cleared",
@@ -48,8 +49,10 @@ class SeaBreezeError(Exception):
     """Stands for `seabreeze.spectrometers.SeaBreezeError` (the twin cannot import the SDK)."""
 
 
-class SimOceanSpectrometer:
+class SimOceanSpectrometer(SdkFaults):
     """A seabreeze-level Ocean spectrometer looking at the simulated sample."""
+
+    FAULTS = OCEAN_FAULTS
 
     def __init__(
         self,
@@ -82,34 +85,12 @@ class SimOceanSpectrometer:
         #: Every integration time the twin was sent, to check what a driver sent (or not).
         self.integration_times_sent: list[int] = []
         self.spectra_read = 0
-        self.active_faults: set[str] = set()
-        self._scheduled: list[tuple[float, str]] = []
+        self._init_faults()
 
     # --- faults -----------------------------------------------------------------------------------
-    @staticmethod
-    def fault_names() -> dict[str, str]:
-        return dict(OCEAN_FAULTS)
-
-    def inject(self, fault: str) -> None:
-        if fault not in OCEAN_FAULTS:
-            raise ValueError(f"SimOceanSpectrometer has no fault {fault!r}; known: "
-                             f"{', '.join(OCEAN_FAULTS)}")
-        self.active_faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self.active_faults.clear()
-
-    def schedule_fault(self, fault: str, at_s: float, clock) -> None:
-        """Inject `fault` once the bench clock reaches `at_s` (checked at every call)."""
-        if fault not in OCEAN_FAULTS:
-            raise ValueError(f"SimOceanSpectrometer has no fault {fault!r}")
-        self._scheduled.append((at_s, fault))
-
     def _check_link(self) -> None:
         now = self.world.clock.now()
-        for at_s, fault in [f for f in self._scheduled if f[0] <= now]:
-            self._scheduled.remove((at_s, fault))
-            self.active_faults.add(fault)
+        self._apply_due_faults(now)
         if "drop_connection" in self.active_faults:
             raise ConnectionResetError(f"{self._model} {self._serial_number}: USB device not "
                                        "present (simulated fault)")

@@ -9,6 +9,7 @@ non-paralyzable dead-time saturation: measured rate m = r / (1 + r·τ).
 from __future__ import annotations
 
 from ..world import SimWorld
+from .sdk_faults import SdkFaults
 
 
 #: Faults of the counting chain (SDK-level: no wire, so they surface as the SDK's errors).
@@ -20,8 +21,10 @@ COUNTER_FAULTS: dict[str, str] = {
 FLOOD_RATE_CPS = 5e7
 
 
-class SimPhotonCounter:
+class SimPhotonCounter(SdkFaults):
     """Counts photons from the simulated sample over a gate of bench time."""
+
+    FAULTS = COUNTER_FAULTS
 
     def __init__(
         self,
@@ -40,27 +43,7 @@ class SimPhotonCounter:
         self.max_counts_per_gate = max_counts_per_gate
         self.name = name
         self.gates_counted = 0
-        self.active_faults: set[str] = set()
-        self._scheduled: list[tuple[float, str]] = []
-
-    @staticmethod
-    def fault_names() -> dict[str, str]:
-        return dict(COUNTER_FAULTS)
-
-    def inject(self, fault: str) -> None:
-        if fault not in COUNTER_FAULTS:
-            raise ValueError(f"SimPhotonCounter has no fault {fault!r}; known: "
-                             f"{', '.join(COUNTER_FAULTS)}")
-        self.active_faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self.active_faults.clear()
-
-    def schedule_fault(self, fault: str, at_s: float, clock) -> None:
-        """Inject `fault` once the bench clock reaches `at_s` (checked at every gate)."""
-        if fault not in COUNTER_FAULTS:
-            raise ValueError(f"SimPhotonCounter has no fault {fault!r}")
-        self._scheduled.append((at_s, fault))
+        self._init_faults()
 
     @property
     def identity(self) -> str:
@@ -71,9 +54,7 @@ class SimPhotonCounter:
         if gate_s <= 0:
             raise ValueError(f"gate time must be positive, got {gate_s} s")
         now = self.world.clock.now()
-        for at_s, fault in [f for f in self._scheduled if f[0] <= now]:
-            self._scheduled.remove((at_s, fault))
-            self.active_faults.add(fault)
+        self._apply_due_faults(now)
         if "drop_connection" in self.active_faults:
             raise ConnectionResetError(f"{self.name}: device not present (simulated fault)")
         if "stop_answering" in self.active_faults:

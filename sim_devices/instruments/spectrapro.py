@@ -34,6 +34,7 @@ from ..clock import Clock
 from ..world import SimWorld
 from .base import SimulatedMessageInstrument
 from .spectrometer import DetectorModel, SpectralRenderer
+from .sdk_faults import SdkFaults
 
 #: Mechanical centre-wavelength range with a 1200 g/mm grating (scales as 1200/G).
 MECHANICAL_LIMIT_NM_AT_1200 = 1400.0
@@ -247,9 +248,11 @@ CCD_DETECTOR = DetectorModel(
     dark_current_e_per_s=0.05, read_noise_e=6.0)
 
 
-class SimCamera:
+class SimCamera(SdkFaults):
     """A spectroscopy CCD at the exit port of a `SimSpectraPro` (implements the drivers'
     `Camera` interface)."""
+
+    FAULTS = CAMERA_FAULTS
 
     def __init__(
         self,
@@ -269,31 +272,11 @@ class SimCamera:
         self.exposure_s = 0.1
         self.name = name
         self.lines_read = 0
-        self.active_faults: set[str] = set()
-        self._scheduled: list[tuple[float, str]] = []
-
-    @staticmethod
-    def fault_names() -> dict[str, str]:
-        return dict(CAMERA_FAULTS)
-
-    def inject(self, fault: str) -> None:
-        if fault not in CAMERA_FAULTS:
-            raise ValueError(f"SimCamera has no fault {fault!r}; known: {', '.join(CAMERA_FAULTS)}")
-        self.active_faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self.active_faults.clear()
-
-    def schedule_fault(self, fault: str, at_s: float, clock) -> None:
-        if fault not in CAMERA_FAULTS:
-            raise ValueError(f"SimCamera has no fault {fault!r}")
-        self._scheduled.append((at_s, fault))
+        self._init_faults()
 
     def _check_link(self) -> None:
         now = self.world.clock.now()
-        for at_s, fault in [f for f in self._scheduled if f[0] <= now]:
-            self._scheduled.remove((at_s, fault))
-            self.active_faults.add(fault)
+        self._apply_due_faults(now)
         if "drop_connection" in self.active_faults:
             raise ConnectionResetError(f"{self.name}: camera not present (simulated fault)")
 

@@ -64,6 +64,7 @@ from drivers.timetagging.base import (
 from ..physics.dynamics import integrate
 from ..physics.model import RateModel, compile_model
 from ..world import PUMP_WAVELENGTH_TOLERANCE_NM, SimWorld, table_temperature_K
+from .sdk_faults import SdkFaults
 
 #: Faults of the tagging chain (SDK-level: no wire, so they surface as the SDK's errors).
 TAGGER_FAULTS: dict[str, str] = {
@@ -91,43 +92,9 @@ _MODULATORS: weakref.WeakKeyDictionary[SimWorld, dict[str, SimPumpModulator]] = 
     weakref.WeakKeyDictionary())
 
 
-class _Faults:
-    """inject / clear_faults / schedule_fault, as on the other SDK-level twins."""
-
-    FAULTS: dict[str, str] = {}
-
-    def _init_faults(self) -> None:
-        self.active_faults: set[str] = set()
-        self._scheduled: list[tuple[float, str]] = []
-
-    @classmethod
-    def fault_names(cls) -> dict[str, str]:
-        return dict(cls.FAULTS)
-
-    def inject(self, fault: str) -> None:
-        if fault not in self.FAULTS:
-            raise ValueError(f"{type(self).__name__} has no fault {fault!r}; known: "
-                             f"{', '.join(self.FAULTS)}")
-        self.active_faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self.active_faults.clear()
-
-    def schedule_fault(self, fault: str, at_s: float, clock) -> None:
-        """Inject `fault` once the bench clock reaches `at_s` (checked at every call)."""
-        if fault not in self.FAULTS:
-            raise ValueError(f"{type(self).__name__} has no fault {fault!r}")
-        self._scheduled.append((at_s, fault))
-
-    def _apply_due_faults(self, now: float) -> None:
-        for at_s, fault in [f for f in self._scheduled if f[0] <= now]:
-            self._scheduled.remove((at_s, fault))
-            self.active_faults.add(fault)
-
-
 # --- the modulator -------------------------------------------------------------------------------
 
-class SimPumpModulator(_Faults):
+class SimPumpModulator(SdkFaults):
     """A DAQ counter output square-waving the pump `pump_source_name`, with its TTL marker."""
 
     FAULTS = MODULATOR_FAULTS
@@ -269,7 +236,7 @@ def _split_phases(times_s: np.ndarray, period_s: float) -> tuple[np.ndarray, np.
 
 # --- the time tagger -----------------------------------------------------------------------------
 
-class SimTimeTagger(_Faults):
+class SimTimeTagger(SdkFaults):
     """A Time Tagger whose clicks come from the simulated sample's rate equations in time."""
 
     FAULTS = TAGGER_FAULTS
