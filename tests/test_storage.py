@@ -570,3 +570,24 @@ def test_column_rejects_variable_length_and_unsupported_dtypes(tmp_path: Path) -
             Column("x", "", dtype=dtype)
     with pytest.raises(ValueError, match="wall_time"):
         make_writer(tmp_path / "run.h5", columns=[Column("wall_time", "s")])
+
+
+@pytest.mark.parametrize("flush_every", [1, 7, 600])
+def test_many_points_across_chunk_boundaries_read_back_exactly(tmp_path: Path,
+                                                                flush_every: int) -> None:
+    """Points are written chunk-wise; batches that cross a chunk boundary must not lose or
+    shift a row, whatever the flush batching."""
+    path = tmp_path / "many.h5"
+    n = 1300  # crosses two 512-row chunk boundaries
+    with make_writer(path, flush_every=flush_every) as run:
+        for i in range(n):
+            run.append(point(i))
+        run.finish("completed")
+    data = read_run(path)
+    assert data.n_points == n
+    expected = [point(i) for i in range(n)]
+    np.testing.assert_array_equal(data.columns["counts"], [p["counts"] for p in expected])
+    np.testing.assert_array_equal(data.columns["intensity_kW_cm2"],
+                                  [p["intensity_kW_cm2"] for p in expected])
+    assert [t.decode() for t in data.columns["tag"][[0, 511, 512, 1299]]] == [
+        expected[i]["tag"] for i in (0, 511, 512, 1299)]
