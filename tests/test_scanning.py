@@ -72,6 +72,9 @@ def _lit_world(threshold_factor: float, seed: int = 11) -> SimWorld:
 
 
 def _scanner(world: SimWorld, **kwargs) -> SimGalvoScanner:
+    # Image-formation tests use dwells far longer than the rise time: steady state per pixel
+    # gives the same picture and keeps them fast. Finite dwell has its own test.
+    kwargs.setdefault("finite_dwell", False)
     return SimGalvoScanner(world, calibration=CAL, **kwargs)
 
 
@@ -785,3 +788,25 @@ def test_nidaq_read_timeout_raises_scanner_timeout_error(fake_daq):
                                        "been acquired.", -200284)
     with pytest.raises(ScannerTimeoutError):
         list(_nidaq_scanner().scan_lines(NI_FRAME))
+
+
+def test_finite_dwell_near_threshold_streaks_the_spot_along_the_scan():
+    """PHYSICS.md 6: near threshold the rise time (~0.2 s) is far longer than a 1 ms dwell, so
+    the emission lags the beam: on the noise-free signal, a forward pass puts the spot after
+    the particle and a backward pass before it; steady state per pixel puts both on it."""
+    world = _lit_world(1.5)
+    x_um = np.linspace(-0.6, 0.6, 121)
+
+    def signal_peak(finite_dwell: bool, positions: np.ndarray) -> float:
+        scanner = _scanner(world, finite_dwell=finite_dwell)
+        world.beam_position_um = np.array([positions[0], 0.0])
+        scanner._start_particles()
+        rates = []
+        for x in positions:
+            world.beam_position_um = np.array([x, 0.0])
+            rates.append(scanner._signal_rate_cps(1e-3))
+        return float(positions[int(np.argmax(rates))])
+
+    forward, backward = signal_peak(True, x_um), signal_peak(True, x_um[::-1])
+    assert forward > 0.02 and backward < -0.02  # streaked along each pass (µm)
+    assert abs(signal_peak(False, x_um)) < 0.011 and abs(signal_peak(False, x_um[::-1])) < 0.011

@@ -58,6 +58,7 @@ class SimGalvoScanner(SdkFaults):
         dark_count_rate_cps: float = 25.0,
         dead_time_s: float = 22e-9,
         park_rate_Hz: float = PARK_RATE_HZ,
+        finite_dwell: bool = True,
         name: str = "simulated galvo scanner, SPAD on ctr0 clocked by ao/SampleClock",
     ) -> None:
         if dark_count_rate_cps < 0 or dead_time_s < 0:
@@ -69,6 +70,11 @@ class SimGalvoScanner(SdkFaults):
         self.dark_count_rate_cps = dark_count_rate_cps
         self.dead_time_s = dead_time_s
         self.park_rate_Hz = park_rate_Hz
+        #: Integrate the rate equations through each pixel's dwell, carrying populations from
+        #: pixel to pixel (PHYSICS.md 6: near threshold t_half ~0.2 s >> typical dwell, so an
+        #: image streaks along the scan); False: steady-state emission per pixel.
+        self.finite_dwell = finite_dwell
+        self._particles: list = []
         self.name = name
         #: Samples dwelt on (pixels and flyback) and lines delivered, for tests and diagnostics.
         self.samples_counted = 0
@@ -114,14 +120,33 @@ class SimGalvoScanner(SdkFaults):
         """Nothing to release in the simulation."""
 
     # --- the seam for finite-dwell physics -----------------------------------------------------
-    def pixel_counts(self, dwell_s: float) -> int:
-        """Photons counted during `dwell_s` of bench time with the beam where it is now.
+    def _start_particles(self) -> None:
+        """At the start of a frame each particle is in steady state at the spot's current
+        position (the beam was parked there long enough); from then on its populations are
+        integrated through every pixel."""
+        from sim_devices.physics import ParticleDynamics
 
-        Today: steady-state emission at the local intensity, Poisson statistics, dark counts,
-        non-paralyzable dead time. A finite-dwell model replaces this method (integrating the
-        populations over the dwell and carrying them to the next pixel).
-        """
-        true_rate = self.world.detected_photon_rate_cps() + self.dark_count_rate_cps
+        preset, temperature = self.world.sample.preset, self.world.temperature_K
+        self._particles = []
+        for intensity in self.world.particle_intensities_kW_cm2():
+            dynamics = ParticleDynamics(preset, temperature_K=temperature)
+            dynamics.set_steady_state(float(intensity))
+            self._particles.append(dynamics)
+
+    def _signal_rate_cps(self, dwell_s: float) -> float:
+        """Detected signal photons/s over the next dwell, with the beam where it is now."""
+        if not self.finite_dwell or not self._particles:
+            return self.world.detected_photon_rate_cps()
+        ions = self.world.sample.table.preset.ions_per_particle
+        photons = sum(dynamics.advance(dwell_s, float(intensity)) for dynamics, intensity
+                      in zip(self._particles, self.world.particle_intensities_kW_cm2()))
+        return photons * ions * self.world.detection.collection_efficiency / dwell_s
+
+    def pixel_counts(self, dwell_s: float) -> int:
+        """Photons counted during `dwell_s` of bench time with the beam where it is now:
+        Poisson statistics, dark counts, non-paralyzable dead time, and (with finite_dwell)
+        the emission integrated from the rate equations over the dwell."""
+        true_rate = self._signal_rate_cps(dwell_s) + self.dark_count_rate_cps
         if "flood" in self.active_faults:
             true_rate += FLOOD_RATE_CPS
         measured_rate = true_rate / (1.0 + true_rate * self.dead_time_s)
@@ -147,6 +172,8 @@ class SimGalvoScanner(SdkFaults):
 
     def _run_frame(self, waveform: RasterWaveform) -> Iterator[LineResult]:
         self._move_to(waveform.volts[:, 0])
+        if self.finite_dwell:
+            self._start_particles()
         dwell_s = waveform.frame.dwell_s
         for line in range(waveform.lines):
             self._check_faults(waveform.frame.line_duration_s)
