@@ -102,12 +102,25 @@ def _open(inst: InstrumentConfig, twin: Any, wait: Callable[[float], None] | Non
     if inst.driver == "spectrapro":
         from drivers.spectrometers.spectrapro import SpectraPro, SpectrographCamera
 
-        if twin is None:
-            raise ValueError(f"{inst.role}: no camera backend for a real SpectraPro yet "
-                             "(simulation only; Andor via pylablib is the planned first)")
-        camera_kwargs = ({"focal_length_mm": inst.options["focal_length_mm"]}
-                         if "focal_length_mm" in inst.options else {})
-        return SpectrographCamera(SpectraPro(_link(inst, twin)), twin.camera, **camera_kwargs)
+        opts = inst.options
+        camera_kwargs = ({"focal_length_mm": opts["focal_length_mm"]}
+                         if "focal_length_mm" in opts else {})
+        if twin is not None:
+            return SpectrographCamera(SpectraPro(_link(inst, twin)), twin.camera,
+                                      **camera_kwargs)
+        from drivers.spectrometers.andor_camera import open_andor_camera
+
+        camera = open_andor_camera(opts.get("camera_index"), serial=opts.get("camera_serial"),
+                                   cooling_target_C=opts.get("cooling_target_C"),
+                                   shutter=opts.get("camera_shutter", "auto"), wait=wait)
+        try:
+            if "cooling_target_C" in opts:
+                camera.wait_for_temperature(opts["cooling_target_C"],
+                                            opts.get("cooling_timeout_s", 900.0), wait=wait)
+            return SpectrographCamera(SpectraPro(inst.resource), camera, **camera_kwargs)
+        except BaseException:
+            camera.close()  # an unclosed Andor handle can block the camera until a reboot
+            raise
     if inst.driver == "nidaq_galvo":
         if twin is not None:
             return twin  # SDK-level: the twin is the driver object

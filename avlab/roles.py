@@ -190,6 +190,13 @@ DRIVERS: dict[str, DriverSpec] = {
                                                positive=True),
             "focal_length_mm": OptionSpec(float, "focal length (default: from the model)",
                                           positive=True),
+            "camera_index": OptionSpec(int, "Andor camera index (default: the first)"),
+            "camera_serial": OptionSpec(str, "Andor camera serial number"),
+            "cooling_target_C": OptionSpec(float, "CCD temperature to cool to and wait for at "
+                                                  "connect (whole degrees)"),
+            "cooling_timeout_s": OptionSpec(float, "longest wait for the CCD temperature",
+                                            positive=True),
+            "camera_shutter": OptionSpec(str, "'auto', 'manual' or 'none'"),
             "camera_throughput": OptionSpec(float, "collection to camera throughput "
                                                    "(simulation only)", positive=True),
         },

@@ -46,3 +46,11 @@ def test_no_light_no_line(bench):
 def test_exposure_above_the_configured_limit_is_refused(bench):
     with pytest.raises(SafetyLimitError, match="exceeds the configured limit 60 s"):
         bench.spectrometer().acquire(120.0)
+
+
+def test_a_real_spectrapro_without_the_camera_sdk_says_what_to_install():
+    text = SPECTRAPRO.replace('driver = "spectrapro"\nresource = "sim"',
+                              'driver = "spectrapro"\nresource = "ASRL/dev/ttyUSB9::INSTR"')
+    with Bench(parse_config(text, "real.toml"), keep_going=True) as bench:
+        assert "pip install pylablib" in bench.failures["spectrometer"]
+        assert "spectrometer" not in bench.devices
