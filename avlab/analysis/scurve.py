@@ -100,6 +100,10 @@ BOOTSTRAP_SEED = 20210113
 _MIN_RELATIVE_SIGMA = 1e-6
 
 
+#: Above this 1-sigma uncertainty of the low-power exponent k the summary says so.
+POORLY_DETERMINED_K_SIGMA = 0.5
+
+
 class SCurveAnalysisError(ValueError):
     """The data cannot support an S-curve analysis; the message says what is missing."""
 
@@ -387,6 +391,11 @@ class SCurveAnalysis:
                 f"low-power slope k = {k_text}"
                 f"  [asymptote A·I^k from {_fmt(lo)}–{_fmt(hi)} kW/cm², {model}]",
             ]
+            if not self.low_power_slope_sigma <= POORLY_DETERMINED_K_SIGMA:
+                lines.append("  (k, the tangent threshold and the gain over the sub-threshold law "
+                             "are poorly determined: the signal below threshold is near the "
+                             "dark level; integrate longer there or use "
+                             "fixed_low_power_slope)")
         lines.append(
             f"high-power slope = {self.high_power_slope:.2f}"
             f"  [local S at the highest intensity, {_fmt(float(self.intensity_kW_cm2[-1]))} kW/cm²]"
