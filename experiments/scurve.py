@@ -107,7 +107,9 @@ class SCurve(Procedure):
         Column("gate_s", "s", "f8", "counter gate time"),
         Column("rate_cps", "counts/s", "f8", "count rate, dead-time corrected"),
         Column("signal_cps", "counts/s", "f8", "rate minus dark rate"),
-        Column("signal_sigma_cps", "counts/s", "f8", "1-sigma uncertainty of signal_cps"),
+        Column("signal_sigma_cps", "counts/s", "f8",
+               "1-sigma counting uncertainty of this point (the dark reference's error is "
+               "common to all points: measurements/dark_rate_sigma_cps)"),
         Column("dead_time_loss", "", "f8", "fraction of photons lost to detector dead time"),
         Column("direction", "", "i8", "+1 up-sweep, -1 down-sweep"),
         Column("sweep_pass", "", "i8", "0 main sweep, 1 fill pass of the refinement"),
@@ -217,7 +219,7 @@ class SCurve(Procedure):
                 bench: Bench | None = None) -> Any:
         from avlab.analysis.scurve_report import analyse_sweeps
 
-        return analyse_sweeps(columns)
+        return analyse_sweeps(columns, measurements.get("dark_rate_sigma_cps"))
 
     def plot(self, data: Any, analysis: Any, png_path: Any) -> Any:
         from avlab.plotting import plot_scurve
@@ -267,7 +269,9 @@ class _Sweep:
         measured = counts / gate
         loss = measured * self.detector.dead_time_s
         rate = measured / (1.0 - loss)
-        sigma = math.hypot(math.sqrt(max(counts, 1)) / gate / (1.0 - loss), self.dark_sigma)
+        # This point's own counting error; the dark reference's error is one number common to
+        # every point and is stored (and analysed) as such, not added here.
+        sigma = math.sqrt(max(counts, 1)) / gate / (1.0 - loss)
         signal = rate - self.dark_rate
         sample_W = meter_W * self.transmission
         self.ctx.record(

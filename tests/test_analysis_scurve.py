@@ -462,3 +462,16 @@ def test_records_and_summary() -> None:
     assert a.slope.shape == a.intensity_kW_cm2.shape
     with pytest.raises(ValueError):
         a.slope[0] = 0.0  # results are read-only
+
+
+def test_a_common_dark_offset_is_absorbed_when_its_error_is_given() -> None:
+    """A dark reference off by 2 counts/s shifts every point alike. Told that the points share
+    that error, the asymptote fit absorbs it; treating it as independent noise cannot."""
+    intensity = sweep_intensities(True)
+    intensity, rate, sigma = _noiseless(intensity)
+    sigma = np.maximum(sigma, 0.02 * rate + 0.3)  # counting-like errors, small at the bottom
+    shifted = rate - 2.0  # the dark rate was overestimated by 2 counts/s
+    plain = analyse_scurve(intensity, shifted, sigma)
+    offset_aware = analyse_scurve(intensity, shifted, sigma, common_offset_sigma_cps=2.0)
+    assert abs(offset_aware.low_power_slope - 2.0) < abs(plain.low_power_slope - 2.0)
+    assert offset_aware.low_power_slope == pytest.approx(2.0, abs=0.5)

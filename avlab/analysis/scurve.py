@@ -517,8 +517,14 @@ def _fit_asymptote(
     i_th: float,
     model: str,
     fixed_slope: float | None,
+    offset_sigma: float | None = None,
 ) -> _Asymptote:
     """Fit the low-power asymptote A·I^k in *rate* space (see analyse_scurve, step 4).
+
+    With `offset_sigma` (counts/s) a common offset c is fitted along, with the prior
+    c ~ N(0, offset_sigma²): the error of a dark reference subtracted from every point is one
+    number for all of them, not independent noise per point, and treating it as independent
+    biases k where the signal is near the dark level.
 
     Rate space (not log space) so that every point below the window edge can
     be used with its Gaussian sigma — including rates <= 0 and < 2 sigma.
@@ -542,10 +548,19 @@ def _fit_asymptote(
     r, s = rate[sel], sig[sel]
     shape = 1.0 / (1.0 - u) if model == "critical" else np.ones_like(u)
 
+    w = 1.0 / s**2
+
     def profile(k: float) -> tuple[float, float]:
         g = u**k * shape
-        amp = float(np.sum(g * r / s**2) / np.sum(g**2 / s**2))
-        return amp, float(np.sum(((r - amp * g) / s) ** 2))
+        if not offset_sigma:
+            amp = float(np.sum(g * r * w) / np.sum(g**2 * w))
+            return amp, float(np.sum(((r - amp * g) / s) ** 2))
+        # Linear least squares in (A, c) with the prior on c as one more observation.
+        normal = np.array([[np.sum(g * g * w), np.sum(g * w)],
+                           [np.sum(g * w), np.sum(w) + offset_sigma**-2]])
+        amp, offset = np.linalg.solve(normal, [np.sum(g * r * w), np.sum(r * w)])
+        chi2 = np.sum(((r - amp * g - offset) / s) ** 2) + (offset / offset_sigma) ** 2
+        return float(amp), float(chi2)
 
     if fixed_slope is not None:
         k, k_sigma = float(fixed_slope), 0.0
@@ -583,6 +598,7 @@ def analyse_scurve(
     *,
     low_power_model: Literal["critical", "power_law"] = "critical",
     fixed_low_power_slope: float | None = None,
+    common_offset_sigma_cps: float | None = None,
 ) -> SCurveAnalysis:
     """Extract S_max, thresholds and PA gains from a measured S-curve.
 
@@ -623,6 +639,9 @@ def analyse_scurve(
         rate_sigma_cps: 1-sigma rate uncertainty, counts/s (>= 0).
         low_power_model: ``"critical"`` or ``"power_law"`` (step 4).
         fixed_low_power_slope: fix the low-power exponent k instead of fitting it.
+        common_offset_sigma_cps: 1-sigma error (counts/s) of a background subtracted from
+            every point alike (a dark reference); the asymptote fit then allows a common
+            offset with this prior instead of treating that error as independent per point.
 
     Raises:
         SCurveAnalysisError: if fewer than 8 distinct usable intensities remain,
@@ -697,7 +716,7 @@ def analyse_scurve(
     low_power_note = ""
     try:
         asym = _fit_asymptote(intensity, rate, sigma, usable, i_th, low_power_model,
-                              fixed_low_power_slope)
+                              fixed_low_power_slope, common_offset_sigma_cps)
     except SCurveAnalysisError as exc:
         asym, low_power_note = None, str(exc)
 

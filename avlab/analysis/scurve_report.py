@@ -47,13 +47,15 @@ def _select(columns: Mapping[str, np.ndarray], direction: int) -> tuple[np.ndarr
             np.asarray(columns["signal_sigma_cps"])[mask])
 
 
-def analyse_sweeps(columns: Mapping[str, np.ndarray]) -> SCurveReport:
-    """Analyse the up-sweep (and the down-sweep when there is one) of an S-curve run."""
-    up = analyse_scurve(*_select(columns, 1))
+def analyse_sweeps(columns: Mapping[str, np.ndarray],
+                   dark_sigma_cps: float | None = None) -> SCurveReport:
+    """Analyse the up-sweep (and the down-sweep when there is one) of an S-curve run.
+    `dark_sigma_cps`: error of the dark reference subtracted from every point (common)."""
+    up = analyse_scurve(*_select(columns, 1), common_offset_sigma_cps=dark_sigma_cps)
     down = None
     if np.any(np.asarray(columns["direction"]) == -1):
         try:
-            down = analyse_scurve(*_select(columns, -1))
+            down = analyse_scurve(*_select(columns, -1), common_offset_sigma_cps=dark_sigma_cps)
         except SCurveAnalysisError:
             down = None  # an aborted down-sweep may be too short; the up-sweep still stands
     return SCurveReport(up, down)
