@@ -30,8 +30,11 @@ from avlab.storage import Column
 UP, DOWN = 1, -1
 #: The sweep never steps by less than this relative change of the setpoint.
 MIN_RELATIVE_STEP = 0.002
-#: A point's signal counts as measured (usable for step control) above this many sigmas.
+#: A point's signal counts as measured above this many sigmas (fill pass) ...
 RELIABLE_SIGMAS = 3.0
+#: ... and as precise enough to steer the step above this many (a slope from two points at
+#: 3 sigma each is mostly noise, and would shrink the step where nothing is steep).
+STEERING_SIGMAS = 10.0
 
 
 @dataclass
@@ -58,6 +61,14 @@ class _Point:
     @property
     def reliable(self) -> bool:
         return self.signal_cps > RELIABLE_SIGMAS * self.sigma_cps
+
+    @property
+    def precise(self) -> bool:
+        return self.signal_cps > STEERING_SIGMAS * self.sigma_cps
+
+    @property
+    def relative_error(self) -> float:
+        return self.sigma_cps / self.signal_cps
 
 
 class SCurve(Procedure):
@@ -318,7 +329,7 @@ class _Sweep:
         the last two estimates), or None while the signal is lost in the dark counts."""
         slopes = []
         for a, b in zip(points[-3:-1], points[-2:]):
-            if a.reliable and b.reliable and b.control > a.control:
+            if a.precise and b.precise and b.control > a.control:
                 slopes.append(math.log(b.signal_cps / a.signal_cps)
                               / math.log(b.control / a.control))
         return max(slopes) if slopes else None
@@ -343,8 +354,11 @@ class _Sweep:
             if not (a.reliable and b.reliable):
                 continue
             jump = abs(math.log(b.signal_cps / a.signal_cps))
+            noise = math.hypot(a.relative_error, b.relative_error)
             ratio = b.control / a.control
-            if jump <= 1.5 * p.max_step_ln or ratio < 1 + 2 * MIN_RELATIVE_STEP:
+            # Refine only where the change is steep AND clearly more than counting noise.
+            if (jump <= 1.5 * p.max_step_ln or jump <= 3.0 * noise
+                    or ratio < 1 + 2 * MIN_RELATIVE_STEP):
                 continue
             n_new = min(math.ceil(jump / p.max_step_ln) - 1,
                         int(math.log(ratio) / math.log1p(MIN_RELATIVE_STEP)) - 1)
