@@ -164,7 +164,7 @@ def _report(result: Any, procedure: Any, *, plot: bool) -> None:
     print(f"status   : {result.status}" + (f" ({result.message})" if result.message else ""))
     print(f"points   : {result.n_points}   bench time {result.bench_time_s:.1f} s, "
           f"wall time {result.duration_s:.2f} s")
-    print(f"shutdown : " + ", ".join(f"{r}: {o}" for r, o in result.shutdown.outcomes.items()))
+    print("shutdown : " + ", ".join(f"{r}: {o}" for r, o in result.shutdown.outcomes.items()))
     if result.analysis is not None:
         print("analysis :")
         for line in result.analysis.summary_lines():

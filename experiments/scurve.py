@@ -142,7 +142,8 @@ class SCurve(Procedure):
             bench.power_meter()
             bench.detector()
         except KeyError as exc:
-            raise ParameterError(f"scurve needs a laser, a power meter and a detector: {exc}")
+            raise ParameterError(
+                f"scurve needs a laser, a power meter and a detector: {exc.args[0]}") from None
         if not 0.0 < self.power_min_W < self.power_max_W:
             raise ParameterError(f"power range {self.power_min_W:g} … {self.power_max_W:g} W "
                                  "must satisfy 0 < power_min_W < power_max_W")
@@ -304,7 +305,6 @@ class _Sweep:
 
     def up(self) -> list[_Point]:
         """Up-sweep over the coarse grid, shrinking steps where the emission is steep."""
-        p = self.p
         grid = self.control.grid
         x_span = math.log(grid[-1] / grid[0])
         points: list[_Point] = []

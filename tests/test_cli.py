@@ -8,10 +8,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import h5py
-import pytest
 
 from avlab.cli import main
 from avlab.config import builtin_config_text

@@ -3,7 +3,6 @@ pump off and its data on disk."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 

@@ -377,7 +377,7 @@ def _read_decays(r: _Reader, doc: Mapping[str, Any], levels: _Levels) -> tuple[D
         if not isinstance(branching, dict) or not branching:
             raise r.fail(where, "branching must be a table {lower level = fraction, ...}")
         total = 0.0
-        for target_text, fraction in branching.items():
+        for target_text in branching:
             target = levels.ref(target_text, where, "branching target", same_species=level.species)
             if levels.energy(target) >= levels.energy(level):
                 raise r.fail(where, f"branching target {target} is not below {level}")
