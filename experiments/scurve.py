@@ -142,8 +142,10 @@ class SCurve(Procedure):
             bench.power_meter()
             bench.detector()
         except KeyError as exc:
-            raise ParameterError(
-                f"scurve needs a laser, a power meter and a detector: {exc.args[0]}") from None
+            hint = ("; choose the pump with --set pump_role=<role>"
+                    if "laser role" in exc.args[0] else "")
+            raise ParameterError(f"scurve needs a laser, a power meter and a detector: "
+                                 f"{exc.args[0]}{hint}") from None
         if not 0.0 < self.power_min_W < self.power_max_W:
             raise ParameterError(f"power range {self.power_min_W:g} … {self.power_max_W:g} W "
                                  "must satisfy 0 < power_min_W < power_max_W")
