@@ -215,8 +215,7 @@ class SCurve(Procedure):
         ctx.measurement("dark_rate_sigma_cps", dark_sigma)
 
         control = self.control(bench, laser)
-        sweep = _Sweep(self, ctx, laser, meter, detector, waist_um, transmission, dark_rate,
-                       dark_sigma, control)
+        sweep = _Sweep(self, ctx, meter, detector, waist_um, transmission, dark_rate, control)
         # Start dim: the first point's value is set before emission goes on.
         control.apply(float(control.grid[0]))
         if control.unit != "W":
@@ -244,13 +243,13 @@ class SCurve(Procedure):
 class _Sweep:
     """State of one S-curve: measures points, adapts the step and the gate."""
 
-    def __init__(self, proc: SCurve, ctx: RunContext, laser: Any, meter: Any, detector: Any,
+    def __init__(self, proc: SCurve, ctx: RunContext, meter: Any, detector: Any,
                  waist_um: float, transmission: float, dark_rate: float,
-                 dark_sigma: float, control: _Control) -> None:
+                 control: _Control) -> None:
         self.p, self.ctx = proc, ctx
-        self.laser, self.meter, self.detector = laser, meter, detector
+        self.meter, self.detector = meter, detector
         self.waist_um, self.transmission = waist_um, transmission
-        self.dark_rate, self.dark_sigma = dark_rate, dark_sigma
+        self.dark_rate = dark_rate
         self.control = control
         self.extra_points = 0
         self.last_rate = dark_rate

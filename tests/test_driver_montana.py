@@ -26,6 +26,7 @@ from drivers.temperature.montana_cryostation import (
     frame,
 )
 from sim_devices.clock import VirtualClock
+from sim_devices.server import InstrumentServer
 from sim_devices.instruments import montana_cryostation as sim_module
 from sim_devices.instruments.montana_cryostation import (
     InProcessStream,
@@ -86,57 +87,18 @@ def test_resource_strings_give_host_and_port(resource, address):
     assert FramedConnection.parse_resource(resource) == address
 
 
-# --- a served simulator over a socket pair ----------------------------------------------------
-
-class _SocketServedSim:
-    """Serve a simulator on one end of a socket pair from a thread (stopped and joined on close)."""
-
-    def __init__(self, sim: SimMontanaCryostation) -> None:
-        self.sim = sim
-        self.client, self._server = socket.socketpair()
-        self._server.settimeout(0.05)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="montana-sim", daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        framing = LengthPrefixedFraming()
-        buffer = bytearray()
-        while not self._stop.is_set():
-            try:
-                chunk = self._server.recv(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not chunk:
-                return
-            buffer.extend(chunk)
-            for body in framing.split(buffer):
-                try:
-                    reply = self.sim.handle(body)
-                except ConnectionResetError:  # an injected drop: hang up, as a server does
-                    self._server.shutdown(socket.SHUT_RDWR)
-                    return
-                if reply is not None:
-                    self._server.sendall(framing.encode(reply))
-
-    def close(self) -> None:
-        self._stop.set()
-        self.client.close()
-        self._thread.join(timeout=2.0)
-        self._server.close()
-        assert not self._thread.is_alive()
-
+# --- a served simulator ----------------------------------------------------------------------
+# Served by the same loopback server `avlab sim serve` uses, so the framing is tested end to end.
 
 @pytest.fixture
 def served():
     clock = VirtualClock()
     sim = SimMontanaCryostation(clock=clock)
-    link = _SocketServedSim(sim)
-    driver = MontanaCryostation(link.client, timeout_s=2.0)
-    yield clock, sim, driver
-    link.close()
+    with InstrumentServer() as server:
+        port = server.add("cryostat", sim)
+        driver = MontanaCryostation(port.visa_resource, timeout_s=2.0)
+        yield clock, sim, driver
+        driver.close()
 
 
 # --- every command against the simulator ------------------------------------------------------
@@ -439,7 +401,6 @@ def test_a_dropped_socket_connection_raises_connection_error(served):
 # --- on a loopback TCP port (sim_devices.server uses the simulator's own framing) ---------------
 
 def test_served_cryostation_answers_framed_bytes_and_our_driver_reads_it():
-    from sim_devices.server import InstrumentServer
 
     sim = SimMontanaCryostation(clock=VirtualClock())
     with InstrumentServer() as server:

@@ -31,7 +31,7 @@ from drivers.scanning.base import (
 from drivers.scanning.calibration import GalvoCalibration, RasterWaveform, raster_waveform
 
 from ..world import SimWorld
-from .photon_counter import FLOOD_RATE_CPS
+from .photon_counter import FLOOD_RATE_CPS, measured_rate_cps
 from .sdk_faults import SdkFaults
 
 #: Faults of the scanning chain (SDK-level: they surface as the scanner's exceptions).
@@ -149,7 +149,7 @@ class SimGalvoScanner(SdkFaults):
         true_rate = self._signal_rate_cps(dwell_s) + self.dark_count_rate_cps
         if "flood" in self.active_faults:
             true_rate += FLOOD_RATE_CPS
-        measured_rate = true_rate / (1.0 + true_rate * self.dead_time_s)
+        measured_rate = measured_rate_cps(true_rate, self.dead_time_s)
         counts = int(self.world.rng.poisson(measured_rate * dwell_s))
         self.world.clock.sleep(dwell_s)
         return counts

@@ -8,6 +8,8 @@ non-paralyzable dead-time saturation: measured rate m = r / (1 + r·τ).
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..world import SimWorld
 from .sdk_faults import SdkFaults
 
@@ -19,6 +21,12 @@ COUNTER_FAULTS: dict[str, str] = {
     "flood": "room light or a laser reflection floods the detector (~50 Mcps true rate)",
 }
 FLOOD_RATE_CPS = 5e7
+
+
+def measured_rate_cps(true_rate_cps: float | np.ndarray, dead_time_s: float):
+    """What a non-paralyzable detector reports for a true photon rate: r / (1 + r·τ).
+    Shared by every simulated counting chain (counter, galvo scanner, time tagger)."""
+    return true_rate_cps / (1.0 + true_rate_cps * dead_time_s)
 
 
 class SimPhotonCounter(SdkFaults):
@@ -63,7 +71,7 @@ class SimPhotonCounter(SdkFaults):
         true_rate = self.world.detected_photon_rate_cps() + self.dark_count_rate_cps
         if "flood" in self.active_faults:
             true_rate += FLOOD_RATE_CPS
-        measured_rate = true_rate / (1.0 + true_rate * self.dead_time_s)
+        measured_rate = measured_rate_cps(true_rate, self.dead_time_s)
         counts = int(self.world.rng.poisson(measured_rate * gate_s))
         self.world.clock.sleep(gate_s)
         self.gates_counted += 1

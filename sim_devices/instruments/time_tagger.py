@@ -64,6 +64,7 @@ from drivers.timetagging.base import (
 from ..physics.dynamics import integrate
 from ..physics.model import RateModel, compile_model
 from ..world import PUMP_WAVELENGTH_TOLERANCE_NM, SimWorld, table_temperature_K
+from .photon_counter import measured_rate_cps
 from .sdk_faults import SdkFaults
 
 #: Faults of the tagging chain (SDK-level: no wire, so they surface as the SDK's errors).
@@ -468,7 +469,7 @@ class SimTimeTagger(SdkFaults):
         if "flood" in self.active_faults:
             background += FLOOD_RATE_CPS
         rate = np.maximum(signal, 0.0) / width_s + background
-        return rate / (1.0 + rate * self.dead_time_s) * width_s
+        return measured_rate_cps(rate, self.dead_time_s) * width_s
 
     def _blur(self, expected: np.ndarray, binwidth_ps: int) -> np.ndarray:
         """Timing jitter: a Gaussian of `timing_jitter_ps` RMS, when it spans ≥ 5 % of a bin."""
