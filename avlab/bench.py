@@ -81,6 +81,9 @@ class Bench:
                     raise BenchError(problem) from exc
                 log.info(problem)
                 self.failures[role] = f"{type(exc).__name__}: {exc}"
+            except BaseException:  # Ctrl-C while connecting: release what is already open
+                self.close()
+                raise
 
     @classmethod
     def from_config_file(cls, path: str | None = None) -> Bench:

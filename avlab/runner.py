@@ -11,9 +11,11 @@ costs data.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -67,9 +69,9 @@ class Runner:
         self._result: RunResult | None = None
         self._abort_reason = ""
         self._n_points = 0
-        # Completion is signalled by an Event, not Thread.is_alive(): a KeyboardInterrupt
-        # landing inside Thread.join() can leave the thread's state inconsistent (CPython
-        # gh-90882), and Ctrl-C is exactly when we must know reliably.
+        # Completion is signalled by an Event, not Thread.join()/is_alive(): a
+        # KeyboardInterrupt landing inside Thread.join() can leave the thread's state
+        # inconsistent (CPython gh-90882), and callers of join() may not be the main thread.
         self._done = threading.Event()
 
     # --- control -------------------------------------------------------------------------------
@@ -117,31 +119,41 @@ class Runner:
         return self._result if self._done.is_set() else None
 
     def run(self) -> RunResult:
-        """Start and wait in the calling thread; Ctrl-C aborts the run cleanly."""
-        self.start()
-        try:
-            while not self._done.wait(0.05):
-                pass
-        except KeyboardInterrupt:
-            self.abort("interrupted (Ctrl-C)")
-            self._wait_after_abort()
+        """Start and wait in the calling thread; Ctrl-C aborts the run cleanly.
+
+        In the main thread SIGINT is taken over for the whole run, start included: a first
+        Ctrl-C asks the procedure to stop, a second switches the lasers off at once while the
+        worker still gets to write its data. A flag rather than KeyboardInterrupt, because an
+        asynchronous exception can land anywhere, e.g. inside Thread.start() waiting for the
+        worker, where nothing would abort the worker that is already measuring.
+        """
+        with _ctrl_c_counter() as ctrl_c:
+            self.start()
+            self._wait_for_worker(ctrl_c)
         assert self._result is not None
         return self._result
 
-    def _wait_after_abort(self) -> None:
-        deadline = time.monotonic() + ABORT_GRACE_S
+    def _wait_for_worker(self, ctrl_c: _CtrlCCounter) -> None:
+        deadline: float | None = None
         shut_down = False
         while not self._done.is_set():
-            try:
-                self._done.wait(0.05)
-            except KeyboardInterrupt:  # pressed again: lasers off now, keep waiting for data
-                self.bench.shutdown()
-                shut_down = True
-            if not shut_down and time.monotonic() > deadline:
-                log.error("procedure did not stop within %g s; switching lasers off",
-                          ABORT_GRACE_S)
-                self.bench.shutdown()
-                shut_down = True
+            if ctrl_c.count and deadline is None:
+                self.abort("interrupted (Ctrl-C)")
+                deadline = time.monotonic() + ABORT_GRACE_S
+            if not (shut_down or deadline is None):
+                shut_down = self._escalate(ctrl_c.count, deadline)
+            self._done.wait(0.05)
+
+    def _escalate(self, n_ctrl_c: int, deadline: float) -> bool:
+        """After an abort: lasers off at a second Ctrl-C or when the grace time is over."""
+        if n_ctrl_c >= 2:  # pressed again: lasers off now, keep waiting for data
+            self.bench.shutdown()
+            return True
+        if time.monotonic() > deadline:
+            log.error("procedure did not stop within %g s; switching lasers off", ABORT_GRACE_S)
+            self.bench.shutdown()
+            return True
+        return False
 
     # --- worker --------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -213,3 +225,31 @@ class Runner:
         if world is None:
             return None
         return world.sample.describe()
+
+
+class _CtrlCCounter:
+    """How many times SIGINT arrived since the run started."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.count += 1
+
+
+@contextmanager
+def _ctrl_c_counter() -> Iterator[_CtrlCCounter]:
+    """Count SIGINTs instead of raising KeyboardInterrupt, then restore the old handler.
+
+    Only the main thread may install signal handlers; elsewhere (a GUI's worker, a test
+    thread) no KeyboardInterrupt can arrive either, so the counter simply stays at zero.
+    """
+    counter = _CtrlCCounter()
+    if threading.current_thread() is not threading.main_thread():
+        yield counter
+        return
+    previous = signal.signal(signal.SIGINT, counter)
+    try:
+        yield counter
+    finally:
+        signal.signal(signal.SIGINT, previous)

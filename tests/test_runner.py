@@ -104,6 +104,35 @@ def test_ctrl_c_aborts_with_emission_off(bench, sim_laser, tmp_path):
     assert 4 <= data.n_points < 200
 
 
+class CtrlCWhileStarting(Ramp):
+    """Ctrl-C pressed while the runner is still starting (checking, creating the file)."""
+
+    def check(self, bench) -> None:
+        super().check(bench)
+        signal.raise_signal(signal.SIGINT)
+
+    def run(self, ctx: RunContext) -> None:
+        # Hold the worker until the abort arrives, so the run cannot simply finish first.
+        assert ctx.bench.stop_event.wait(10.0)
+        super().run(ctx)
+
+
+def test_ctrl_c_during_start_still_aborts_the_worker(bench, sim_laser, tmp_path):
+    # Regression: a KeyboardInterrupt landing inside start() (in Thread.start() waiting for
+    # the worker) escaped run() and left a measuring worker that nothing would stop.
+    result = Runner(CtrlCWhileStarting(points=200), bench, tmp_path / "r.h5").run()
+    assert result.status == "aborted"
+    assert "Ctrl-C" in result.message
+    assert not sim_laser.emission_requested
+    assert read_run(tmp_path / "r.h5").n_points < 200
+
+
+def test_the_previous_sigint_handler_is_restored(bench, tmp_path):
+    before = signal.getsignal(signal.SIGINT)
+    Runner(Ramp(points=2), bench, tmp_path / "r.h5").run()
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_points_are_on_disk_while_the_run_is_going(bench, tmp_path):
     path = tmp_path / "r.h5"
     seen = []
