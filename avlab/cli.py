@@ -171,12 +171,10 @@ def _report(result: Any, procedure: Any, *, plot: bool) -> None:
             print(f"  {line}")
     elif result.analysis_error:
         print(f"analysis : not possible ({result.analysis_error})")
-    if plot and result.n_points and hasattr(procedure, "plot"):
+    if plot and result.data is not None and hasattr(procedure, "plot"):
         png = result.path.with_suffix(".png")
         try:
-            from .storage import read_run
-
-            procedure.plot(read_run(result.path), result.analysis, png)
+            procedure.plot(result.data, result.analysis, png)
             print(f"plot     : {png}")
         except Exception as exc:  # a plot must never hide the result
             print(f"plot     : failed ({type(exc).__name__}: {exc})")

@@ -8,6 +8,7 @@ the first one broke — above all to switch a laser off after its link dropped m
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,8 +41,21 @@ def connect_role(inst: InstrumentConfig, world: Any,
     sequence things in time (ramps, TEC settling), so a stop cuts those waits short."""
     twin = build_twin(inst, world, faults) if inst.simulated else None
     driver = _open(inst, twin, wait)
-    _prepare(inst, driver)
+    try:
+        _prepare(inst, driver)
+    except BaseException:
+        close_driver(driver)  # the role never reaches the bench, so nothing else would
+        raise
     return Connection(inst, twin, driver, driver.identity, wait)
+
+
+def close_driver(driver: Any) -> None:
+    """Release a driver's link, whichever way it exposes it; never raises."""
+    closer = getattr(driver, "close", None) or getattr(
+        getattr(driver, "adapter", None), "close", None)
+    if closer is not None:
+        with contextlib.suppress(Exception):
+            closer()
 
 
 def _link(inst: InstrumentConfig, twin: Any) -> Any:

@@ -49,11 +49,9 @@ class RoleDevice:
         return ""
 
     def close(self) -> None:
-        closer = getattr(self.driver, "close", None) or getattr(
-            getattr(self.driver, "adapter", None), "close", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                closer()
+        from .connect import close_driver
+
+        close_driver(self.driver)
 
 
 class PumpLaser(RoleDevice):

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,7 +24,7 @@ from . import __version__
 from .bench import Bench, ShutdownReport
 from .errors import RunAborted
 from .procedure import Procedure, RunContext
-from .storage import RunWriter, read_run
+from .storage import RunData, RunWriter, read_run
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class RunResult:
     analysis_error: str = ""
     duration_s: float = 0.0
     bench_time_s: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    data: RunData | None = None  # the file as read back for the analysis (None if no points)
 
 
 class Runner:
@@ -68,6 +68,7 @@ class Runner:
         self._writer: RunWriter | None = None
         self._result: RunResult | None = None
         self._abort_reason = ""
+        self._grace_timer: threading.Timer | None = None
         self._n_points = 0
         # Completion is signalled by an Event, not Thread.join()/is_alive(): a
         # KeyboardInterrupt landing inside Thread.join() can leave the thread's state
@@ -102,14 +103,24 @@ class Runner:
         self._thread.start()
 
     def abort(self, reason: str = "aborted by the user") -> None:
-        """Ask the procedure to stop; waits and gates end at the next check."""
+        """Ask the procedure to stop; waits and gates end at the next check.
+
+        Whoever asks (Ctrl-C, a GUI button, a script), a procedure stuck in instrument I/O
+        must not keep the pump on: if the worker has not finished ABORT_GRACE_S after the
+        first request, the lasers are switched off from a timer thread.
+        """
         if not self._abort_reason:
             self._abort_reason = reason
+            if self._thread is not None and not self._done.is_set():
+                self._grace_timer = threading.Timer(ABORT_GRACE_S, self._grace_over)
+                self._grace_timer.daemon = True
+                self._grace_timer.start()
         self.bench.stop_event.set()
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and not self._done.is_set()
+    def _grace_over(self) -> None:
+        if not self._done.is_set():
+            log.error("procedure did not stop within %g s; switching lasers off", ABORT_GRACE_S)
+            self.bench.shutdown()
 
     def join(self, timeout: float | None = None) -> RunResult | None:
         """Wait for the worker; the result, or None if still running after `timeout`."""
@@ -121,45 +132,33 @@ class Runner:
     def run(self) -> RunResult:
         """Start and wait in the calling thread; Ctrl-C aborts the run cleanly.
 
-        In the main thread SIGINT is taken over for the whole run, start included: a first
-        Ctrl-C asks the procedure to stop, a second switches the lasers off at once while the
-        worker still gets to write its data. A flag rather than KeyboardInterrupt, because an
-        asynchronous exception can land anywhere, e.g. inside Thread.start() waiting for the
-        worker, where nothing would abort the worker that is already measuring.
+        In the main thread SIGINT (and SIGTERM, SIGHUP) are taken over for the whole run,
+        start included: a first signal asks the procedure to stop, a second switches the lasers
+        off at once while the worker still gets to write its data. A flag rather than
+        KeyboardInterrupt, because an asynchronous exception can land anywhere, e.g. inside
+        Thread.start() waiting for the worker, where nothing would abort the worker that is
+        already measuring; and SIGTERM/SIGHUP would otherwise kill the process with the pump on.
         """
-        with _ctrl_c_counter() as ctrl_c:
+        with _interruptions() as interrupts:
             self.start()
-            self._wait_for_worker(ctrl_c)
+            shut_down = False
+            while not self._done.is_set():
+                if interrupts.names:
+                    self.abort(f"interrupted ({interrupts.names[0]})")
+                if len(interrupts.names) >= 2 and not shut_down:
+                    self.bench.shutdown()  # pressed again: lasers off now, keep waiting for data
+                    shut_down = True
+                self._done.wait(0.05)
         assert self._result is not None
         return self._result
-
-    def _wait_for_worker(self, ctrl_c: _CtrlCCounter) -> None:
-        deadline: float | None = None
-        shut_down = False
-        while not self._done.is_set():
-            if ctrl_c.count and deadline is None:
-                self.abort("interrupted (Ctrl-C)")
-                deadline = time.monotonic() + ABORT_GRACE_S
-            if not (shut_down or deadline is None):
-                shut_down = self._escalate(ctrl_c.count, deadline)
-            self._done.wait(0.05)
-
-    def _escalate(self, n_ctrl_c: int, deadline: float) -> bool:
-        """After an abort: lasers off at a second Ctrl-C or when the grace time is over."""
-        if n_ctrl_c >= 2:  # pressed again: lasers off now, keep waiting for data
-            self.bench.shutdown()
-            return True
-        if time.monotonic() > deadline:
-            log.error("procedure did not stop within %g s; switching lasers off", ABORT_GRACE_S)
-            self.bench.shutdown()
-            return True
-        return False
 
     # --- worker --------------------------------------------------------------------------------
     def _work(self) -> None:
         try:
             self._measure_and_store()
         finally:
+            if self._grace_timer is not None:
+                self._grace_timer.cancel()
             self._done.set()
 
     def _measure_and_store(self) -> None:
@@ -193,7 +192,7 @@ class Runner:
     def _analyse(self, result: RunResult) -> None:
         assert self._writer is not None
         try:
-            data = read_run(self.out_path)
+            data = result.data = read_run(self.out_path)
             measured = {k: v for k, (v, _u) in data.results.get("measurements", {}).items()}
             analysis = self.procedure.analyse(data.columns, measured, self.bench)
             if analysis is None:
@@ -227,29 +226,39 @@ class Runner:
         return world.sample.describe()
 
 
-class _CtrlCCounter:
-    """How many times SIGINT arrived since the run started."""
+#: Signals that stop a run cleanly instead of killing the process, with the names the run's
+#: status message uses ("Ctrl-C" is what the CLI maps to exit code 130).
+_STOP_SIGNALS = {"SIGINT": "Ctrl-C", "SIGTERM": "SIGTERM", "SIGHUP": "SIGHUP"}
+
+
+class _Interruptions:
+    """The stop signals received since the run started, in order."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self.names: list[str] = []
 
     def __call__(self, signum: int, frame: object) -> None:
-        self.count += 1
+        self.names.append(_STOP_SIGNALS[signal.Signals(signum).name])
 
 
 @contextmanager
-def _ctrl_c_counter() -> Iterator[_CtrlCCounter]:
-    """Count SIGINTs instead of raising KeyboardInterrupt, then restore the old handler.
+def _interruptions() -> Iterator[_Interruptions]:
+    """Record stop signals instead of raising or dying, then restore the old handlers.
 
     Only the main thread may install signal handlers; elsewhere (a GUI's worker, a test
-    thread) no KeyboardInterrupt can arrive either, so the counter simply stays at zero.
+    thread) no KeyboardInterrupt can arrive either, so nothing is ever recorded there.
     """
-    counter = _CtrlCCounter()
+    received = _Interruptions()
     if threading.current_thread() is not threading.main_thread():
-        yield counter
+        yield received
         return
-    previous = signal.signal(signal.SIGINT, counter)
+    previous = {}
+    for name in _STOP_SIGNALS:
+        if hasattr(signal, name):
+            signum = getattr(signal, name)
+            previous[signum] = signal.signal(signum, received)
     try:
-        yield counter
+        yield received
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -93,3 +93,23 @@ def test_counts_are_dead_time_corrected(bench):
 def test_unknown_role_lookup_names_the_configured_roles(bench):
     with pytest.raises(KeyError, match="configured: pump_1064, power_meter, detector"):
         bench["pump_852"]
+
+
+def test_a_driver_whose_preparation_fails_is_closed_and_the_bench_reports_it(sim_config,
+                                                                             monkeypatch):
+    # Such a role never reaches bench.devices, so nothing else would ever release its link.
+    from avlab import connect
+    from avlab.bench import Bench
+    from avlab.errors import BenchError
+
+    closed = []
+
+    def failing_prepare(inst, driver):
+        if inst.role == "power_meter":
+            raise TimeoutError("no answer to SENS:POW:UNIT")
+
+    monkeypatch.setattr(connect, "_prepare", failing_prepare)
+    monkeypatch.setattr(connect, "close_driver", lambda driver: closed.append(driver))
+    with pytest.raises(BenchError, match="power_meter: could not connect"):
+        Bench(sim_config)
+    assert any(type(d).__name__ == "ThorlabsPM100" for d in closed)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import signal
+import threading
 
 import h5py
 import pytest
 
 from avlab.procedure import Float, Int, Procedure, RunContext
+from avlab import runner as runner_module
 from avlab.runner import Runner
 from avlab.storage import Column, read_run
 
@@ -127,10 +129,69 @@ def test_ctrl_c_during_start_still_aborts_the_worker(bench, sim_laser, tmp_path)
     assert read_run(tmp_path / "r.h5").n_points < 200
 
 
-def test_the_previous_sigint_handler_is_restored(bench, tmp_path):
-    before = signal.getsignal(signal.SIGINT)
+def test_the_previous_signal_handlers_are_restored(bench, tmp_path):
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = [signal.getsignal(s) for s in signals]
     Runner(Ramp(points=2), bench, tmp_path / "r.h5").run()
-    assert signal.getsignal(signal.SIGINT) is before
+    assert [signal.getsignal(s) for s in signals] == before
+
+
+class StuckInIO(Ramp):
+    """Emission on, then stuck in 'instrument I/O' that never looks at the stop flag."""
+
+    def __init__(self, release: threading.Event, **values) -> None:
+        super().__init__(**values)
+        self.release, self.stuck = release, threading.Event()
+
+    def run(self, ctx: RunContext) -> None:
+        ctx.bench.laser().set_power_W(self.power_W)
+        ctx.bench.laser().emission_on()
+        self.stuck.set()
+        self.release.wait(30.0)
+        ctx.check_stop()  # back from I/O: the next check sees the stop request
+
+
+def test_an_abort_from_any_caller_switches_lasers_off_after_the_grace_time(
+        bench, sim_laser, tmp_path, monkeypatch):
+    # Not only Ctrl-C: a GUI's stop button calls abort() from another thread, and a worker
+    # stuck in I/O must not keep the pump on until it returns.
+    monkeypatch.setattr(runner_module, "ABORT_GRACE_S", 0.2)
+    release = threading.Event()
+    procedure = StuckInIO(release)
+    runner = Runner(procedure, bench, tmp_path / "r.h5")
+    runner.start()
+    try:
+        assert procedure.stuck.wait(10.0)
+        assert sim_laser.emission_requested
+        runner.abort("stop button")
+        assert runner.join(0.1) is None  # still stuck
+        for _ in range(200):
+            if not sim_laser.emission_requested:
+                break
+            threading.Event().wait(0.05)
+        assert not sim_laser.emission_requested  # switched off while the worker is stuck
+    finally:
+        release.set()
+    result = runner.join(10.0)
+    assert result is not None and result.status == "aborted"
+    assert result.message == "stop button"
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_termination_signals_abort_the_run_like_ctrl_c(bench, sim_laser, tmp_path, signame):
+    # `kill` or a dropped SSH session would otherwise end the process with the pump on.
+    signum = getattr(signal, signame)
+
+    def send_signal():
+        signal.raise_signal(signum)
+        assert bench.stop_event.wait(10.0)
+
+    listener = Listener(action=send_signal, after=3)
+    result = Runner(Ramp(points=200), bench, tmp_path / "r.h5", listeners=[listener]).run()
+    assert result.status == "aborted"
+    assert result.message == f"interrupted ({signame})"
+    assert not sim_laser.emission_requested
+    assert read_run(tmp_path / "r.h5").status == "aborted"
 
 
 def test_points_are_on_disk_while_the_run_is_going(bench, tmp_path):
