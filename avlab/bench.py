@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .config import InstrumentConfig, LabConfig, load_config
+from .config import InstrumentConfig, LabConfig
 from .devices import (
     Attenuator,
     Cryostat,
@@ -84,10 +84,6 @@ class Bench:
             except BaseException:  # Ctrl-C while connecting: release what is already open
                 self.close()
                 raise
-
-    @classmethod
-    def from_config_file(cls, path: str | None = None) -> Bench:
-        return cls(load_config(path))
 
     # --- roles -------------------------------------------------------------------------------
     def __getitem__(self, role: str) -> RoleDevice:
@@ -209,7 +205,7 @@ class Bench:
         if kind == COUNTER:
             return Detector(inst.role, driver,
                             max_count_rate_cps=inst.limits["max_count_rate_cps"],
-                            dead_time_s=inst.options.get("dead_time_ns", 0.0) * 1e-9, **common)
+                            dead_time_s=inst.options["dead_time_ns"] * 1e-9, **common)
         if kind == TIME_TAGGER:
             return TimeTagger(inst.role, driver,
                               max_count_rate_cps=inst.limits["max_count_rate_cps"],

@@ -90,9 +90,6 @@ class LabConfig:
     def uses_simulation(self) -> bool:
         return any(i.simulated for i in self.instruments.values())
 
-    def roles_of_kind(self, kind: str) -> list[str]:
-        return [role for role, inst in self.instruments.items() if inst.spec.kind == kind]
-
 
 def builtin_config_text() -> str:
     return resources.files("experiments").joinpath("labs/simulated.toml").read_text("utf-8")
@@ -250,6 +247,8 @@ def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentCon
         if name not in table:
             if ospec.required:
                 raise checker.fail(f"{prefix}.{name}", f"missing value ({ospec.description})")
+            if ospec.default is not None:
+                options[name] = ospec.default
             continue
         value = table[name]
         key = f"{prefix}.{name}"
@@ -286,8 +285,8 @@ def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentCon
                                                    f"min_transmission < max_transmission <= "
                                                    f"t_max, got {low:g} … {high:g} with "
                                                    f"calibration {t_min:g} … {t_max:g}")
-    if spec.kind == "cryostat" and limits.get("temperature_limit_K", math.inf) < limits[
-            "max_setpoint_K"]:
+    if spec.kind == "cryostat" and limits.setdefault(
+            "temperature_limit_K", limits["max_setpoint_K"]) < limits["max_setpoint_K"]:
         raise checker.fail(f"{prefix}.limits.temperature_limit_K",
                            f"impossible limit {limits['temperature_limit_K']:g} K: below "
                            f"max_setpoint_K {limits['max_setpoint_K']:g} K, the controller "

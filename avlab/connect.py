@@ -157,7 +157,7 @@ def _open(inst: InstrumentConfig, twin: Any, wait: Callable[[float], None] | Non
         from drivers.temperature.lakeshore_33x import LakeShore33x
 
         # The driver's own cap is the cut-off; the bench enforces the tighter max_setpoint_K.
-        cutoff_K = inst.limits.get("temperature_limit_K", inst.limits["max_setpoint_K"])
+        cutoff_K = inst.limits["temperature_limit_K"]
         return LakeShore33x(_link(inst, twin), max_setpoint_K=cutoff_K)
     if inst.driver == "montana_cryostation":
         from drivers.temperature.montana_cryostation import MontanaCryostation
@@ -203,7 +203,7 @@ def _prepare(inst: InstrumentConfig, driver: Any) -> None:
         if "center_wavelength_nm" in inst.options:
             driver.spectrograph.goto_nm(inst.options["center_wavelength_nm"])
     elif inst.driver == "lakeshore_33x":
-        limit_K = inst.limits.get("temperature_limit_K", inst.limits["max_setpoint_K"])
+        limit_K = inst.limits["temperature_limit_K"]
         driver.configure_safety_limit(limit_K)
     elif inst.driver == "thorlabs_pm100":
         driver.power_unit = "W"  # the front panel may have left it in dBm

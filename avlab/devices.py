@@ -53,6 +53,32 @@ class RoleDevice:
 
         close_driver(self.driver)
 
+    def _call(self, what: str, function: Callable[[], Any]) -> Any:
+        """Run one driver call under the lock, its failures named as instrument errors (SDK
+        drivers raise plain TimeoutError / OSError)."""
+        with self.lock:
+            try:
+                return function()
+            except TimeoutError as exc:
+                raise InstrumentTimeoutError(f"{self.role}: {what} timed out: {exc}") from exc
+            except OSError as exc:
+                raise InstrumentConnectionError(
+                    f"{self.role}: lost the link during {what}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _shutdown_lock(self) -> Iterator[None]:
+        """The lock, unless another thread is stuck holding it: after SHUTDOWN_LOCK_TIMEOUT_S
+        the shutdown step is sent anyway — a safe state matters more than tidy I/O."""
+        acquired = self.lock.acquire(timeout=SHUTDOWN_LOCK_TIMEOUT_S)
+        if not acquired:
+            log.error("%s: lock busy for %g s; shutting down anyway", self.role,
+                      SHUTDOWN_LOCK_TIMEOUT_S)
+        try:
+            yield
+        finally:
+            if acquired:
+                self.lock.release()
+
 
 class PumpLaser(RoleDevice):
     """A CW pump laser; its output power can never be set above the configured limit."""
@@ -83,16 +109,19 @@ class PumpLaser(RoleDevice):
         """Switch emission on and wait (through the bench clock) until light comes out."""
         with self.lock:
             self.driver.enable_emission()
-        waited = 0.0
-        while True:
-            with self.lock:
-                if self.driver.emission_ready:
-                    return
-            if waited >= timeout_s:
-                self.emission_off()
-                raise TimeoutError(f"{self.role}: emission not ready after {timeout_s:g} s")
-            self._wait(poll_s)
-            waited += poll_s
+        try:
+            waited = 0.0
+            while True:
+                with self.lock:
+                    if self.driver.emission_ready:
+                        return
+                if waited >= timeout_s:
+                    raise TimeoutError(f"{self.role}: emission not ready after {timeout_s:g} s")
+                self._wait(poll_s)
+                waited += poll_s
+        except BaseException:  # timeout, abort during the wait, a failing status query
+            self.emission_off()
+            raise
 
     def emission_off(self) -> None:
         with self.lock:
@@ -140,11 +169,7 @@ class PumpLaser(RoleDevice):
         """Emission off even if another thread is stuck holding the lock, and even if the
         link broke: then a new link is opened once and emission off sent again. Returns what
         was done; raises only if the laser could not be reached at all."""
-        acquired = self.lock.acquire(timeout=SHUTDOWN_LOCK_TIMEOUT_S)
-        try:
-            if not acquired:
-                log.error("%s: lock busy for %g s; sending emission off anyway", self.role,
-                          SHUTDOWN_LOCK_TIMEOUT_S)
+        with self._shutdown_lock():
             try:
                 self.driver.disable_emission()
                 return "emission off"
@@ -155,9 +180,6 @@ class PumpLaser(RoleDevice):
                 self.driver = self._reopen()
                 self.driver.disable_emission()
                 return "emission off (after reconnecting)"
-        finally:
-            if acquired:
-                self.lock.release()
 
 
 class PowerMeter(RoleDevice):
@@ -219,13 +241,12 @@ class Detector(RoleDevice):
         """Count over `gate_s`; raise DetectorOverloadError above the configured rate limit."""
         if gate_s <= 0:
             raise ValueError(f"gate time must be positive, got {gate_s} s")
-        with self.lock:
-            try:
-                counts = int(self.driver.count(gate_s))
-            except TimeoutError as exc:
-                raise InstrumentTimeoutError(f"{self.role}: counter did not answer: {exc}") from exc
-            except OSError as exc:
-                raise InstrumentConnectionError(f"{self.role}: lost the counter: {exc}") from exc
+        counts = int(self._call("counting", lambda: self.driver.count(gate_s)))
+        return self.reading(counts, gate_s)
+
+    def reading(self, counts: int, gate_s: float) -> CountReading:
+        """What `counts` photons in `gate_s` (one gate, or several summed) mean: the
+        dead-time-corrected rate and loss; DetectorOverloadError above the rate limit."""
         measured = counts / gate_s
         if measured > self.max_count_rate_cps:
             raise DetectorOverloadError(
@@ -357,13 +378,9 @@ class Attenuator(RoleDevice):
 
     def shutdown(self) -> str:
         """After the lasers are off: rotate to extinction as a second barrier."""
-        acquired = self.lock.acquire(timeout=SHUTDOWN_LOCK_TIMEOUT_S)
-        try:
+        with self._shutdown_lock():
             self.driver.angle_deg = self.calibration.extinction_angle_deg
             return "at extinction"
-        finally:
-            if acquired:
-                self.lock.release()
 
     def live_status(self) -> str:
         with self.lock:
@@ -474,15 +491,6 @@ class TimeTagger(RoleDevice):
         self.detector_channel = detector_channel
         self.marker_channel = marker_channel
 
-    def _call(self, what: str, function: Callable[[], Any]) -> Any:
-        with self.lock:
-            try:
-                return function()
-            except TimeoutError as exc:
-                raise InstrumentTimeoutError(f"{self.role}: {what} timed out: {exc}") from exc
-            except OSError as exc:
-                raise InstrumentConnectionError(f"{self.role}: lost the tagger: {exc}") from exc
-
     def histogram(self, *, binwidth_s: float, n_bins: int, duration_s: float,
                   falling_edge: bool = False) -> Any:
         """Clicks versus time since the marker edge (rising: rise curve; falling: decay)."""
@@ -542,8 +550,9 @@ class Modulator(RoleDevice):
             self.stop()
 
     def shutdown(self) -> str:
-        self.driver.stop()
-        return "modulation stopped"
+        with self._shutdown_lock():
+            self.driver.stop()
+            return "modulation stopped"
 
     def live_status(self) -> str:
         with self.lock:

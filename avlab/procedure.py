@@ -47,10 +47,6 @@ class Parameter(Generic[T]):
     def validate(self, value: Any) -> T:
         return value
 
-    def parse(self, text: str) -> T:
-        """Value from command-line text."""
-        return self.validate(text)
-
     def fail(self, value: Any, problem: str) -> ParameterError:
         unit = f" {self.unit}" if self.unit else ""
         return ParameterError(f"parameter {self.name}: {value!r}{unit} {problem}")
@@ -144,9 +140,6 @@ class RunContext:
         """Let `seconds` of bench time pass (virtual on the simulated bench; abortable)."""
         self.bench.wait(seconds)
 
-    def should_stop(self) -> bool:
-        return self.bench.stop_event.is_set()
-
     def check_stop(self) -> None:
         """Raise RunAborted if a stop was requested."""
         self.bench.wait(0.0)
@@ -197,17 +190,12 @@ class Procedure(ABC):
         setattr(self, name, value)
 
     def set_from_strings(self, assignments: Iterable[str]) -> None:
-        """Apply `name=value` strings (the CLI's --set)."""
-        params = self.parameters()
+        """Apply `name=value` strings (the CLI's --set); each parameter's validate() parses."""
         for text in assignments:
             name, sep, raw = text.partition("=")
-            name = name.strip()
             if not sep:
                 raise ParameterError(f"--set expects name=value, got {text!r}")
-            if name not in params:
-                raise ParameterError(f"{self.name} has no parameter {name!r}; parameters: "
-                                     f"{', '.join(params)}")
-            setattr(self, name, params[name].parse(raw.strip()))
+            self.set(name.strip(), raw.strip())
 
     def values(self) -> dict[str, tuple[Any, str]]:
         """Every parameter as (value, unit), for storage."""

@@ -9,6 +9,7 @@ unknown role, unknown driver, missing or impossible limit — before any instrum
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 LASER = "laser"
 POWER_METER = "power_meter"
@@ -31,6 +32,12 @@ class LimitSpec:
     minimum_exclusive: float = 0.0
 
 
+#: Dead time of a typical SPAD module; used (and simulated) when a config does not give one.
+DEFAULT_DEAD_TIME_NS = 22.0
+DEAD_TIME_DOC = ("detector dead time, for the rate correction (and of the simulated detector); "
+                 f"default {DEFAULT_DEAD_TIME_NS:g} ns")
+
+
 @dataclass(frozen=True)
 class OptionSpec:
     """A driver setting allowed in a role's table (besides driver, resource and limits)."""
@@ -41,6 +48,9 @@ class OptionSpec:
     required: bool = False
     #: For per-axis settings: a number, or an [x, y] pair of numbers.
     pair_ok: bool = False
+    #: Filled in by the config parser when the setting is absent, so every consumer (the
+    #: simulated twin and the app's corrections alike) sees one value.
+    default: Any = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +165,8 @@ DRIVERS: dict[str, DriverSpec] = {
             "detector_channel": OptionSpec(int, "input of the detector TTLs", positive=True),
             "marker_channel": OptionSpec(int, "input of the modulation marker", positive=True),
             "trigger_level_V": OptionSpec(float, "trigger level of both inputs"),
-            "dead_time_ns": OptionSpec(float, "detector dead time", positive=True),
+            "dead_time_ns": OptionSpec(float, DEAD_TIME_DOC, positive=True,
+                                       default=DEFAULT_DEAD_TIME_NS),
             "dark_count_rate_cps": OptionSpec(float, "simulation only"),
             "timing_jitter_ps": OptionSpec(float, "simulation only", positive=True),
         },
@@ -218,7 +229,8 @@ DRIVERS: dict[str, DriverSpec] = {
             "offset_volts": OptionSpec(float, "command voltage of the field centre",
                                        pair_ok=True),
             "park_rate_Hz": OptionSpec(float, "sample rate of parking moves", positive=True),
-            "dead_time_ns": OptionSpec(float, "detector dead time", positive=True),
+            "dead_time_ns": OptionSpec(float, DEAD_TIME_DOC, positive=True,
+                                       default=DEFAULT_DEAD_TIME_NS),
             "dark_count_rate_cps": OptionSpec(float, "dark count rate of the simulated "
                                                      "detector (simulation only)"),
         },
@@ -271,8 +283,8 @@ DRIVERS: dict[str, DriverSpec] = {
                                               "'PFI8'"),
             "gate_counter": OptionSpec(str, "second counter that times the gate, e.g. "
                                             "'Dev1/ctr1'"),
-            "dead_time_ns": OptionSpec(float, "detector dead time for the rate correction",
-                                       positive=True),
+            "dead_time_ns": OptionSpec(float, DEAD_TIME_DOC, positive=True,
+                                       default=DEFAULT_DEAD_TIME_NS),
             "dark_count_rate_cps": OptionSpec(float, "dark count rate of the simulated "
                                                      "detector (simulation only)"),
         },

@@ -95,7 +95,7 @@ def _make_twin(inst: InstrumentConfig, world: Any) -> Any:
         extra = {k: opts[k] for k in ("detector_channel", "marker_channel", "dark_count_rate_cps",
                                       "timing_jitter_ps") if k in opts}
         return SimTimeTagger(world, pump_source_name=opts["pump_role"],
-                             dead_time_s=opts.get("dead_time_ns", 22.0) * 1e-9, **extra)
+                             dead_time_s=opts["dead_time_ns"] * 1e-9, **extra)
     if inst.driver == "nidaq_modulator":
         from sim_devices.instruments.time_tagger import SimPumpModulator
 
@@ -117,7 +117,7 @@ def _make_twin(inst: InstrumentConfig, world: Any) -> Any:
         return SimGalvoScanner(
             world, calibration=galvo_calibration(inst),
             dark_count_rate_cps=inst.options.get("dark_count_rate_cps", 25.0),
-            dead_time_s=inst.options.get("dead_time_ns", 22.0) * 1e-9)
+            dead_time_s=inst.options["dead_time_ns"] * 1e-9)
     if inst.driver == "thorlabs_elliptec":
         from sim_devices.instruments.thorlabs_elliptec import SimThorlabsElliptec
 
@@ -138,7 +138,7 @@ def _make_twin(inst: InstrumentConfig, world: Any) -> Any:
         return SimPhotonCounter(
             world,
             dark_count_rate_cps=inst.options.get("dark_count_rate_cps", 25.0),
-            dead_time_s=inst.options.get("dead_time_ns", 22.0) * 1e-9,
+            dead_time_s=inst.options["dead_time_ns"] * 1e-9,
         )
     raise ValueError(f"{inst.role}: no simulated twin for driver {inst.driver!r}")
 

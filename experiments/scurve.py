@@ -42,7 +42,6 @@ class _Control:
     """What the sweep steps: the laser's output setpoint (W), or — when the bench has a pump
     attenuator — its transmission with the laser held at power_max_W."""
 
-    label: str
     grid: np.ndarray
     apply: Callable[[float], float]  # sets a value, returns the nominal value reached
     unit: str
@@ -183,15 +182,14 @@ class SCurve(Procedure):
     def control(self, bench: Bench, laser: Any) -> _Control:
         if self.attenuated(bench):
             attenuator = bench.attenuator()
-            return _Control("transmission", self.coarse_grid(*self.transmission_range(bench)),
+            return _Control(self.coarse_grid(*self.transmission_range(bench)),
                             attenuator.set_transmission, "")
 
         def set_laser(power_W: float) -> float:
             laser.set_power_W(power_W)
             return power_W
 
-        return _Control("laser power", self.coarse_grid(self.power_min_W, self.power_max_W),
-                        set_laser, "W")
+        return _Control(self.coarse_grid(self.power_min_W, self.power_max_W), set_laser, "W")
 
     def run(self, ctx: RunContext) -> None:
         bench = ctx.bench
@@ -279,9 +277,8 @@ class _Sweep:
                 break
             counts += self.detector.count(more).counts
             gate += more
-        measured = counts / gate
-        loss = measured * self.detector.dead_time_s
-        rate = measured / (1.0 - loss)
+        reading = self.detector.reading(counts, gate)
+        rate, loss = reading.rate_cps, reading.dead_time_loss
         # This point's own counting error; the dark reference's error is one number common to
         # every point and is stored (and analysed) as such, not added here.
         sigma = math.sqrt(max(counts, 1)) / gate / (1.0 - loss)
@@ -311,8 +308,8 @@ class _Sweep:
         points: list[_Point] = []
         setpoint = float(grid[0])
         k = 0  # index of the next coarse point not yet passed
+        slope: float | None = None  # of the points so far
         while True:
-            slope = self._recent_slope(points)
             predicted = None
             if points and slope is not None:
                 predicted = points[-1].rate_cps * (setpoint / points[-1].control) ** slope
@@ -323,7 +320,8 @@ class _Sweep:
                 k += 1
             if k == len(grid):
                 return points
-            setpoint = self._next_setpoint(points, float(grid[k]))
+            slope = self._recent_slope(points)
+            setpoint = self._next_setpoint(setpoint, float(grid[k]), slope)
 
     def _recent_slope(self, points: list[_Point]) -> float | None:
         """d ln(signal)/d ln(setpoint) from the last reliable pair (conservatively the max of
@@ -335,10 +333,8 @@ class _Sweep:
                               / math.log(b.control / a.control))
         return max(slopes) if slopes else None
 
-    def _next_setpoint(self, points: list[_Point], next_coarse: float) -> float:
+    def _next_setpoint(self, current: float, next_coarse: float, slope: float | None) -> float:
         p = self.p
-        current = points[-1].control
-        slope = self._recent_slope(points)
         if not p.refine or slope is None or slope <= 0 or self.extra_points >= p.max_refine_points:
             return next_coarse
         if slope * math.log(next_coarse / current) <= p.max_step_ln:
@@ -365,7 +361,7 @@ class _Sweep:
                         int(math.log(ratio) / math.log1p(MIN_RELATIVE_STEP)) - 1)
             todo.extend(a.control * ratio ** (i / (n_new + 1)) for i in range(1, n_new + 1))
         budget = max(p.max_refine_points - self.extra_points, 0)
-        todo = sorted(todo)[:budget] if len(todo) > budget else sorted(todo)
+        todo = sorted(todo)[:budget]
         new_points = []
         for i, setpoint in enumerate(todo):
             new_points.append(self.measure(setpoint, UP, 1))

@@ -147,3 +147,27 @@ def test_bad_config_touches_no_instrument(tmp_path, monkeypatch):
     assert main(["run", "scurve", "--config", str(bad), "--out", str(tmp_path / "x.h5")]) == 2
     assert calls == []
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_an_omitted_dead_time_is_one_value_for_the_twin_and_the_rate_correction():
+    # The simulated detector and the app's dead-time correction once defaulted differently
+    # (22 ns against 0), so a config without dead_time_ns measured saturation it never undid.
+    from avlab.bench import Bench
+    from avlab.roles import DEFAULT_DEAD_TIME_NS
+
+    config = parse_config(GOOD)
+    assert config.instruments["detector"].options["dead_time_ns"] == DEFAULT_DEAD_TIME_NS
+    with Bench(config) as bench:
+        twin = bench.detector().driver
+        assert bench.detector().dead_time_s == twin.dead_time_s == DEFAULT_DEAD_TIME_NS * 1e-9
+
+
+def test_the_cryostat_cut_off_defaults_to_the_highest_setpoint():
+    config = parse_config(GOOD + """
+[instruments.cryostat]
+driver = "lakeshore_33x"
+resource = "sim"
+[instruments.cryostat.limits]
+max_setpoint_K = 320.0
+""")
+    assert config.instruments["cryostat"].limits["temperature_limit_K"] == 320.0

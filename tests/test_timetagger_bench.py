@@ -78,3 +78,17 @@ def test_pump_role_must_name_a_laser():
                                       'pump_role = "pump_852"\n[instruments.modulator')
     with pytest.raises(ConfigError, match="modulator.pump_role"):
         parse_config(text, "tt.toml")
+
+
+def test_decay_curve_after_switch_off_shows_the_3H4_lifetime(bench):
+    # Below threshold ETU barely refeeds ³H₄, so the decay shows its lifetime (~92 µs).
+    laser, modulator, tagger = bench.laser(), bench.modulator(), bench.time_tagger()
+    laser.set_modulation_input(True)
+    laser.set_power_W(laser_power_for(bench, 5.0))
+    with laser.emitting(), modulator.modulating(period_s=0.205, duty_cycle=0.2 / 0.205):
+        histogram = tagger.decay_histogram(binwidth_s=5e-6, n_bins=400, duration_s=1e8 * 0.205)
+    t, counts = histogram.bin_centers_s, histogram.counts.astype(float)
+    signal = counts - counts[t > 1e-3].mean()
+    fit = (t > 5e-6) & (t < 250e-6)
+    slope = np.polyfit(t[fit], np.log(signal[fit]), 1, w=np.sqrt(signal[fit]))[0]
+    assert -1.0 / slope == pytest.approx(92e-6, rel=0.10)
