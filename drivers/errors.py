@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class InstrumentError(Exception):
     """Base class of everything a driver raises about its instrument."""
@@ -29,6 +32,34 @@ class BackendNotInstalledError(ImportError):
     def __init__(self, what: str, install_hint: str) -> None:
         super().__init__(f"{what} needs a package that is not installed: {install_hint}")
         self.install_hint = install_hint
+
+
+#: Install hint shared by the NI-DAQ backends (counter, pump modulator, galvo scanner).
+NIDAQMX_INSTALL_HINT = "pip install nidaqmx, and install the NI-DAQmx driver from NI"
+
+
+def import_optional(module: str | Sequence[str], what: str, hint: str) -> Any:
+    """Import an optional vendor package when a backend is created, not when its module is.
+
+    `module` is a dotted name, or several tried in order (the first that imports wins).
+    `a.b.c` behaves like `from a.b import c`, so the result may be a submodule or an attribute
+    of its package. Raises BackendNotInstalledError(`what`, `hint`) if none imports. The
+    import runs at call time, so a test that puts a fake (or None) into sys.modules is obeyed.
+    """
+    for name in [module] if isinstance(module, str) else module:
+        package, _, attribute = name.rpartition(".")
+        try:
+            if not package:
+                return __import__(name)
+            found = __import__(package, fromlist=[attribute])
+            return getattr(found, attribute)
+        except (ImportError, AttributeError):
+            continue
+    raise BackendNotInstalledError(what, hint) from None
+
+
+class SetpointTimeoutError(InstrumentError, TimeoutError):
+    """The temperature did not settle at the setpoint in the time allowed."""
 
 
 class InstrumentConnectionError(InstrumentError):

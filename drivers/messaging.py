@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import (
+    InstrumentCommandError,
     InstrumentConnectionError,
     InstrumentError,
     InstrumentResponseError,
@@ -44,11 +45,18 @@ def _is_transport_error(exc: Exception) -> bool:
 
 
 class CheckedMessaging:
-    """Mixin for pymeasure Instruments (put it first in the bases)."""
+    """Mixin for pymeasure Instruments (put it first in the bases).
+
+    `last_command` is the last command written, as it went to the instrument; error messages
+    about a reply (and drivers that need to know what a reply answers) use it.
+    """
 
     name: str
+    #: The last command written through `write` (what the next reply answers).
+    last_command: str = ""
 
     def write(self, command: str, **kwargs: Any) -> None:
+        self.last_command = command
         try:
             super().write(command, **kwargs)  # type: ignore[misc]
         except InstrumentError:
@@ -65,7 +73,9 @@ class CheckedMessaging:
             raise
         except Exception as exc:
             if _is_transport_error(exc):
-                raise _translate(self.name, "reading", exc) from exc
+                action = (f"reading the reply to {self.last_command!r}" if self.last_command
+                          else "reading")
+                raise _translate(self.name, action, exc) from exc
             raise
 
     def values(self, command: str, separator: str = ",", cast: Any = float,
@@ -83,3 +93,38 @@ class CheckedMessaging:
                 raise InstrumentResponseError(
                     f"{self.name}: unreadable reply to {command!r}: {bad[0]!r}")
         return results
+
+
+class SCPIErrorQueue:
+    """Mixin for SCPI instruments (put it before `CheckedMessaging`): every setting is followed
+    by a read of the whole error queue (`SYST:ERR?` until `0,"No error"`), and a non-empty queue
+    raises InstrumentCommandError listing every entry, oldest first."""
+
+    name: str
+    #: Most entries read in one check (a queue that never empties is not read forever).
+    max_error_entries = 32
+
+    def check_errors(self) -> list:
+        """Read the whole error queue; raise InstrumentCommandError if it held anything.
+
+        An empty queue answers `+0,"No error"`; entries are `<code>,"<text>"`. An answer
+        without a numeric code raises InstrumentResponseError.
+        """
+        errors = []
+        for _ in range(self.max_error_entries):
+            reply = self.ask("SYST:ERR?").strip()  # type: ignore[attr-defined]
+            code_text, _, text = reply.partition(",")
+            try:
+                code = int(float(code_text))
+            except ValueError:
+                raise InstrumentResponseError(
+                    f"{self.name}: unreadable error-queue reply {reply!r}") from None
+            if code == 0:
+                break
+            errors.append((code, text.strip().strip('"')))
+        if errors:
+            raise InstrumentCommandError(f"{self.name} reported: {errors}")
+        return errors
+
+    def check_set_errors(self) -> list:
+        return self.check_errors()

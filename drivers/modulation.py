@@ -12,7 +12,8 @@ Two pieces, kept apart on purpose:
   counter (nidaqmx, imported only when a modulator is created).
 * The laser must *listen* to its modulation input. The IPG YLR does after `EMOD` (modulation
   enable, status bit 12; `DMOD` disables it, PROTOCOLS.md §1a): the YLR is modulated through its
-  rear modulation input, the serial command only enables that input — `set_ylr_modulation_input`.
+  rear modulation input, the serial command only enables that input —
+  `IPGYLR.analog_modulation_enabled` (`set_ylr_modulation_input` is a shim for it).
   With modulation enabled and the waveform stopped (output idling low) the YLR emits nothing;
   disabling modulation while emitting sends it back to CW at its setpoint, so that is refused.
 
@@ -26,7 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import BackendNotInstalledError, InstrumentCommandError, InstrumentResponseError
+from .errors import NIDAQMX_INSTALL_HINT, import_optional
 
 #: Shortest period accepted by default (10 kHz). The YLR's modulation bandwidth is model
 #: dependent (a few kHz to tens of kHz) [G: check the laser's datasheet]; PA rise and decay
@@ -102,14 +103,7 @@ class PumpModulator(Protocol):
 # --- NI-DAQ counter output -----------------------------------------------------------------------
 
 def _import_nidaqmx() -> Any:
-    try:
-        import nidaqmx  # noqa: PLC0415 - optional vendor backend
-    except ImportError:
-        raise BackendNotInstalledError(
-            "The NI-DAQ pump modulator",
-            "pip install nidaqmx, and install the NI-DAQmx driver from NI",
-        ) from None
-    return nidaqmx
+    return import_optional("nidaqmx", "The NI-DAQ pump modulator", NIDAQMX_INSTALL_HINT)
 
 
 class NIDAQPumpModulator:
@@ -178,20 +172,7 @@ class NIDAQPumpModulator:
 
 def set_ylr_modulation_input(laser: Any, enabled: bool) -> None:
     """Make an IPG YLR (`drivers.lasers.ipg_ylr.IPGYLR`) follow its modulation input (`EMOD`)
-    or ignore it (`DMOD`), and check status bit 12 afterwards.
-
-    Disabling is refused while the laser emits: it would jump to CW at its setpoint.
+    or ignore it (`DMOD`): a shim for `laser.analog_modulation_enabled = enabled`, which checks
+    status bit 12 afterwards and refuses to disable modulation while the laser emits.
     """
-    from .lasers.ipg_ylr import YLRStatus  # noqa: PLC0415 - keep this module light
-
-    if not enabled and YLRStatus.EMISSION in laser.status:
-        raise InstrumentCommandError(
-            f"{laser.name}: switch emission off before disabling modulation (DMOD would send "
-            "the laser to CW at its setpoint)")
-    command = "EMOD" if enabled else "DMOD"
-    reply = laser.ask(command).strip()
-    if reply.upper() != command:
-        raise InstrumentResponseError(f"{laser.name}: unexpected reply {reply!r} to {command}")
-    if (YLRStatus.MODULATION in laser.status) != bool(enabled):
-        raise InstrumentResponseError(
-            f"{laser.name}: modulation status bit did not follow {command}")
+    laser.analog_modulation_enabled = enabled

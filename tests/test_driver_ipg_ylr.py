@@ -11,7 +11,12 @@ import math
 import pytest
 from pymeasure.test import expected_protocol
 
-from drivers.errors import InstrumentCommandError, LaserFaultError, LaserInterlockError
+from drivers.errors import (
+    InstrumentCommandError,
+    InstrumentResponseError,
+    LaserFaultError,
+    LaserInterlockError,
+)
 from drivers.lasers.ipg_ylr import IPGYLR, YLRStatus
 from sim_devices.clock import VirtualClock
 from sim_devices.instruments.ipg_ylr import SimIPGYLR
@@ -23,6 +28,7 @@ EMISSION = 1 << 2
 STARTUP = 1 << 15
 OVER_TEMPERATURE = 1 << 1
 MODULE_FAILED = 1 << 7
+MODULATION = 1 << 12
 
 
 # --- exact exchanges -------------------------------------------------------------------------
@@ -190,6 +196,47 @@ def test_aiming_beam_on_and_off_send_abn_and_abf():
     with expected_protocol(IPGYLR, [("ABN", "ABN"), ("ABF", "ABF")], max_power_W=5) as laser:
         laser.set_aiming_beam(True)
         laser.set_aiming_beam(False)
+
+
+def test_analog_modulation_enabled_reads_status_bit_12():
+    with expected_protocol(IPGYLR, [("STA", f"STA: {KEY_REM | MODULATION}"),
+                                    ("STA", f"STA: {KEY_REM}")], max_power_W=5) as laser:
+        assert laser.analog_modulation_enabled is True
+        assert laser.analog_modulation_enabled is False
+
+
+def test_analog_modulation_is_enabled_with_emod_even_while_emitting_and_checked():
+    # Enabling needs no status check first (the wire traffic of set_ylr_modulation_input).
+    with expected_protocol(IPGYLR, [("EMOD", "EMOD"),
+                                    ("STA", f"STA: {KEY_REM | EMISSION | MODULATION}")],
+                           max_power_W=5) as laser:
+        laser.analog_modulation_enabled = True
+
+
+def test_analog_modulation_is_disabled_with_dmod_after_checking_emission_is_off():
+    with expected_protocol(IPGYLR, [("STA", f"STA: {KEY_REM | MODULATION}"), ("DMOD", "DMOD"),
+                                    ("STA", f"STA: {KEY_REM}")], max_power_W=5) as laser:
+        laser.analog_modulation_enabled = False
+
+
+def test_analog_modulation_is_not_disabled_while_emitting():
+    with expected_protocol(IPGYLR, [("STA", f"STA: {KEY_REM | EMISSION | MODULATION}")],
+                           max_power_W=5) as laser:
+        with pytest.raises(InstrumentCommandError, match="emission off"):
+            laser.analog_modulation_enabled = False
+
+
+def test_analog_modulation_bit_that_does_not_follow_raises_response_error():
+    with expected_protocol(IPGYLR, [("EMOD", "EMOD"), ("STA", f"STA: {KEY_REM}")],
+                           max_power_W=5) as laser:
+        with pytest.raises(InstrumentResponseError, match="did not follow EMOD"):
+            laser.analog_modulation_enabled = True
+
+
+def test_analog_modulation_with_an_unexpected_echo_raises_response_error():
+    with expected_protocol(IPGYLR, [("EMOD", "EMON")], max_power_W=5) as laser:
+        with pytest.raises(InstrumentResponseError, match="unexpected reply 'EMON' to EMOD"):
+            laser.analog_modulation_enabled = True
 
 
 def test_check_faults_returns_status_when_clean_and_raises_on_fault():

@@ -11,7 +11,11 @@ import pytest
 from pymeasure.instruments.thorlabs import ThorlabsPM100USB
 from pymeasure.test import expected_protocol
 
-from drivers.errors import InstrumentCommandError, PowerMeterOverRangeError
+from drivers.errors import (
+    InstrumentCommandError,
+    InstrumentResponseError,
+    PowerMeterOverRangeError,
+)
 from drivers.powermeters.thorlabs_pm100 import SensorInfo, ThorlabsPM100
 from sim_devices.clock import VirtualClock
 from sim_devices.instruments.ipg_ylr import SimIPGYLR
@@ -19,8 +23,11 @@ from sim_devices.instruments.thorlabs_pm100 import SimThorlabsPM100
 from sim_devices.transport import InProcessAdapter
 from sim_devices.world import BenchOptics, SimWorld
 
-#: The constructor asks the sensor for its wavelength range (400–1100 nm: an S120C).
-INIT = [("SENS:CORR:WAV? MIN", "4.000000E+02"), ("SENS:CORR:WAV? MAX", "1.100000E+03")]
+#: The constructor asks the meter for the unit it was left in, and the sensor for its wavelength
+#: range (400–1100 nm: an S120C).
+UNIT_W = ("SENS:POW:UNIT?", "W")
+RANGE = [("SENS:CORR:WAV? MIN", "4.000000E+02"), ("SENS:CORR:WAV? MAX", "1.100000E+03")]
+INIT = [UNIT_W, *RANGE]
 NO_ERROR = ("SYST:ERR?", '+0,"No error"')
 SENSOR_REPLY = "S120C,190412345,12-Mar-2025,1,18,49"
 
@@ -32,10 +39,31 @@ def _meter(*exchanges):
 
 # --- exact exchanges -------------------------------------------------------------------------
 
-def test_init_queries_the_sensor_wavelength_range():
+def test_init_queries_the_unit_and_the_sensor_wavelength_range():
     # expected_protocol fails if the constructor sends anything else, or fewer queries.
     with expected_protocol(ThorlabsPM100, INIT):
         pass
+
+
+def test_meter_left_in_dbm_refuses_power_W_and_reads_dbm():
+    """A meter left in dBm (front panel, another program) is found so at connection: power_W
+    refuses instead of passing a dBm number for watts, power_dBm reads it, and power_W works
+    again once the unit is set to W."""
+    with expected_protocol(ThorlabsPM100, [("SENS:POW:UNIT?", "DBM"), *RANGE,
+                                           ("MEAS:POW?", "-6.989700E+00"),
+                                           ("SENS:POW:UNIT W", None), NO_ERROR,
+                                           ("MEAS:POW?", "2.000000E-04")]) as meter:
+        with pytest.raises(InstrumentCommandError, match="unit is DBM"):
+            _ = meter.power_W
+        assert meter.power_dBm == pytest.approx(-6.9897)
+        meter.power_unit = "W"
+        assert meter.power_W == pytest.approx(2e-4)
+
+
+def test_unreadable_unit_at_connection_raises():
+    with pytest.raises(InstrumentResponseError, match="power unit"):
+        with expected_protocol(ThorlabsPM100, [("SENS:POW:UNIT?", "MW")]):
+            pass
 
 
 def test_wavelength_set_is_followed_by_an_error_queue_check():
@@ -294,6 +322,16 @@ def test_sim_range_is_rounded_up_to_a_decade(bench):
     *_, meter = bench
     meter.range_W = 3e-4
     assert meter.range_W == pytest.approx(1e-3)
+
+
+def test_sim_meter_left_in_dbm_is_found_so_at_connection(bench):
+    _, _, _, sim_meter, _ = bench
+    sim_meter.unit = "DBM"  # as if set on the front panel before the driver connected
+    meter = ThorlabsPM100(InProcessAdapter(sim_meter))
+    meter.wavelength_nm = 1064
+    with pytest.raises(InstrumentCommandError, match="unit is DBM"):
+        _ = meter.power_W
+    assert meter.power_dBm == pytest.approx(10 * math.log10(2e-4 / 1e-3), abs=0.05)
 
 
 def test_sim_dbm_unit(bench):

@@ -24,6 +24,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..validators import finite_real, is_finite_real
+
 #: Rounding slack when inverting a transmission computed from this very model.
 _ROUNDING = 1e-12
 
@@ -46,11 +48,7 @@ class HalfWavePlateAttenuator:
 
     def __post_init__(self) -> None:
         for name in ("theta0_deg", "t_max", "t_min"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value):
-                raise ValueError(f"attenuator calibration: {name} must be a finite number, "
-                                 f"got {value!r}")
+            finite_real(getattr(self, name), f"attenuator calibration: {name}")
         if not 0.0 <= self.t_min < self.t_max <= 1.0:
             raise ValueError(
                 "attenuator calibration needs 0 <= t_min < t_max <= 1, got "
@@ -76,8 +74,7 @@ class HalfWavePlateAttenuator:
 
         Raises TransmissionOutOfRangeError for a transmission outside [T_min, T_max].
         """
-        if isinstance(transmission, bool) or not isinstance(transmission, (int, float)) \
-                or not math.isfinite(transmission):
+        if not is_finite_real(transmission):
             raise TransmissionOutOfRangeError(
                 f"transmission must be a finite number, got {transmission!r}")
         fraction = (transmission - self.t_min) / (self.t_max - self.t_min)

@@ -42,6 +42,7 @@ from pymeasure.instruments.validators import strict_discrete_set
 
 from ..errors import InstrumentCommandError, InstrumentError, InstrumentResponseError
 from ..messaging import CheckedMessaging
+from ..validators import is_finite_real
 
 #: The 16 bus addresses.
 ADDRESSES = "0123456789ABCDEF"
@@ -200,16 +201,14 @@ def _status_code(text: str) -> ElliptecStatus:
 
 def _valid_angle(angle_deg: float) -> float:
     """Validator: a mount angle in [0, 360). Wrapping is the caller's decision, not ours."""
-    if isinstance(angle_deg, bool) or not isinstance(angle_deg, (int, float)) \
-            or not 0.0 <= angle_deg < 360.0:
+    if not is_finite_real(angle_deg) or not 0.0 <= angle_deg < 360.0:
         raise ValueError(f"angle {angle_deg!r}° is not in [0, 360); wrap it first "
                          "(angle % 360) if that is what you mean")
     return float(angle_deg)
 
 
 def _valid_step(delta_deg: float) -> float:
-    if isinstance(delta_deg, bool) or not isinstance(delta_deg, (int, float)) \
-            or not -360.0 <= delta_deg <= 360.0:
+    if not is_finite_real(delta_deg) or not -360.0 <= delta_deg <= 360.0:
         raise ValueError(f"relative move {delta_deg!r}° is not in [-360, 360]")
     return float(delta_deg)
 
@@ -232,7 +231,6 @@ class ThorlabsElliptec(CheckedMessaging, Instrument):
             raise ValueError(f"position_tolerance_deg must be positive, got "
                              f"{position_tolerance_deg!r}")
         self.position_tolerance_deg = float(position_tolerance_deg)
-        self._last_command = ""
         kwargs.setdefault("asrl", {"baud_rate": 9600, "data_bits": 8})  # parity none, 1 stop
         kwargs.setdefault("timeout", 5000)
         super().__init__(
@@ -256,8 +254,8 @@ class ThorlabsElliptec(CheckedMessaging, Instrument):
 
     # --- the wire: every command carries the address, every reply is checked -------------
     def write(self, command: str, **kwargs) -> None:
-        """Send `command` (without the address) to this module."""
-        self._last_command = command
+        """Send `command` (without the address) to this module; `last_command` records it
+        with the address, as sent."""
         super().write(f"{self.address}{command}", **kwargs)
 
     def read(self, **kwargs) -> str:
@@ -268,14 +266,14 @@ class ThorlabsElliptec(CheckedMessaging, Instrument):
             raise InstrumentResponseError(
                 f"{self.name}: expected a reply from address {self.address}, got {reply!r}")
         body = reply[1:]
-        if body.startswith("GS") and not self._last_command.startswith("gs"):
+        if body.startswith("GS") and not self.last_command[1:].startswith("gs"):
             try:
                 status = _status_code(body[2:])
             except ValueError as exc:
                 raise InstrumentResponseError(f"{self.name}: unreadable status {reply!r}: "
                                               f"{exc}") from exc
             if status is not ElliptecStatus.OK:
-                raise status_error(status, self.name, f"{self.address}{self._last_command}")
+                raise status_error(status, self.name, self.last_command)
         return body
 
     def _read_info(self) -> ElliptecInfo:

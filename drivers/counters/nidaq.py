@@ -9,18 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import BackendNotInstalledError
+from ..errors import NIDAQMX_INSTALL_HINT, import_optional
 
 
 def _import_nidaqmx() -> Any:
-    try:
-        import nidaqmx  # noqa: PLC0415 - optional vendor backend
-    except ImportError:
-        raise BackendNotInstalledError(
-            "The NI-DAQ photon counter",
-            "pip install nidaqmx, and install the NI-DAQmx driver from NI",
-        ) from None
-    return nidaqmx
+    return import_optional("nidaqmx", "The NI-DAQ photon counter", NIDAQMX_INSTALL_HINT)
 
 
 class NIDAQPhotonCounter:

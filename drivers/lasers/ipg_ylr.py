@@ -171,6 +171,28 @@ class IPGYLR(CheckedMessaging, Instrument):
         if reply.upper() != command:
             raise InstrumentResponseError(f"{self.name}: unexpected reply {reply!r} to {command}")
 
+    def _get_analog_modulation(self) -> bool:
+        return YLRStatus.MODULATION in self.status
+
+    def _set_analog_modulation(self, enabled: bool) -> None:
+        enabled = bool(enabled)
+        if not enabled and YLRStatus.EMISSION in self.status:
+            raise InstrumentCommandError(
+                f"{self.name}: switch emission off before disabling modulation (DMOD would "
+                "send the laser to CW at its setpoint)")
+        command = "EMOD" if enabled else "DMOD"
+        self._action(command)
+        if self._get_analog_modulation() != enabled:
+            raise InstrumentResponseError(
+                f"{self.name}: modulation status bit did not follow {command}")
+
+    analog_modulation_enabled = property(
+        _get_analog_modulation, _set_analog_modulation,
+        doc="The laser follows its rear modulation input (status bit 12; PROTOCOLS.md §1a). "
+            "Setting it sends `EMOD` / `DMOD` and reads the status bit back "
+            "(InstrumentResponseError if it did not follow). Disabling is refused while the "
+            "laser emits (it would jump to CW at its setpoint); enabling is always allowed.")
+
     def enable_emission(self) -> None:
         """Switch emission on, after checking the key switch and fault bits (PROTOCOLS.md §1a)."""
         status = self.status

@@ -52,8 +52,9 @@ from ..errors import (
     LaserFaultError,
     LaserInterlockError,
 )
-from ..messaging import CheckedMessaging
+from ..messaging import CheckedMessaging, SCPIErrorQueue
 from ..validators import strict_choice_ignore_case
+from ..waiting import wait_until_stable
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +82,6 @@ def _bool_reply(reply: str) -> bool:
     raise InstrumentResponseError(f"expected 0 or 1, the controller answered {reply!r}")
 
 
-def _number_reply(value: float | str) -> float:
-    """A number, never the raw string pymeasure hands over when a reply does not parse
-    (CheckedMessaging catches that too; this keeps the guarantee local)."""
-    if isinstance(value, str):
-        raise InstrumentResponseError(f"expected a number, the controller answered {value!r}")
-    return float(value)
-
-
 def _mode_reply(reply: str) -> str:
     """`CURR`/`CURRENT` → 'CURR', `POW`/`POWER` → 'POW'."""
     word = str(reply).strip().upper()
@@ -98,7 +91,7 @@ def _mode_reply(reply: str) -> str:
     raise InstrumentResponseError(f"unknown operating mode {reply!r}")
 
 
-class ThorlabsCLD(CheckedMessaging, SCPIMixin, Instrument):
+class ThorlabsCLD(SCPIErrorQueue, CheckedMessaging, SCPIMixin, Instrument):
     """Thorlabs CLD101x / ITC4001 / ITC4002 laser-diode and TEC controller.
 
     The constructor reads the LD current limit (`SOUR:CURR:LIM:AMPL?`) and nothing else.
@@ -176,7 +169,7 @@ class ThorlabsCLD(CheckedMessaging, SCPIMixin, Instrument):
         #: Every wait of this driver goes through here (replaceable after construction).
         self.wait: Callable[[float], object] = wait if wait is not None else time.sleep
 
-        limit = _number_reply(self.values("SOUR:CURR:LIM:AMPL?")[0])
+        limit = self._read_current_limit()
         self.max_current_A = float(max_current_A) if max_current_A is not None else limit
         if limit > self.max_current_A:
             log.warning("%s: the controller's current limit %g A is above the diode maximum "
@@ -190,32 +183,6 @@ class ThorlabsCLD(CheckedMessaging, SCPIMixin, Instrument):
         else:
             self.max_power_W = 0.0  # no calibration: power cannot be set at all
 
-    # --- error queue -----------------------------------------------------------------------
-    def check_errors(self) -> list:
-        """Read the whole error queue; raise InstrumentCommandError if it held anything.
-
-        The controller answers `+0,"No error"` when the queue is empty (Series 4000 SCPI
-        manual); entries are `<code>,"<text>"`, oldest first.
-        """
-        errors = []
-        for _ in range(32):
-            reply = self.ask("SYST:ERR?").strip()
-            code_text, _, text = reply.partition(",")
-            try:
-                code = int(float(code_text))
-            except ValueError:
-                raise InstrumentResponseError(
-                    f"{self.name}: unreadable error-queue reply {reply!r}") from None
-            if code == 0:
-                break
-            errors.append((code, text.strip().strip('"')))
-        if errors:
-            raise InstrumentCommandError(f"{self.name} reported: {errors}")
-        return errors
-
-    def check_set_errors(self) -> list:
-        return self.check_errors()
-
     # --- LD source -------------------------------------------------------------------------
     current_setpoint_A = Instrument.control(
         "SOUR:CURR?", "SOUR:CURR %g",
@@ -223,7 +190,6 @@ class ThorlabsCLD(CheckedMessaging, SCPIMixin, Instrument):
         "before sending. Setting it changes the current at once; use `ramp_current_to` (or "
         "`power_setpoint_W`) to change a running diode in steps.",
         validator=strict_range, values=[0.0, 0.0], dynamic=True, check_set_errors=True,
-        get_process=_number_reply,
     )
 
     def _apply_limit(self, limit_A: float) -> None:
@@ -232,8 +198,12 @@ class ThorlabsCLD(CheckedMessaging, SCPIMixin, Instrument):
         self.current_range_A = (0.0, min(float(limit_A), self.max_current_A))
         self.current_setpoint_A_values = list(self.current_range_A)  # pymeasure's validator
 
+    def _read_current_limit(self) -> float:
+        """`SOUR:CURR:LIM:AMPL?` as a number (CheckedMessaging.values rejects anything else)."""
+        return self.values("SOUR:CURR:LIM:AMPL?")[0]
+
     def _get_current_limit(self) -> float:
-        limit = _number_reply(self.values("SOUR:CURR:LIM:AMPL?")[0])
+        limit = self._read_current_limit()
         self._apply_limit(limit)
         return limit
 
@@ -269,7 +239,7 @@ class ThorlabsCLD(CheckedMessaging, SCPIMixin, Instrument):
         "TEC temperature setpoint in °C, within `tec_window_C` (rejected before sending "
         "otherwise).",
         validator=strict_range, values=list(DEFAULT_TEC_WINDOW_C), dynamic=True,
-        check_set_errors=True, get_process=_number_reply,
+        check_set_errors=True,
     )
 
     # --- outputs (read-only: switching goes through methods that check first) -------------
@@ -284,15 +254,13 @@ class ThorlabsCLD(CheckedMessaging, SCPIMixin, Instrument):
     )
 
     # --- measurements ----------------------------------------------------------------------
-    ld_current_A = Instrument.measurement("MEAS:CURR?", "Measured LD current in A.",
-                                          get_process=_number_reply)
-    ld_voltage_V = Instrument.measurement("MEAS:VOLT?", "Measured LD voltage in V.",
-                                          get_process=_number_reply)
+    ld_current_A = Instrument.measurement("MEAS:CURR?", "Measured LD current in A.")
+    ld_voltage_V = Instrument.measurement("MEAS:VOLT?", "Measured LD voltage in V.")
     temperature_C = Instrument.measurement("MEAS:TEMP?", "Measured TEC (diode) temperature "
-                                           "in °C.", get_process=_number_reply)
+                                           "in °C.")
     monitor_power_W = Instrument.measurement(
         "MEAS:POW2?", "Optical power from the monitor photodiode in W (needs a photodiode and "
-        "its responsivity set on the controller).", get_process=_number_reply)
+        "its responsivity set on the controller).")
 
     # --- protection ------------------------------------------------------------------------
     interlock_tripped = Instrument.measurement(
@@ -401,24 +369,19 @@ class ThorlabsCLD(CheckedMessaging, SCPIMixin, Instrument):
         if not self.tec_enabled:
             raise TECNotReadyError(f"{self.name}: the TEC is off; enable_tec() first")
         setpoint = self.tec_setpoint_C
-        elapsed = 0.0
-        held_since: float | None = None
-        while True:
-            temperature = self.temperature_C
-            if abs(temperature - setpoint) < self.tec_tolerance_C:
-                if held_since is None:
-                    held_since = elapsed
-                if elapsed - held_since >= self.tec_hold_s - 1e-9:
-                    return temperature
-            else:
-                held_since = None
-            if elapsed >= self.tec_timeout_s:
-                raise LaserFaultError(
-                    f"{self.name}: TEC not settled at {setpoint:g} °C after "
-                    f"{self.tec_timeout_s:g} s (reads {temperature:.2f} °C); check the TEC "
-                    "cable, the setpoint and the TEC current limit")
-            self.wait(self.tec_poll_s)
-            elapsed += self.tec_poll_s
+
+        def timeout_error(temperature: float) -> LaserFaultError:
+            return LaserFaultError(
+                f"{self.name}: TEC not settled at {setpoint:g} °C after "
+                f"{self.tec_timeout_s:g} s (reads {temperature:.2f} °C); check the TEC "
+                "cable, the setpoint and the TEC current limit")
+
+        # Elapsed time is the sum of the waits (no clock is given to this driver).
+        return wait_until_stable(
+            lambda: self.temperature_C,
+            lambda temperature: abs(temperature - setpoint) < self.tec_tolerance_C,
+            stable_s=self.tec_hold_s, timeout_s=self.tec_timeout_s, poll_s=self.tec_poll_s,
+            wait=self.wait, now=None, timeout_error=timeout_error, hold_slack_s=1e-9)
 
     def start_tec(self, setpoint_C: float | None = None) -> float:
         """TEC setpoint (if given) → TEC on → wait until settled. Returns the temperature."""

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from pymeasure.instruments import Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_range
 
-from ..errors import InstrumentCommandError, InstrumentResponseError, PowerMeterOverRangeError
-from ..messaging import CheckedMessaging
+from ..errors import (
+    InstrumentCommandError,
+    InstrumentResponseError,
+    PowerMeterOverRangeError,
+)
+from ..messaging import CheckedMessaging, SCPIErrorQueue
 from ..validators import strict_choice_ignore_case, strict_integer_range
 
 OVER_RANGE_THRESHOLD_W = 1e37
@@ -40,36 +44,16 @@ class SensorInfo:
         return bool(self.flags & 32)
 
 
-class ThorlabsPM100(CheckedMessaging, SCPIMixin, Instrument):
+class ThorlabsPM100(SCPIErrorQueue, CheckedMessaging, SCPIMixin, Instrument):
     """Thorlabs PM100-family power meter with a photodiode or thermal sensor attached."""
 
     def __init__(self, adapter, name: str = "Thorlabs PM100 power meter", **kwargs) -> None:
         super().__init__(adapter, name, **kwargs)
-        #: Unit of readings as last set through this driver; W is the instrument default.
-        self._unit = "W"
+        #: Unit of readings: read from the meter once here (it keeps the unit it was left in,
+        #: front panel or another program), then as set through `power_unit`.
+        self._unit = self.power_unit
         # The sensor decides the wavelength range; ask once so the validator rejects early.
         self.wavelength_nm_values = [self.wavelength_min_nm, self.wavelength_max_nm]
-
-    def check_errors(self) -> list:
-        """Read the error queue; raise InstrumentCommandError if it held anything."""
-        errors = []
-        for _ in range(32):
-            reply = self.ask("SYST:ERR?")
-            code, _, text = reply.partition(",")
-            try:
-                number = int(float(code))
-            except ValueError:
-                raise InstrumentResponseError(
-                    f"{self.name}: unreadable error-queue reply {reply!r}") from None
-            if number == 0:
-                break
-            errors.append((number, text.strip().strip('"')))
-        if errors:
-            raise InstrumentCommandError(f"{self.name} reported: {errors}")
-        return errors
-
-    def check_set_errors(self) -> list:
-        return self.check_errors()
 
     wavelength_min_nm = Instrument.measurement("SENS:CORR:WAV? MIN",
                                                "Shortest wavelength the sensor supports, nm.")
@@ -99,8 +83,11 @@ class ThorlabsPM100(CheckedMessaging, SCPIMixin, Instrument):
     )
     @property
     def power_unit(self) -> str:
-        """Unit of readings, 'W' or 'DBM'."""
-        return self.ask("SENS:POW:UNIT?").strip().upper()
+        """Unit of readings, 'W' or 'DBM' (InstrumentResponseError for anything else)."""
+        unit = self.ask("SENS:POW:UNIT?").strip().upper()
+        if unit not in ("W", "DBM"):
+            raise InstrumentResponseError(f"{self.name}: unknown power unit {unit!r}")
+        return unit
 
     @power_unit.setter
     def power_unit(self, unit: str) -> None:
@@ -137,8 +124,8 @@ class ThorlabsPM100(CheckedMessaging, SCPIMixin, Instrument):
     def power_W(self) -> float:
         """One reading in W (MEAS:POW?). Raises PowerMeterOverRangeError when over range.
 
-        Refuses to run while this driver has set the unit to dBm, so a dBm number can never
-        pass for watts.
+        Refuses to run while the meter is set to dBm (as found at connection, or as set
+        through `power_unit`), so a dBm number can never pass for watts.
         """
         if self._unit != "W":
             raise InstrumentCommandError(f"{self.name}: unit is {self._unit}; set power_unit "

@@ -23,8 +23,6 @@ Coordinates are in µm in the sample plane, x along a line (the fast axis), y ac
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -32,6 +30,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import InstrumentConnectionError, InstrumentTimeoutError
+from ..validators import finite_real, integer
 
 
 class ScannerTimeoutError(InstrumentTimeoutError, TimeoutError):
@@ -71,14 +70,9 @@ class RasterFrame:
 
     def __post_init__(self) -> None:
         for name in ("x_center_um", "y_center_um", "width_um", "height_um", "dwell_s"):
-            value = getattr(self, name)
-            if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-                    or not math.isfinite(value)):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            finite_real(getattr(self, name), name)
         for name in ("pixels_x", "pixels_y", "flyback_pixels"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
+            integer(getattr(self, name), name)
         if self.pixels_x < 1 or self.pixels_y < 1:
             raise ValueError(f"a frame needs at least one pixel per axis, got "
                              f"{self.pixels_x} × {self.pixels_y}")

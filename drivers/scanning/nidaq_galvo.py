@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BackendNotInstalledError
+from ..errors import NIDAQMX_INSTALL_HINT, import_optional
 from .base import LineResult, RasterFrame, ScannerTimeoutError
 from .calibration import GalvoCalibration, RasterWaveform, raster_waveform
 
@@ -36,14 +36,7 @@ _TIMEOUT_CODES = {
 
 
 def _import_nidaqmx() -> Any:
-    try:
-        import nidaqmx  # noqa: PLC0415 - optional vendor backend
-    except ImportError:
-        raise BackendNotInstalledError(
-            "The NI-DAQ galvo scanner",
-            "pip install nidaqmx, and install the NI-DAQmx driver from NI",
-        ) from None
-    return nidaqmx
+    return import_optional("nidaqmx", "The NI-DAQ galvo scanner", NIDAQMX_INSTALL_HINT)
 
 
 def counts_from_cumulative(cumulative: np.ndarray, previous: int | None = None) -> np.ndarray:

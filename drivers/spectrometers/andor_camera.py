@@ -51,7 +51,10 @@ from ..errors import (
     InstrumentError,
     InstrumentResponseError,
     InstrumentTimeoutError,
+    import_optional,
 )
+from ..validators import is_finite_real, is_integer
+from ..waiting import wait_until_stable
 from .base import check_exposure_s
 
 INSTALL_HINT = ("pip install pylablib, and install Andor's SDK2 (it comes with Andor Solis or the "
@@ -89,11 +92,7 @@ class TemperatureOutOfRangeError(ValueError):
 
 def import_andor() -> Any:
     """Return pylablib's `pylablib.devices.Andor` module (BackendNotInstalledError if missing)."""
-    try:
-        from pylablib.devices import Andor  # noqa: PLC0415 - optional vendor backend
-    except ImportError:
-        raise BackendNotInstalledError("The Andor camera driver", INSTALL_HINT) from None
-    return Andor
+    return import_optional("pylablib.devices.Andor", "The Andor camera driver", INSTALL_HINT)
 
 
 def _sdk_error_classes(andor: Any) -> dict[str, tuple[type[BaseException], ...]]:
@@ -126,8 +125,7 @@ def open_andor_camera(index: int | None = None, *, serial: str | int | None = No
     """
     if fan_mode not in FAN_MODES:
         raise ValueError(f"fan_mode must be one of {', '.join(FAN_MODES)}, not {fan_mode!r}")
-    if index is not None and (not isinstance(index, numbers.Integral) or isinstance(index, bool)
-                              or index < 0):
+    if index is not None and (not is_integer(index) or index < 0):
         raise ValueError(f"camera index must be a non-negative integer, got {index!r}")
     andor = import_andor()
     errors = _sdk_error_classes(andor)
@@ -374,8 +372,7 @@ class AndorCamera:
         """Return `target_C` as whole degrees if the camera accepts it; raise
         TemperatureOutOfRangeError otherwise (nothing is sent)."""
         limits = self.temperature_range_C
-        if (not isinstance(target_C, numbers.Real) or isinstance(target_C, bool)
-                or not math.isfinite(target_C)):
+        if not is_finite_real(target_C):
             raise TemperatureOutOfRangeError(
                 f"{self.name}: cooling target must be a finite number of °C, got {target_C!r}",
                 target_C=target_C, limits_C=limits)
@@ -414,8 +411,7 @@ class AndorCamera:
         Raises InstrumentTimeoutError after `timeout_s` (the cooler stays on), and
         InstrumentCommandError if the cooler is found off while waiting.
         """
-        if not (isinstance(timeout_s, numbers.Real) and math.isfinite(timeout_s)
-                and timeout_s >= 0):
+        if not (is_finite_real(timeout_s) and timeout_s >= 0):
             raise ValueError(f"timeout_s must be a finite, non-negative number, got {timeout_s!r}")
         unknown = set(accept) - set(TEMPERATURE_STATES)
         if not accept or unknown:
@@ -438,8 +434,7 @@ class AndorCamera:
                 now: Callable[[], float] | None = None) -> float:
         """Switch the cooler off and wait until the sensor is above `above_C` (e.g. −20 °C before
         closing a deeply cooled head). Returns the sensor temperature."""
-        if not (isinstance(timeout_s, numbers.Real) and math.isfinite(timeout_s)
-                and timeout_s >= 0):
+        if not (is_finite_real(timeout_s) and timeout_s >= 0):
             raise ValueError(f"timeout_s must be a finite, non-negative number, got {timeout_s!r}")
         self.stop_cooling()
 
@@ -458,22 +453,19 @@ class AndorCamera:
         if wait is None:
             wait = time.sleep
             now = now if now is not None else time.monotonic
-        elapsed_by_waits = now is None  # a simulated wait without a clock: count the waits
-        start = 0.0 if now is None else now()
-        waited = 0.0
-        while True:
-            done, temperature, status = reached()
-            if done:
-                return temperature
-            elapsed = waited if elapsed_by_waits else now() - start  # type: ignore[misc]
-            remaining = timeout_s - elapsed
-            if remaining <= 0:
-                raise InstrumentTimeoutError(
-                    f"{self.name} did not manage {what} within {timeout_s:g} s (reads "
-                    f"{temperature:.1f} °C, {status}); check the fan / coolant and the setpoint")
-            step = min(self.poll_s, remaining)
-            wait(step)
-            waited += step
+
+        def timeout_error(poll: tuple[bool, float, str]) -> InstrumentTimeoutError:
+            _, temperature, status = poll
+            return InstrumentTimeoutError(
+                f"{self.name} did not manage {what} within {timeout_s:g} s (reads "
+                f"{temperature:.1f} °C, {status}); check the fan / coolant and the setpoint")
+
+        # Without a clock (a simulated wait alone) elapsed time is the sum of the waits.
+        _, temperature, _ = wait_until_stable(
+            reached, lambda poll: poll[0], stable_s=0.0, timeout_s=timeout_s,
+            poll_s=self.poll_s, wait=wait, now=now, timeout_error=timeout_error,
+            clip_wait_to_timeout=True)
+        return temperature
 
     def _snap_then_shutter(self, mode: str, action: str) -> np.ndarray:
         """Snap, then put the shutter in `mode` — also when the snap failed (that failure is the

@@ -20,12 +20,12 @@ Two decisions shape the interface:
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from ..validators import is_finite_real
 
 
 class ExposureOutOfRangeError(ValueError):
@@ -88,8 +88,7 @@ def check_exposure_s(exposure_s: float, limits_s: tuple[float, float], name: str
     """Return `exposure_s` as a float if it is a finite number within `limits_s` (inclusive);
     raise ExposureOutOfRangeError otherwise — never clamp."""
     low, high = limits_s
-    if (not isinstance(exposure_s, numbers.Real) or isinstance(exposure_s, bool)
-            or not math.isfinite(exposure_s)):
+    if not is_finite_real(exposure_s):
         raise ExposureOutOfRangeError(f"{name}: exposure must be a finite number of seconds, got "
                                       f"{exposure_s!r}", exposure_s=exposure_s, limits_s=limits_s)
     if not low <= exposure_s <= high:

@@ -38,6 +38,7 @@ from ..errors import (
     InstrumentConnectionError,
     InstrumentError,
     InstrumentTimeoutError,
+    import_optional,
 )
 from .base import Spectrum, check_exposure_s
 
@@ -71,11 +72,8 @@ def import_seabreeze(backend: str = "cseabreeze") -> Any:
     """
     if backend not in BACKENDS:
         raise ValueError(f"seabreeze backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    try:
-        import seabreeze  # noqa: PLC0415 - optional vendor backend
-    except ImportError:
-        raise BackendNotInstalledError("The Ocean Insight spectrometer driver",
-                                       _INSTALL_HINTS["cseabreeze"]) from None
+    seabreeze = import_optional("seabreeze", "The Ocean Insight spectrometer driver",
+                                _INSTALL_HINTS["cseabreeze"])
     loaded = sys.modules.get("seabreeze.spectrometers")
     if loaded is not None:
         active = _loaded_backend(loaded)

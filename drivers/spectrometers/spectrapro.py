@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from ..errors import (
     InstrumentTimeoutError,
 )
 from ..messaging import CheckedMessaging
+from ..validators import is_finite_real, is_integer
 from .base import Camera, Spectrum, WavelengthOutOfRangeError, check_exposure_s
 
 #: Mechanical centre-wavelength range with a 1200 g/mm grating; it scales as 1200/G for other
@@ -134,15 +134,10 @@ class SpectraPro(CheckedMessaging, Instrument):
                              f"{wavelength_limits_nm!r}")
         self.wavelength_limits_nm = wavelength_limits_nm
         self.move_timeout_s = move_timeout_s
-        self._last_command = ""
         self._gratings: dict[int, Grating] | None = None
         self.disable_echo()
 
     # --- messaging: one reply = lines up to ` ok` -----------------------------------------------
-    def write(self, command: str, **kwargs) -> None:
-        self._last_command = command
-        super().write(command, **kwargs)
-
     def read(self, **kwargs) -> str:
         """One complete reply without its ` ok` (and without an echo of the command).
 
@@ -156,20 +151,20 @@ class SpectraPro(CheckedMessaging, Instrument):
             text = f"{text}\n{chunk}" if text else chunk
             if text.rstrip().endswith("?"):
                 raise InstrumentCommandError(
-                    f"{self.name} did not understand {self._last_command!r} (answered "
+                    f"{self.name} did not understand {self.last_command!r} (answered "
                     f"{text.strip()!r})")
             if _NOT_TEXT.search(text):
                 raise InstrumentResponseError(f"{self.name}: unreadable reply to "
-                                              f"{self._last_command!r}: {text!r}")
+                                              f"{self.last_command!r}: {text!r}")
             match = _OK_END.search(text)
             if match:
                 return self._without_echo(text[:match.start()])
         raise InstrumentResponseError(f"{self.name}: no 'ok' after {_MAX_REPLY_LINES} lines in "
-                                      f"the reply to {self._last_command!r}")
+                                      f"the reply to {self.last_command!r}")
 
     def _without_echo(self, body: str) -> str:
         stripped = body.lstrip()
-        command = self._last_command.strip()
+        command = self.last_command.strip()
         if command and stripped.lower().startswith(command.lower()):
             return stripped[len(command):]
         return body
@@ -246,20 +241,13 @@ class SpectraPro(CheckedMessaging, Instrument):
         there. Rejects gratings that are not installed, and a grating whose range does not
         contain the present centre wavelength (move the wavelength first)."""
         gratings = self.gratings
-        if (not isinstance(number, numbers.Integral) or isinstance(number, bool)
-                or number not in gratings):
+        if not is_integer(number) or number not in gratings:
             raise ValueError(f"{self.name}: grating {number!r} is not installed; installed: "
                              f"{', '.join(str(n) for n in sorted(gratings))}")
         number = int(number)
         if number == self.grating:
             return
-        centre = self.center_wavelength_nm
-        low, high = self.wavelength_range_nm(number)
-        if not low <= centre <= high:
-            raise WavelengthOutOfRangeError(
-                f"{self.name}: the centre wavelength {centre:g} nm is outside grating {number}'s "
-                f"range {low:g} … {high:g} nm; move the wavelength first",
-                wavelength_nm=centre, limits_nm=(low, high))
+        self._check_centre(self.center_wavelength_nm, number, "move the wavelength first")
         with self._move_timeout():
             self.ask(f"{number} grating")
         now = self.grating
@@ -277,6 +265,16 @@ class SpectraPro(CheckedMessaging, Instrument):
             high = min(high, self.wavelength_limits_nm[1])
         return low, high
 
+    def _check_centre(self, wavelength_nm: float, grating: int, advice: str) -> None:
+        """Raise WavelengthOutOfRangeError (ending in `advice`) unless `wavelength_nm` is a centre
+        wavelength `grating` accepts (`wavelength_range_nm`)."""
+        low, high = self.wavelength_range_nm(grating)
+        if not low <= wavelength_nm <= high:
+            raise WavelengthOutOfRangeError(
+                f"{self.name}: centre wavelength {wavelength_nm:g} nm is outside grating "
+                f"{grating}'s range {low:g} … {high:g} nm; {advice}",
+                wavelength_nm=float(wavelength_nm), limits_nm=(low, high))
+
     # --- centre wavelength ------------------------------------------------------------------------
     @property
     def center_wavelength_nm(self) -> float:
@@ -293,18 +291,11 @@ class SpectraPro(CheckedMessaging, Instrument):
         A wavelength outside `wavelength_range_nm()` raises WavelengthOutOfRangeError before
         anything is sent (the instrument itself would silently clamp it).
         """
-        if (not isinstance(wavelength_nm, numbers.Real) or isinstance(wavelength_nm, bool)
-                or not math.isfinite(wavelength_nm) or wavelength_nm < 0):
+        if not is_finite_real(wavelength_nm) or wavelength_nm < 0:
             raise WavelengthOutOfRangeError(
                 f"{self.name}: centre wavelength must be a finite, non-negative number of nm, got "
                 f"{wavelength_nm!r}", wavelength_nm=wavelength_nm, limits_nm=(math.nan, math.nan))
-        grating = self.grating
-        low, high = self.wavelength_range_nm(grating)
-        if not low <= wavelength_nm <= high:
-            raise WavelengthOutOfRangeError(
-                f"{self.name}: centre wavelength {wavelength_nm:g} nm is outside {low:g} … "
-                f"{high:g} nm for grating {grating}; nothing was sent",
-                wavelength_nm=float(wavelength_nm), limits_nm=(low, high))
+        self._check_centre(wavelength_nm, self.grating, "nothing was sent")
         with self._move_timeout():
             self.ask(f"{wavelength_nm:.3f} goto")
         now = self.center_wavelength_nm
@@ -393,13 +384,6 @@ class SpectrographCamera:
     @property
     def exposure_limits_s(self) -> tuple[float, float]:
         return self.camera.exposure_limits_s
-
-    def dispersion_nm_per_mm(self) -> float:
-        """Reciprocal linear dispersion at the present centre wavelength and grating."""
-        grooves = self.spectrograph.gratings[self.spectrograph.grating].grooves_per_mm
-        return linear_dispersion_nm_per_mm(self.spectrograph.center_wavelength_nm, grooves,
-                                           self.focal_length_mm, self.inclusion_angle_deg,
-                                           self.order)
 
     def wavelengths_nm(self) -> np.ndarray:
         grooves = self.spectrograph.gratings[self.spectrograph.grating].grooves_per_mm

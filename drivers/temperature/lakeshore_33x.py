@@ -33,9 +33,15 @@ from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_range
 from pyvisa.constants import Parity, StopBits
 
-from ..errors import InstrumentCommandError, InstrumentError, InstrumentResponseError
+from ..errors import (
+    InstrumentCommandError,
+    InstrumentError,
+    InstrumentResponseError,
+    SetpointTimeoutError,
+)
 from ..messaging import CheckedMessaging
 from ..validators import strict_integer_range
+from ..waiting import check_settle_arguments, wait_until_stable
 
 #: Highest setpoint this driver sends unless the constructor is given another limit (K).
 DEFAULT_MAX_SETPOINT_K = 400.0
@@ -58,10 +64,6 @@ class HeaterFaultError(InstrumentError):
 
 class SensorFaultError(InstrumentError):
     """An input's reading is invalid (RDGST? shows an open, shorted or out-of-range sensor)."""
-
-
-class SetpointTimeoutError(InstrumentError, TimeoutError):
-    """The temperature did not settle at the setpoint in the time allowed."""
 
 
 class HeaterRange(enum.IntEnum):
@@ -357,7 +359,6 @@ class LakeShore33x(CheckedMessaging, Instrument):
                          read_termination="\r\n", **kwargs)
         if not max_setpoint_K > 0:
             raise ValueError(f"max_setpoint_K must be positive, got {max_setpoint_K}")
-        self._last_command = ""
         self.max_setpoint_K = float(max_setpoint_K)
         self._set_setpoint_limit(self.max_setpoint_K)
 
@@ -389,10 +390,6 @@ class LakeShore33x(CheckedMessaging, Instrument):
             raise ValueError(f"heater output must be 1 or 2, got {number!r}") from None
 
     # --- messages -----------------------------------------------------------------------------
-    def write(self, command: str, **kwargs) -> None:
-        self._last_command = command
-        super().write(command, **kwargs)
-
     def check_set_errors(self) -> list:
         """Read the `*ESR?` reply that ends every setting; raise on an error bit."""
         reply = self.read().strip()
@@ -400,12 +397,12 @@ class LakeShore33x(CheckedMessaging, Instrument):
             status = EventStatus(int(reply))
         except ValueError:
             raise InstrumentResponseError(
-                f"{self.name}: expected the *ESR? status after {self._last_command!r}, got "
+                f"{self.name}: expected the *ESR? status after {self.last_command!r}, got "
                 f"{reply!r}") from None
         errors = status & ESR_ERRORS
         if errors:
             raise InstrumentCommandError(
-                f"{self.name} refused {self._last_command!r}: {_flag_names(errors)} "
+                f"{self.name} refused {self.last_command!r}: {_flag_names(errors)} "
                 f"(*ESR? = {int(status)})")
         return []
 
@@ -469,8 +466,7 @@ class LakeShore33x(CheckedMessaging, Instrument):
         SetpointTimeoutError after `timeout_s`, and SensorFaultError / HeaterFaultError as soon
         as a poll sees one.
         """
-        if tolerance_K <= 0 or stable_s < 0 or timeout_s <= 0 or poll_s <= 0:
-            raise ValueError("tolerance_K, timeout_s and poll_s must be positive, stable_s ≥ 0")
+        check_settle_arguments(tolerance_K, stable_s, timeout_s, poll_s)
         channel = self.output(output)
         if input_name is None:
             input_name = channel.output_mode.input
@@ -479,22 +475,20 @@ class LakeShore33x(CheckedMessaging, Instrument):
                     f"{self.name}: output {output} has no control input; pass input_name")
         sensor = self.input(input_name)
         setpoint = channel.setpoint_K
-        start = now()
-        stable_since: float | None = None
-        while True:
+
+        def read() -> float:
             temperature = sensor.temperature_K
             channel.heater_output_percent  # raises HeaterFaultError on a heater fault
-            t = now()
-            if abs(temperature - setpoint) <= tolerance_K and not channel.ramping:
-                if stable_since is None:
-                    stable_since = t
-                if t - stable_since >= stable_s:
-                    return temperature
-            else:
-                stable_since = None
-            if t - start >= timeout_s:
-                raise SetpointTimeoutError(
-                    f"{self.name}: input {input_name} at {temperature:.3f} K did not settle "
-                    f"within {tolerance_K:g} K of {setpoint:g} K for {stable_s:g} s in "
-                    f"{timeout_s:g} s")
-            wait(poll_s)
+            return temperature
+
+        def settled(temperature: float) -> bool:
+            return abs(temperature - setpoint) <= tolerance_K and not channel.ramping
+
+        def timeout_error(temperature: float) -> SetpointTimeoutError:
+            return SetpointTimeoutError(
+                f"{self.name}: input {input_name} at {temperature:.3f} K did not settle "
+                f"within {tolerance_K:g} K of {setpoint:g} K for {stable_s:g} s in "
+                f"{timeout_s:g} s")
+
+        return wait_until_stable(read, settled, stable_s=stable_s, timeout_s=timeout_s,
+                                 poll_s=poll_s, wait=wait, now=now, timeout_error=timeout_error)

@@ -36,7 +36,9 @@ from ..errors import (
     InstrumentError,
     InstrumentResponseError,
     InstrumentTimeoutError,
+    SetpointTimeoutError,
 )
+from ..waiting import check_settle_arguments, wait_until_stable
 
 PORT = 7773
 INVALID_COMMAND = "Error: Invalid command."
@@ -52,10 +54,6 @@ _RESOURCE = re.compile(r"^TCPIP\d*::([^:]+)::(\d+)::SOCKET$", re.IGNORECASE)
 
 class CryostationTimeoutError(InstrumentTimeoutError, TimeoutError):
     """The Cryostation did not answer (is External Control enabled in its GUI?)."""
-
-
-class SetpointTimeoutError(InstrumentError, TimeoutError):
-    """The platform did not settle at the setpoint in the time allowed."""
 
 
 def frame(body: str) -> bytes:
@@ -286,22 +284,19 @@ class MontanaCryostation:
         """Wait until the platform stays within `tolerance_K` of the setpoint for `stable_s`;
         return the last platform temperature. Time passes only through `wait` and is read
         through `now` (pass the bench clock for virtual time)."""
-        if tolerance_K <= 0 or stable_s < 0 or timeout_s <= 0 or poll_s <= 0:
-            raise ValueError("tolerance_K, timeout_s and poll_s must be positive, stable_s ≥ 0")
+        check_settle_arguments(tolerance_K, stable_s, timeout_s, poll_s)
         setpoint = self.temperature_setpoint_K
-        start = now()
-        stable_since: float | None = None
-        while True:
-            temperature = self.platform_temperature_K
-            t = now()
-            if abs(temperature - setpoint) <= tolerance_K:
-                stable_since = t if stable_since is None else stable_since
-                if t - stable_since >= stable_s:
-                    return temperature
-            else:
-                stable_since = None
-            if t - start >= timeout_s:
-                raise SetpointTimeoutError(
-                    f"{self.name}: platform at {temperature:.3f} K did not settle within "
-                    f"{tolerance_K:g} K of {setpoint:g} K for {stable_s:g} s in {timeout_s:g} s")
-            wait(poll_s)
+
+        def read() -> float:
+            return self.platform_temperature_K
+
+        def settled(temperature: float) -> bool:
+            return abs(temperature - setpoint) <= tolerance_K
+
+        def timeout_error(temperature: float) -> SetpointTimeoutError:
+            return SetpointTimeoutError(
+                f"{self.name}: platform at {temperature:.3f} K did not settle within "
+                f"{tolerance_K:g} K of {setpoint:g} K for {stable_s:g} s in {timeout_s:g} s")
+
+        return wait_until_stable(read, settled, stable_s=stable_s, timeout_s=timeout_s,
+                                 poll_s=poll_s, wait=wait, now=now, timeout_error=timeout_error)

@@ -19,7 +19,6 @@ falls, i.e. at pump switch-off: a decay curve).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -27,6 +26,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ..errors import InstrumentConnectionError, InstrumentTimeoutError
+from ..validators import is_finite_real, is_integer, is_real
 
 PS_PER_S = 10**12
 
@@ -43,10 +43,10 @@ def as_ps(value: int, name: str = "time", *, minimum: int = 1) -> int:
     """`value` as a Python int of picoseconds; refuses floats with a fraction, bools, and values
     below `minimum` (ps), so a seconds value passed by mistake fails loudly instead of becoming
     a 0-ps bin."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise ValueError(f"{name} must be an integer number of ps, got {value!r}")
-    if not isinstance(value, numbers.Integral):
-        if not math.isfinite(value) or value != int(value):
+    if not is_integer(value):
+        if not is_finite_real(value) or value != int(value):
             raise ValueError(f"{name} must be an integer number of ps, got {value!r} "
                              "(convert seconds with seconds_to_ps)")
     result = int(value)
@@ -69,7 +69,7 @@ def ps_to_seconds(ps: int | np.ndarray) -> float | np.ndarray:
 
 def check_channel(channel: int, name: str = "channel") -> int:
     """A non-zero integer channel (negative: falling edge)."""
-    if isinstance(channel, bool) or not isinstance(channel, numbers.Integral) or channel == 0:
+    if not is_integer(channel) or channel == 0:
         raise ValueError(f"{name} must be a non-zero integer (negative: falling edge), "
                          f"got {channel!r}")
     return int(channel)
@@ -77,14 +77,13 @@ def check_channel(channel: int, name: str = "channel") -> int:
 
 def check_count(value: int, name: str) -> int:
     """A positive integer number of bins or values."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
 def check_duration_s(duration_s: float, name: str = "duration_s") -> float:
-    if (isinstance(duration_s, bool) or not isinstance(duration_s, numbers.Real)
-            or not math.isfinite(duration_s) or duration_s <= 0):
+    if not is_finite_real(duration_s) or duration_s <= 0:
         raise ValueError(f"{name} must be a positive number of seconds, got {duration_s!r}")
     return float(duration_s)
 

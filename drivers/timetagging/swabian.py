@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BackendNotInstalledError
+from ..errors import import_optional
 from .base import (
     CountTrace,
     GatedCounts,
@@ -46,14 +46,9 @@ TRIGGER_LEVEL_TOLERANCE_V = 0.01
 
 
 def _import_sdk() -> Any:
-    try:
-        from Swabian import TimeTagger as sdk  # noqa: PLC0415 - optional vendor backend
-    except ImportError:
-        try:
-            import TimeTagger as sdk  # noqa: PLC0415 - older vendor installations
-        except ImportError:
-            raise BackendNotInstalledError("The Swabian Time Tagger", INSTALL_HINT) from None
-    return sdk
+    # The pip package first; older vendor installations provide a top-level module.
+    return import_optional(("Swabian.TimeTagger", "TimeTagger"), "The Swabian Time Tagger",
+                           INSTALL_HINT)
 
 
 class SwabianTimeTagger:
