@@ -14,7 +14,6 @@ import logging
 import socket
 import socketserver
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .instruments.base import SimulatedMessageInstrument
@@ -161,15 +160,3 @@ class InstrumentServer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def serve_all(devices: Iterable[tuple[str, SimulatedMessageInstrument, int]],
-              host: str = "127.0.0.1") -> InstrumentServer:
-    """Start serving (name, device, port) triples; the caller closes the returned server."""
-    server = InstrumentServer(host)
-    try:
-        for name, device, port in devices:
-            server.add(name, device, port)
-    except BaseException:
-        server.close()
-        raise
-    return server

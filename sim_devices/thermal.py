@@ -407,7 +407,7 @@ class ThermalStage:
         self._lock = threading.RLock()
         self.loops: list[HeaterLoop] = []
         self.limits: dict[str, TemperatureLimit] = {}
-        #: Label of the limit that tripped most recently (None: no trip since `clear_trip`).
+        #: Label of the limit that tripped most recently (None: none has tripped).
         self.tripped: str | None = None
         if initial_K is None:
             initial_K = self.equilibrium_K()
@@ -450,9 +450,6 @@ class ThermalStage:
             raise ValueError(f"unknown node {node!r}")
         self.advance()
         self._external_W[node] = float(power_W)
-
-    def clear_trip(self) -> None:
-        self.tripped = None
 
     def set_cooling(self, enabled: bool) -> None:
         """Cold head running or stopped (a stopped cooler lets the cryostat warm up)."""

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from .clock import Clock, VirtualClock
-from .physics import EmissionTable, emission_table
+from .physics import EmissionTable, Preset, emission_table, get_preset
 
 #: A source excites the sample only when its wavelength is this close to the preset's pump.
 PUMP_WAVELENGTH_TOLERANCE_NM = 5.0
@@ -84,17 +84,23 @@ class Sample:
     #: Sample temperature in K when no cryostat is attached (None: the preset's reference).
     temperature_K: float | None = None
 
+    def table_temperature_K(self) -> float | None:
+        """The temperature of the sample's own table (no cryostat): its fixed temperature
+        rounded (see `table_temperature_K`), or None for the preset's reference."""
+        if self.temperature_K is None:
+            return None
+        return table_temperature_K(self.temperature_K)
+
     @property
     def table(self) -> EmissionTable:
-        if self.temperature_K is None:
-            return emission_table(self.preset)
-        return emission_table(self.preset, temperature_K=table_temperature_K(self.temperature_K))
+        return emission_table(self.preset, temperature_K=self.table_temperature_K())
 
     def describe(self) -> dict[str, object]:
         """What the simulated sample is, with the model's own figures as ground truth, so a
         measured S_max or threshold can be compared with what the physics says."""
-        preset = self.table.preset
-        s_max, i_at_s_max = self.table.s_max()
+        table = self.table
+        preset = table.preset
+        s_max, i_at_s_max = table.s_max()
         return {
             "name": preset.name,
             "description": preset.description,
@@ -149,23 +155,27 @@ class SimWorld:
         """Put an attenuator or shutter into the beam before the power-meter plane."""
         self.beam_path.append(element)
 
-    def power_at_meter_W(self, source: BeamSource) -> float:
-        """Power of one source at the power-meter plane: laser × beam path × fixed optics."""
+    def power_at_meter_W(self, source: BeamSource, *,
+                         skip: OpticalElement | None = None) -> float:
+        """Power of one source at the power-meter plane: laser × beam path × fixed optics
+        (`skip`: a beam-path element left out)."""
         power = source.output_power_W() * self.optics.attenuation_to_meter
         for element in self.beam_path:
-            power *= element.transmission(source.wavelength_nm)
+            if element is not skip:
+                power *= element.transmission(source.wavelength_nm)
         return power
 
     def beams_at_meter(self) -> list[tuple[float, float]]:
         """(wavelength nm, power W) of every beam reaching the power-meter plane."""
         return [(s.wavelength_nm, self.power_at_meter_W(s)) for s in self._sources.values()]
 
-    def _pump_sources(self) -> list[BeamSource]:
-        pump_nm = self.sample.table.preset.pump_wavelength_nm
-        return [
-            s for s in self._sources.values()
+    def pump_sources(self) -> dict[str, BeamSource]:
+        """The sources (by name) whose wavelength pumps the sample's preset."""
+        pump_nm = self.preset.pump_wavelength_nm
+        return {
+            name: s for name, s in self._sources.items()
             if abs(s.wavelength_nm - pump_nm) <= PUMP_WAVELENGTH_TOLERANCE_NM
-        ]
+        }
 
     # --- temperature ------------------------------------------------------------------------
     def attach_thermal(self, stage) -> None:
@@ -181,37 +191,58 @@ class SimWorld:
             return float(self.thermal.sample_K)
         if self.sample.temperature_K is not None:
             return self.sample.temperature_K
-        return self.sample.table.preset.reference_temperature_K
+        return self.preset.reference_temperature_K
 
-    def _sample_table(self) -> EmissionTable:
+    def table_temperature_K(self) -> float | None:
+        """The temperature the sample's emission is computed at: the cryostat's or the sample's
+        fixed temperature, rounded (see `table_temperature_K`); None for the preset's
+        reference (no cryostat, no fixed temperature)."""
         if self.thermal is None:
-            return self.sample.table
-        return emission_table(self.sample.preset,
-                              temperature_K=table_temperature_K(self.temperature_K))
+            return self.sample.table_temperature_K()
+        return table_temperature_K(self.temperature_K)
+
+    @property
+    def preset(self) -> Preset:
+        """The sample's preset (without building an emission table)."""
+        return get_preset(self.sample.preset)
+
+    def emission_table(self) -> EmissionTable:
+        """The steady-state table of the sample at `table_temperature_K()`."""
+        return emission_table(self.sample.preset, temperature_K=self.table_temperature_K())
 
     # --- the sample ----------------------------------------------------------------------
+    def source_peak_intensity_kW_cm2(self, source: BeamSource, *,
+                                     skip: OpticalElement | None = None) -> float:
+        """Peak intensity I0 = 2P/(π w0²) one source makes at the focus; `skip`: a beam-path
+        element left out (the time tagger resolves its modulator itself)."""
+        power_W = self.power_at_meter_W(source, skip=skip) * self.optics.transmission_to_sample
+        waist_cm = self.optics.waist_at_um(source.wavelength_nm) * 1e-4
+        return 2.0 * power_W / (math.pi * waist_cm**2) / 1e3
+
     def peak_intensity_kW_cm2(self) -> float:
         """Peak pump intensity I0 = 2P/(π w0²) at the focus, summed over pump sources."""
         total = 0.0
-        for source in self._pump_sources():
-            power_W = self.power_at_meter_W(source) * self.optics.transmission_to_sample
-            waist_cm = self.optics.waist_at_um(source.wavelength_nm) * 1e-4
-            total += 2.0 * power_W / (math.pi * waist_cm**2) / 1e3
+        for source in self.pump_sources().values():
+            total += self.source_peak_intensity_kW_cm2(source)
         return total
+
+    def spot_profile(self) -> np.ndarray:
+        """Relative intensity of the Gaussian focus at each particle for the current beam
+        position (1 at the centre)."""
+        waist_um = self.optics.waist_at_um(self.preset.pump_wavelength_nm)
+        r2 = np.sum((self.sample.particle_positions_um - self.beam_position_um) ** 2, axis=1)
+        return np.exp(-2.0 * r2 / waist_um**2)
 
     def particle_intensities_kW_cm2(self) -> np.ndarray:
         """Local pump intensity at each particle for the current beam position (Gaussian focus)."""
         peak = self.peak_intensity_kW_cm2()
         if peak <= 0.0:
             return np.zeros(len(self.sample.particle_positions_um))
-        pump_nm = self.sample.table.preset.pump_wavelength_nm
-        waist_um = self.optics.waist_at_um(pump_nm)
-        r2 = np.sum((self.sample.particle_positions_um - self.beam_position_um) ** 2, axis=1)
-        return peak * np.exp(-2.0 * r2 / waist_um**2)
+        return peak * self.spot_profile()
 
     def emission_photons_per_s(self) -> float:
         """Steady-state photons/s emitted on the main line by all particles in the focus."""
-        table = self._sample_table()
+        table = self.emission_table()
         per_ion = table.emission_per_ion(self.particle_intensities_kW_cm2())
         return float(np.sum(per_ion) * table.preset.ions_per_particle)
 

@@ -126,3 +126,69 @@ def test_unknown_scheduled_fault_is_reported_when_the_bench_is_built():
 
     with pytest.raises(BenchError, match="no fault 'meltdown'"):
         Bench(config_with_fault("pump_1064", "meltdown"))
+
+
+# --- clearing a laser's device fault over the fault-control channel -------------------------
+
+def _fault_channel(role: str, laser_twin):
+    """The control channel of `avlab sim serve` (INJECT / CLEAR), in-process."""
+    from sim_devices.fault_control import FaultControl
+
+    control = FaultControl({role: laser_twin})
+    return lambda line: control.handle(line)
+
+
+@pytest.mark.parametrize(("fault", "error"), [
+    ("interlock_open", LaserInterlockError),
+    ("key_switch_off", LaserInterlockError),
+    ("over_temperature", LaserFaultError),
+    ("back_reflection", LaserFaultError),
+])
+def test_a_cleared_ylr_fault_lets_the_laser_emit_again_after_rerr(bench, fault, error):
+    laser = bench.laser().driver
+    laser_twin = twin(bench, "pump_1064")
+    say = _fault_channel("pump_1064", laser_twin)
+    laser.power_setpoint_W = 0.5
+    assert say(f"INJECT pump_1064 {fault}") == "OK"
+    with pytest.raises(error):
+        laser.enable_emission()
+    assert say("CLEAR pump_1064") == "OK"
+    if fault != "key_switch_off":  # fault bits stay latched until RERR, as on the real laser
+        with pytest.raises(error):
+            laser.enable_emission()
+    laser.reset_errors()
+    laser.enable_emission()
+    bench.clock.sleep(laser_twin.startup_s + 0.1)
+    assert laser.emission_ready
+    assert laser_twin.output_power_W() == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("fault", "error"), [
+    ("interlock_open", LaserInterlockError),
+    ("key_switch_off", LaserInterlockError),
+    ("over_temperature", LaserFaultError),
+])
+def test_a_cleared_cld_fault_lets_the_diode_emit_again(fault, error):
+    from drivers.lasers.thorlabs_cld import ThorlabsCLD
+    from sim_devices.clock import VirtualClock
+    from sim_devices.instruments.thorlabs_cld import SimThorlabsCLD
+    from sim_devices.transport import InProcessAdapter
+
+    clock = VirtualClock()
+    diode = {"threshold_current_A": 0.035, "slope_efficiency_W_A": 0.8}
+    laser_twin = SimThorlabsCLD(clock, wavelength_nm=852.0, current_limit_A=0.25,
+                                max_current_A=1.5, seed=3, **diode)
+    laser = ThorlabsCLD(InProcessAdapter(laser_twin), wait=clock.sleep, **diode)
+    say = _fault_channel("pump_852", laser_twin)
+    laser.turn_on(tec_setpoint_C=25.0, power_W=0.1)
+    assert say(f"INJECT pump_852 {fault}") == "OK"
+    assert laser_twin.output_power_W() == 0.0
+    with pytest.raises(error):
+        laser.enable_emission()
+    assert say("CLEAR pump_852") == "OK"
+    assert laser_twin.output_power_W() == 0.0  # cleared, but the LD stays off until switched on
+    laser.turn_on(tec_setpoint_C=25.0, power_W=0.1)
+    clock.sleep(0.5)
+    assert laser.emission_ready
+    assert laser_twin.output_power_W() == pytest.approx(0.1, rel=0.02)
+    laser.check_errors()  # nothing refused on the way

@@ -239,3 +239,51 @@ def test_real_time_clock_sleep_is_cut_short_by_cancel_from_another_thread():
 
 def test_real_time_clock_sleep_without_cancel_completes():
     assert RealTimeClock().sleep(0.001) is True
+
+
+# --- the sample's temperature and table ------------------------------------------------------
+
+def test_table_temperature_is_the_reference_the_fixed_or_the_cryostat_temperature_rounded():
+    from sim_devices.thermal import ThermalStage
+    from sim_devices.world import table_temperature_K
+
+    assert SimWorld().table_temperature_K() is None  # the preset's reference
+    assert SimWorld(sample=Sample(temperature_K=77.3)).table_temperature_K() == 77.0
+    world = SimWorld(sample=Sample(temperature_K=77.3))
+    stage = ThermalStage.closed_cycle(world.clock)
+    world.attach_thermal(stage)
+    assert world.table_temperature_K() == table_temperature_K(stage.sample_K) < 20.0
+
+
+def test_world_preset_is_the_sample_preset_object():
+    from sim_devices.physics import get_preset
+
+    world = SimWorld(sample=Sample(preset="tm8_1064"))
+    assert world.preset is get_preset("tm8_1064") is world.sample.table.preset
+
+
+def test_a_cryostat_bench_builds_only_the_table_at_the_cryostat_temperature(monkeypatch):
+    """The emission path asks for one table, at the cryostat's (rounded) temperature; no table
+    at the preset's reference temperature is built on the side (~0.1 s each)."""
+    from sim_devices import world as world_module
+    from sim_devices.instruments.spectrometer import sample_lines
+    from sim_devices.thermal import ThermalStage
+    from sim_devices.world import table_temperature_K
+
+    asked = set()
+    build = world_module.emission_table
+
+    def watched(preset, temperature_K=None, line=None):  # every table the world asks for
+        asked.add((preset, temperature_K, line))
+        return build(preset, temperature_K, line)
+
+    monkeypatch.setattr(world_module, "emission_table", watched)
+    world = SimWorld(optics=_unit_optics())
+    world.attach_source("pump", FixedSource(1064.0, 1e-5))
+    stage = ThermalStage.closed_cycle(world.clock)
+    world.attach_thermal(stage)
+    assert world.emission_photons_per_s() > 0
+    assert world.detected_photon_rate_cps() > 0
+    assert world.particle_intensities_kW_cm2()[0] > 0
+    assert sample_lines(world).photons_per_s.sum() > 0
+    assert asked == {("tm8_1064", table_temperature_K(stage.sample_K), None)}

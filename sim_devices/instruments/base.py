@@ -84,6 +84,7 @@ class SimulatedMessageInstrument(ABC):
         """Back to normal (device fault states such as a laser's fault bits stay latched until
         the instrument's own reset command, as on the real one)."""
         self.active_faults.clear()
+        self._clear_device_faults()
 
     def schedule_fault(self, fault: str, at_s: float, clock) -> None:
         """Inject `fault` once the bench clock reaches `at_s` (checked on every command)."""
@@ -104,3 +105,7 @@ class SimulatedMessageInstrument(ABC):
 
     def _inject_device_fault(self, fault: str) -> None:
         """Subclasses put their state into the fault (e.g. raise a status bit)."""
+
+    def _clear_device_faults(self) -> None:
+        """Subclasses repair what their device faults broke (called by `clear_faults`); what
+        the real instrument latches stays latched until its own reset command."""

@@ -31,7 +31,7 @@ from drivers.scanning.base import (
 from drivers.scanning.calibration import GalvoCalibration, RasterWaveform, raster_waveform
 
 from ..world import SimWorld
-from .photon_counter import FLOOD_RATE_CPS, measured_rate_cps
+from .photon_counter import counted_rate_cps
 from .sdk_faults import SdkFaults
 
 #: Faults of the scanning chain (SDK-level: they surface as the scanner's exceptions).
@@ -137,7 +137,7 @@ class SimGalvoScanner(SdkFaults):
         """Detected signal photons/s over the next dwell, with the beam where it is now."""
         if not self.finite_dwell or not self._particles:
             return self.world.detected_photon_rate_cps()
-        ions = self.world.sample.table.preset.ions_per_particle
+        ions = self.world.preset.ions_per_particle
         photons = sum(dynamics.advance(dwell_s, float(intensity)) for dynamics, intensity
                       in zip(self._particles, self.world.particle_intensities_kW_cm2()))
         return photons * ions * self.world.detection.collection_efficiency / dwell_s
@@ -146,10 +146,9 @@ class SimGalvoScanner(SdkFaults):
         """Photons counted during `dwell_s` of bench time with the beam where it is now:
         Poisson statistics, dark counts, non-paralyzable dead time, and (with finite_dwell)
         the emission integrated from the rate equations over the dwell."""
-        true_rate = self._signal_rate_cps(dwell_s) + self.dark_count_rate_cps
-        if "flood" in self.active_faults:
-            true_rate += FLOOD_RATE_CPS
-        measured_rate = measured_rate_cps(true_rate, self.dead_time_s)
+        measured_rate = counted_rate_cps(self._signal_rate_cps(dwell_s),
+                                         self.dark_count_rate_cps, self.dead_time_s,
+                                         flood="flood" in self.active_faults)
         counts = int(self.world.rng.poisson(measured_rate * dwell_s))
         self.world.clock.sleep(dwell_s)
         return counts

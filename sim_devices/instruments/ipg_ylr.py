@@ -140,6 +140,11 @@ class SimIPGYLR(SimulatedMessageInstrument):
                "back_reflection": BIT_BACK_REFLECTION}[fault]
         self.inject_fault(bit)
 
+    def _clear_device_faults(self) -> None:
+        """The key back in REM; raised fault bits stay latched until RERR, emission off until
+        EMON, as on the real laser."""
+        self.key_in_remote = True
+
     # --- protocol --------------------------------------------------------------------------
     def _handle(self, command: str) -> str | None:
         match = _COMMAND.match(command)

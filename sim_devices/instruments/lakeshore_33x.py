@@ -183,10 +183,9 @@ class SimLakeShore336(SimulatedMessageInstrument):
         elif fault == "cooler_stopped":
             self.stop_cooling()
 
-    def clear_faults(self) -> None:
+    def _clear_device_faults(self) -> None:
         """Repair sensors, heaters and the cold head. A heater that tripped stays Off and its
         HTRST? code stays latched until read, as on the real controller."""
-        super().clear_faults()
         for name in self.inputs:
             self.inject_sensor_fault(name, None)
         for number in (1, 2):

@@ -144,7 +144,6 @@ class _Lag:
         self.target = target
 
 
-_SETTERS = ("STSP", "SPHP")
 _ACTIONS = ("SCD", "SWU", "SSB", "STP")
 _GETTERS = ("GPT", "GST", "GUT", "GS1T", "GS2T", "GPS", "GSS", "GUS", "GTSP", "GCP", "GAS",
             "GPHP")
@@ -198,7 +197,6 @@ class SimMontanaCryostation(SimulatedMessageInstrument):
         self.platform_sensor_ok = True
         self.sample_sensor_ok = True
         self.alarm = False
-        self.state = SystemState.STANDBY
         self._enter(SystemState.COOLING)
 
     # --- states -------------------------------------------------------------------------------
@@ -235,10 +233,9 @@ class SimMontanaCryostation(SimulatedMessageInstrument):
         elif fault == "sample_sensor_failed":
             self.sample_sensor_ok = False
 
-    def clear_faults(self) -> None:
+    def _clear_device_faults(self) -> None:
         """Thermometers and compressor repaired, alarm cleared; the system state is unchanged
         (a cold head that stopped starts again only in cool-down or standby)."""
-        super().clear_faults()
         self.platform_sensor_ok = self.sample_sensor_ok = True
         self.alarm = False
         self._enter(self.state)

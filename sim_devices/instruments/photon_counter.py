@@ -24,9 +24,19 @@ FLOOD_RATE_CPS = 5e7
 
 
 def measured_rate_cps(true_rate_cps: float | np.ndarray, dead_time_s: float):
-    """What a non-paralyzable detector reports for a true photon rate: r / (1 + r·τ).
-    Shared by every simulated counting chain (counter, galvo scanner, time tagger)."""
+    """What a non-paralyzable detector reports for a true photon rate: r / (1 + r·τ)."""
     return true_rate_cps / (1.0 + true_rate_cps * dead_time_s)
+
+
+def counted_rate_cps(signal_cps: float | np.ndarray, dark_count_rate_cps: float,
+                     dead_time_s: float, *, flood: bool = False):
+    """The click rate a counting chain reports: signal + dark counts (+ the flood fault's
+    rate), through the non-paralyzable dead time (`measured_rate_cps`). Shared by every
+    simulated counting chain (counter, galvo scanner, time tagger)."""
+    true_rate = signal_cps + dark_count_rate_cps
+    if flood:
+        true_rate += FLOOD_RATE_CPS
+    return measured_rate_cps(true_rate, dead_time_s)
 
 
 class SimPhotonCounter(SdkFaults):
@@ -68,10 +78,9 @@ class SimPhotonCounter(SdkFaults):
         if "stop_answering" in self.active_faults:
             self.world.clock.sleep(gate_s)
             raise TimeoutError(f"{self.name}: gate did not complete (simulated fault)")
-        true_rate = self.world.detected_photon_rate_cps() + self.dark_count_rate_cps
-        if "flood" in self.active_faults:
-            true_rate += FLOOD_RATE_CPS
-        measured_rate = measured_rate_cps(true_rate, self.dead_time_s)
+        measured_rate = counted_rate_cps(self.world.detected_photon_rate_cps(),
+                                         self.dark_count_rate_cps, self.dead_time_s,
+                                         flood="flood" in self.active_faults)
         counts = int(self.world.rng.poisson(measured_rate * gate_s))
         self.world.clock.sleep(gate_s)
         self.gates_counted += 1

@@ -87,7 +87,6 @@ class SimSpectraPro(SimulatedMessageInstrument):
         #: position -> (grooves/mm, blaze nm)
         self.installed = {i + 1: (float(g), float(b)) for i, (g, b) in enumerate(gratings)}
         self.grating = grating
-        self.center_nm = 0.0
         self.center_nm = self._clamped(center_nm)
         self.slit_um = slit_um
         self.echo = echo
@@ -102,8 +101,7 @@ class SimSpectraPro(SimulatedMessageInstrument):
         if fault.startswith("camera_") and self.camera is not None:
             self.camera.inject(fault.removeprefix("camera_"))
 
-    def clear_faults(self) -> None:
-        super().clear_faults()
+    def _clear_device_faults(self) -> None:
         if self.camera is not None:
             self.camera.clear_faults()
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..physics.spectra import line_spectrum
-from ..world import SimWorld, table_temperature_K
+from ..world import SimWorld
 
 #: Photo-electrons per second per pixel when light floods the detector (the "saturate" fault):
 #: enough to fill any full well within the shortest exposure.
@@ -91,18 +91,11 @@ class SampleLines:
     temperature_K: float
 
 
-def _spectrum_temperature_K(world: SimWorld) -> float | None:
-    """The temperature the world's own emission table uses (None: the preset's reference)."""
-    if world.thermal is None and world.sample.temperature_K is None:
-        return None
-    return table_temperature_K(world.temperature_K)
-
-
 def sample_lines(world: SimWorld) -> SampleLines:
     """Photons/s per line emitted by all particles in the focus, times the collection
     efficiency of the world's detection path (before any spectrometer)."""
-    preset = world.sample.table.preset
-    temperature = _spectrum_temperature_K(world)
+    preset = world.preset
+    temperature = world.table_temperature_K()  # the temperature of the world's own table
     total = None
     spectrum = None
     for intensity in world.particle_intensities_kW_cm2():

@@ -19,8 +19,9 @@ Model, all computed lazily from the clock (no threads):
 - Error queue: `+0,"No error"` when empty, FIFO, 10 entries, then -350 "Error queue
   overflow", as the Series 4000 SCPI manual describes.
 
-Fault hooks for tests: `open_interlock()` / `close_interlock()`, `trip_over_temperature()` /
-`clear_over_temperature()`, `set_key(on)`. What the LD did is logged in `events`, and every
+Fault hooks for tests: `open_interlock()` / `close_interlock()`, `trip_over_temperature()`,
+`set_key(on)`, and `clear_faults()` (interlock closed, key on, temperature normal; the LD stays
+off until switched on again). What the LD did is logged in `events`, and every
 accepted current setpoint in `setpoint_history`, so tests can check order and ramp steps.
 Reply formats (`6.500000E-02`, `0`/`1`) are plausible, not confirmed: drivers parse leniently.
 """
@@ -250,10 +251,6 @@ class SimThorlabsCLD(SimulatedMessageInstrument):
         with self._lock:
             self._inject_device_fault("over_temperature")
 
-    def clear_over_temperature(self) -> None:
-        with self._lock:
-            self.over_temperature = False
-
     def set_key(self, on: bool) -> None:
         """Turn the key switch on or off (off switches the LD off)."""
         with self._lock:
@@ -274,6 +271,10 @@ class SimThorlabsCLD(SimulatedMessageInstrument):
             self._switch_ld(False, "key switch off")
         else:  # pragma: no cover - guarded by the base class
             raise ValueError(fault)
+
+    def _clear_device_faults(self) -> None:
+        """Interlock closed, key on, controller cooled down; the LD stays off until switched on."""
+        self.interlock_open = self.key_off = self.over_temperature = False
 
     # --- protocol --------------------------------------------------------------------------
     def _error(self, code: int, text: str) -> None:

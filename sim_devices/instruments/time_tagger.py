@@ -63,8 +63,8 @@ from drivers.timetagging.base import (
 
 from ..physics.dynamics import integrate
 from ..physics.model import RateModel, compile_model
-from ..world import PUMP_WAVELENGTH_TOLERANCE_NM, SimWorld, table_temperature_K
-from .photon_counter import measured_rate_cps
+from ..world import SimWorld
+from .photon_counter import counted_rate_cps
 from .sdk_faults import SdkFaults
 
 #: Faults of the tagging chain (SDK-level: no wire, so they surface as the SDK's errors).
@@ -77,7 +77,6 @@ MODULATOR_FAULTS: dict[str, str] = {
     "drop_connection": "the DAQ card disappears (USB/PCIe reset): start/stop raise",
     "stop_answering": "the DAQ driver hangs: start/stop time out",
 }
-FLOOD_RATE_CPS = 5e7
 #: Input range of a trigger level (V) [G: Time Tagger Ultra ±2.5 V; the TT20 0 … 2.5 V].
 TRIGGER_RANGE_V = (-2.5, 2.5)
 DEFAULT_TRIGGER_LEVEL_V = 0.5
@@ -295,6 +294,12 @@ class SimTimeTagger(SdkFaults):
     def modulator(self) -> SimPumpModulator | None:
         return self._modulator or modulator_for(self.world, self.pump_source_name)
 
+    @property
+    def _waveform(self) -> PumpWaveform | None:
+        """The modulator's waveform now (None: no modulator, or it is stopped)."""
+        modulator = self.modulator
+        return None if modulator is None else modulator.waveform
+
     # --- inputs ----------------------------------------------------------------------------------
     def set_trigger_level(self, channel: int, volts: float) -> None:
         self._check_link(None)
@@ -339,8 +344,7 @@ class SimTimeTagger(SdkFaults):
         self._check_link(duration_s)
         self._catch_up()
         binwidth_s = binwidth_ps / 1e12
-        modulator = self.modulator
-        waveform = None if modulator is None else modulator.waveform
+        waveform = self._waveform
         counts = np.zeros(n_bins, dtype=np.int64)
         n_starts = 0 if waveform is None else int(duration_s // waveform.period_s)
         if (n_starts == 0 or abs(start_channel) != self.marker_channel
@@ -381,8 +385,7 @@ class SimTimeTagger(SdkFaults):
         self._check_link(duration_s)
         self._catch_up()
         edges_s = np.arange(n_values + 1) * binwidth_s
-        modulator = self.modulator
-        waveform = None if modulator is None else modulator.waveform
+        waveform = self._waveform
         if waveform is None:
             signal = np.diff(self._advance_constant(duration_s, edges_s))
         else:
@@ -421,8 +424,7 @@ class SimTimeTagger(SdkFaults):
         duration_s = check_duration_s(duration_s)
         self._check_link(duration_s)
         self._catch_up()
-        modulator = self.modulator
-        waveform = None if modulator is None else modulator.waveform
+        waveform = self._waveform
         counts = np.zeros(n_values, dtype=np.int64)
         widths_ps = None
         filled = 0
@@ -465,11 +467,9 @@ class SimTimeTagger(SdkFaults):
     def _saturated_counts(self, signal: np.ndarray, width_s: float) -> np.ndarray:
         """Expected clicks in windows of `width_s` holding `signal` detected photons each:
         dark counts and the flood added, the non-paralyzable dead time applied to the rate."""
-        background = self.dark_count_rate_cps
-        if "flood" in self.active_faults:
-            background += FLOOD_RATE_CPS
-        rate = np.maximum(signal, 0.0) / width_s + background
-        return measured_rate_cps(rate, self.dead_time_s) * width_s
+        rate = counted_rate_cps(np.maximum(signal, 0.0) / width_s, self.dark_count_rate_cps,
+                                self.dead_time_s, flood="flood" in self.active_faults)
+        return rate * width_s
 
     def _blur(self, expected: np.ndarray, binwidth_ps: int) -> np.ndarray:
         """Timing jitter: a Gaussian of `timing_jitter_ps` RMS, when it spans ≥ 5 % of a bin."""
@@ -483,10 +483,7 @@ class SimTimeTagger(SdkFaults):
 
     # --- the sample in time ----------------------------------------------------------------------
     def _model(self) -> RateModel:
-        world = self.world
-        if world.thermal is None and world.sample.temperature_K is None:
-            return compile_model(world.sample.preset)
-        return compile_model(world.sample.preset, table_temperature_K(world.temperature_K))
+        return compile_model(self.world.sample.preset, self.world.table_temperature_K())
 
     def _state(self, model: RateModel) -> np.ndarray:
         """The carried populations (dark for a new tagger, a new sample or new particles)."""
@@ -496,31 +493,20 @@ class SimTimeTagger(SdkFaults):
             self._z_key = key
         return self._z
 
-    def _intensities(self, model: RateModel) -> tuple[np.ndarray, np.ndarray]:
+    def _intensities(self) -> tuple[np.ndarray, np.ndarray]:
         """Local pump intensity (kW/cm²) at each particle with the modulated pump on, and with
-        it off (other pumps only)."""
-        world, optics = self.world, self.world.optics
-        modulator = self.modulator
-        pump_nm = model.preset.pump_wavelength_nm
+        it off (other pumps only): the world's intensity without the modulator's time-averaged
+        gate."""
+        world, modulator = self.world, self.modulator
         on = off = 0.0
-        for name, source in world.sources.items():
-            if abs(source.wavelength_nm - pump_nm) > PUMP_WAVELENGTH_TOLERANCE_NM:
-                continue
-            power_W = source.output_power_W() * optics.attenuation_to_meter
-            for element in world.beam_path:
-                if element is not modulator:
-                    power_W *= element.transmission(source.wavelength_nm)
-            power_W *= optics.transmission_to_sample
-            waist_cm = optics.waist_at_um(source.wavelength_nm) * 1e-4
-            peak = 2.0 * power_W / (math.pi * waist_cm**2) / 1e3
+        for name, source in world.pump_sources().items():
+            peak = world.source_peak_intensity_kW_cm2(source, skip=modulator)
             on += peak
             if modulator is None or name != self.pump_source_name or modulator.gate() == "cw":
                 off += peak
         if modulator is not None and modulator.gate() == "off":
             on = off  # the modulated laser's input idles low: it emits nothing
-        waist_um = optics.waist_at_um(pump_nm)
-        r2 = np.sum((world.sample.particle_positions_um - world.beam_position_um) ** 2, axis=1)
-        profile = np.exp(-2.0 * r2 / waist_um**2)
+        profile = world.spot_profile()
         return on * profile, off * profile
 
     def _detected_per_ion_photon(self, model: RateModel) -> float:
@@ -532,7 +518,7 @@ class SimTimeTagger(SdkFaults):
         laser's input idling low); the detected signal accumulated at `times_s` (from now)."""
         model = self._model()
         z = self._state(model)
-        on, off = self._intensities(model)
+        on, off = self._intensities()
         intensity = on  # unmodulated: on == off (callers exclude a running modulator)
         times = (np.array([0.0, min(duration_s, _MAX_CONSTANT_CATCH_UP_S)]) if times_s is None
                  else np.asarray(times_s, dtype=float))
@@ -548,35 +534,27 @@ class SimTimeTagger(SdkFaults):
         self._state_time_s = self.world.clock.now() + duration_s
         return total * self._detected_per_ion_photon(model)
 
-    def _advance(self, duration_s: float) -> None:
+    def _advance(self, duration_s: float) -> float:
         """Carry the populations through `duration_s` under the pump as it is now (used when a
-        measurement has nothing to record)."""
-        modulator = self.modulator
-        waveform = None if modulator is None else modulator.waveform
+        measurement has nothing to record); the time left over (less than a period, when the
+        pump is modulated)."""
+        waveform = self._waveform
         if waveform is None:
             self._advance_constant(duration_s)
-            return
+            return 0.0
         n_periods = int(duration_s // waveform.period_s)
         if n_periods:
             self._run_periods(waveform, np.zeros(0), n_periods, commit=n_periods)
+        return duration_s - n_periods * waveform.period_s
 
     def _catch_up(self) -> None:
         """Advance the carried populations over the bench time since the last call, under the
         pump as it is now."""
-        gap = self.world.clock.now() - self._state_time_s
+        now = self.world.clock.now()
+        gap = now - self._state_time_s
         if gap <= 0.0:
             return
-        modulator = self.modulator
-        waveform = None if modulator is None else modulator.waveform
-        now = self.world.clock.now()
-        if waveform is None:
-            self._advance_constant(gap)
-            self._state_time_s = now
-            return
-        n_periods = int(gap // waveform.period_s)
-        if n_periods:
-            self._run_periods(waveform, np.zeros(0), n_periods, commit=n_periods)
-        self._state_time_s = now - (gap - n_periods * waveform.period_s)
+        self._state_time_s = now - self._advance(gap)
 
     def _run_periods(self, waveform: PumpWaveform, phases_s: np.ndarray, n_periods: int, *,
                      commit: int) -> _PeriodicSignal:
@@ -586,7 +564,7 @@ class SimTimeTagger(SdkFaults):
         `commit` periods (the time the bench clock will advance)."""
         model = self._model()
         z0 = self._state(model)
-        on_I, off_I = self._intensities(model)
+        on_I, off_I = self._intensities()
         period, on_s = waveform.period_s, waveform.on_s
         phases = np.unique(np.concatenate((phases_s, [0.0, on_s, period])))
         phases = phases[(phases >= 0.0) & (phases <= period)]
