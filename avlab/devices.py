@@ -143,12 +143,7 @@ class PumpLaser(RoleDevice):
             raise SafetyLimitError(f"{self.role}: switch emission off before changing the "
                                    "modulation input")
         with self.lock:
-            if hasattr(self.driver, "analog_modulation_enabled"):  # diode controllers
-                self.driver.analog_modulation_enabled = on
-            else:
-                from drivers.modulation import set_ylr_modulation_input
-
-                set_ylr_modulation_input(self.driver, on)
+            self.driver.analog_modulation_enabled = on
 
     @property
     def is_emitting(self) -> bool:

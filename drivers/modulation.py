@@ -13,7 +13,7 @@ Two pieces, kept apart on purpose:
 * The laser must *listen* to its modulation input. The IPG YLR does after `EMOD` (modulation
   enable, status bit 12; `DMOD` disables it, PROTOCOLS.md §1a): the YLR is modulated through its
   rear modulation input, the serial command only enables that input —
-  `IPGYLR.analog_modulation_enabled` (`set_ylr_modulation_input` is a shim for it).
+  `IPGYLR.analog_modulation_enabled`.
   With modulation enabled and the waveform stopped (output idling low) the YLR emits nothing;
   disabling modulation while emitting sends it back to CW at its setpoint, so that is refused.
 
@@ -166,13 +166,3 @@ class NIDAQPumpModulator:
 
     def close(self) -> None:
         self.stop()
-
-
-# --- IPG YLR modulation input --------------------------------------------------------------------
-
-def set_ylr_modulation_input(laser: Any, enabled: bool) -> None:
-    """Make an IPG YLR (`drivers.lasers.ipg_ylr.IPGYLR`) follow its modulation input (`EMOD`)
-    or ignore it (`DMOD`): a shim for `laser.analog_modulation_enabled = enabled`, which checks
-    status bit 12 afterwards and refuses to disable modulation while the laser emits.
-    """
-    laser.analog_modulation_enabled = enabled

@@ -206,7 +206,7 @@ def test_analog_modulation_enabled_reads_status_bit_12():
 
 
 def test_analog_modulation_is_enabled_with_emod_even_while_emitting_and_checked():
-    # Enabling needs no status check first (the wire traffic of set_ylr_modulation_input).
+    # Enabling needs no status check first (as the YLR's own EMOD contract allows).
     with expected_protocol(IPGYLR, [("EMOD", "EMOD"),
                                     ("STA", f"STA: {KEY_REM | EMISSION | MODULATION}")],
                            max_power_W=5) as laser:

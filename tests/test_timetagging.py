@@ -15,15 +15,13 @@ import types
 
 import numpy as np
 import pytest
-from pymeasure.test import expected_protocol
 
-from drivers.errors import BackendNotInstalledError, InstrumentCommandError
+from drivers.errors import BackendNotInstalledError
 from drivers.lasers.ipg_ylr import IPGYLR
 from drivers.modulation import (
     NIDAQPumpModulator,
     PumpModulator,
     PumpWaveform,
-    set_ylr_modulation_input,
 )
 from drivers.timetagging import (
     TimeResolvedCounter,
@@ -549,22 +547,6 @@ def test_nidaq_modulator_without_nidaqmx_says_how_to_install(monkeypatch):
 
 # --- the YLR's modulation input ------------------------------------------------------------------
 
-MODULATION_BIT, EMISSION_BIT, KEY_REM = 1 << 12, 1 << 2, 1 << 21
-
-
-def test_ylr_modulation_input_is_enabled_with_emod_and_checked_in_status():
-    with expected_protocol(IPGYLR, [("EMOD", "EMOD"), ("STA", f"STA: {KEY_REM | MODULATION_BIT}")],
-                           max_power_W=5) as laser:
-        set_ylr_modulation_input(laser, True)
-
-
-def test_ylr_modulation_input_is_not_disabled_while_emitting():
-    with expected_protocol(IPGYLR, [("STA", f"STA: {KEY_REM | EMISSION_BIT | MODULATION_BIT}")],
-                           max_power_W=5) as laser:
-        with pytest.raises(InstrumentCommandError, match="emission off"):
-            set_ylr_modulation_input(laser, False)
-
-
 def test_ylr_driver_makes_the_simulated_laser_follow_the_modulator():
     clock = VirtualClock()
     world = SimWorld(clock=clock, seed=1)
@@ -572,7 +554,7 @@ def test_ylr_driver_makes_the_simulated_laser_follow_the_modulator():
     world.attach_source("pump_1064", twin)
     modulator = SimPumpModulator(world, pump_source_name="pump_1064")
     laser = IPGYLR(InProcessAdapter(twin), max_power_W=5)
-    set_ylr_modulation_input(laser, True)
+    laser.analog_modulation_enabled = True
     assert twin.modulation and modulator.gate() == "off"
     modulator.start(period_s=1.0, duty_cycle=0.5)
     assert modulator.gate() == "square"
