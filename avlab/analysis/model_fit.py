@@ -99,9 +99,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from sim_devices.physics.dynamics import IntegrationError, rise_half_time_s
+from sim_devices.physics.ensemble import SurfaceQuenching
 from sim_devices.physics.model import RateModel
-from sim_devices.physics.preset import Decay, LevelRef, Preset, PumpTransition
-from sim_devices.physics.steady import SteadyStateError, continuation
+from sim_devices.physics.preset import Decay, LevelRef, LevelSyntaxError, Preset
+from sim_devices.physics.steady import SteadyStateError, continuation, steady_state_curve
+from sim_devices.physics.table import refine_s_peak
 
 __all__ = [
     "FitParameter",
@@ -149,7 +151,6 @@ PARAMETER_VOCABULARY: dict[str, tuple[str, str]] = {
     "background": ("counts/s", "constant count-rate offset"),
 }
 _NUISANCE = ("signal_scale", "intensity_scale", "background")
-_GENERIC_PREFIXES = ("absorption:", "transfer:", "decay:")
 _DECAY_KINDS = ("radiative", "multiphonon", "quenching")
 
 
@@ -221,36 +222,6 @@ class _Resolved:
         return self.path not in _NUISANCE
 
 
-def _is_esa(preset: Preset, t: PumpTransition) -> bool:
-    return not t.stimulated and not preset.is_ground(t.initial)
-
-
-def _is_gsa(preset: Preset, t: PumpTransition) -> bool:
-    return not t.stimulated and preset.is_ground(t.initial)
-
-
-def _scale_pump(preset: Preset, select: Callable[[PumpTransition], bool], factor: float) -> Preset:
-    pumps = tuple(dataclasses.replace(t, cross_section_cm2=t.cross_section_cm2 * factor)
-                  if select(t) else t for t in preset.pump_transitions)
-    return dataclasses.replace(preset, pump_transitions=pumps)
-
-
-def _level_ref(preset: Preset, text: str, what: str) -> LevelRef:
-    if ":" not in text:
-        raise ModelFitError(f"{what}: level {text!r} must be written 'Species:level'")
-    species, level = (part.strip() for part in text.split(":", 1))
-    try:
-        sp = preset.species_named(species)
-    except KeyError:
-        names = ", ".join(s.name for s in preset.species)
-        raise ModelFitError(f"{what}: preset {preset.name!r} has no species {species!r} "
-                            f"(species: {names})") from None
-    if level not in sp.level_names:
-        raise ModelFitError(f"{what}: unknown level {level!r} of {species} "
-                            f"(levels: {', '.join(sp.level_names)})")
-    return LevelRef(species, level)
-
-
 def _decays_matching(preset: Preset, kind: str, initial: LevelRef,
                      final: LevelRef | None) -> list[int]:
     return [i for i, d in enumerate(preset.decays)
@@ -289,13 +260,6 @@ def _transfer_index(preset: Preset, name: str, what: str) -> int:
                         f"(transfers: {names})")
 
 
-def _transfer_rate_per_s(preset: Preset, i: int) -> float:
-    tr = preset.transfers[i]
-    if tr.rate_per_s is not None:
-        return tr.rate_per_s
-    return tr.coefficient_cm3_per_s * preset.density_cm3(tr.acceptor_initial.species)
-
-
 def _resolve(p: FitParameter, preset: Preset) -> _Resolved:
     """Bind a FitParameter to the preset: unit, getter/setter, defaults, targets (for conflicts)."""
     path = (p.path if p.path is not None else p.name).strip()
@@ -309,8 +273,8 @@ def _resolve(p: FitParameter, preset: Preset) -> _Resolved:
 
     if path == "beta":
         unit = ""
-        gsa = [t.name for t in preset.pump_transitions if _is_gsa(preset, t)]
-        esa = [t.name for t in preset.pump_transitions if _is_esa(preset, t)]
+        gsa = [t.name for t in preset.pump_transitions if preset.is_gsa(t)]
+        esa = [t.name for t in preset.pump_transitions if preset.is_esa(t)]
         if not gsa or not esa or not any(t.cross_section_cm2 > 0 for t in preset.pump_transitions
                                           if t.name in gsa):
             raise ModelFitError(f"{what}: beta needs a ground-state and an excited-state "
@@ -320,24 +284,24 @@ def _resolve(p: FitParameter, preset: Preset) -> _Resolved:
             return pr.beta
 
         def set_(pr: Preset, value: float) -> Preset:
-            g = max(t.cross_section_cm2 for t in pr.pump_transitions if _is_gsa(pr, t))
-            e = max(t.cross_section_cm2 for t in pr.pump_transitions if _is_esa(pr, t))
-            return _scale_pump(pr, lambda t: _is_gsa(pr, t), (e / value) / g)
+            g = max(t.cross_section_cm2 for t in pr.pump_transitions if pr.is_gsa(t))
+            e = max(t.cross_section_cm2 for t in pr.pump_transitions if pr.is_esa(t))
+            return pr.with_scaled_cross_sections((e / value) / g, pr.is_gsa)
 
         targets = {("pump", n) for n in gsa}
         phase = 1
     elif path == "sigma_esa":
         unit = "cm^2"
-        esa = [t.name for t in preset.pump_transitions if _is_esa(preset, t)]
+        esa = [t.name for t in preset.pump_transitions if preset.is_esa(t)]
         if not esa or max(t.cross_section_cm2 for t in preset.pump_transitions
                           if t.name in esa) <= 0:
             raise ModelFitError(f"{what}: preset {preset.name!r} has no excited-state absorption")
 
         def get(pr: Preset) -> float:
-            return max(t.cross_section_cm2 for t in pr.pump_transitions if _is_esa(pr, t))
+            return max(t.cross_section_cm2 for t in pr.pump_transitions if pr.is_esa(t))
 
         def set_(pr: Preset, value: float) -> Preset:
-            return _scale_pump(pr, lambda t: _is_esa(pr, t), value / get(pr))
+            return pr.with_scaled_cross_sections(value / get(pr), pr.is_esa)
 
         targets = {("pump", n) for n in esa}
     elif path == "cross_relaxation":
@@ -351,7 +315,7 @@ def _resolve(p: FitParameter, preset: Preset) -> _Resolved:
         index = cr[0]
 
         def get(pr: Preset) -> float:
-            return _transfer_rate_per_s(pr, index)
+            return pr.transfer_rate_per_s(pr.transfers[index])
 
         def set_(pr: Preset, value: float) -> Preset:
             tr = pr.transfers[index]
@@ -368,22 +332,16 @@ def _resolve(p: FitParameter, preset: Preset) -> _Resolved:
         unit = ""
         log_default = False
         default_bounds = DEFAULT_QUENCHING_BOUNDS
-        main = preset.line_named(preset.main_line).upper
-        species = preset.species_named(main.species)
-        if len(species.levels) < 2:  # pragma: no cover - a line needs two levels
-            raise ModelFitError(f"{what}: species {species.name} has no excited level")
-        ground = LevelRef(species.name, species.levels[0].name)
-        reservoir = LevelRef(species.name, species.levels[1].name)
-        emitter_index = species.level_names.index(main.level)
-        w_ref = sum(d.rate_per_s for d in preset.decays
-                    if d.initial == reservoir and d.kind != "quenching")
-        if w_ref <= 0:
-            raise ModelFitError(f"{what}: the reservoir level {reservoir} has no decay to scale "
-                                "the quenching factor by")
-        terms = [(reservoir, ground, 1.0)]
-        if emitter_index >= 2:
-            below = LevelRef(species.name, species.levels[emitter_index - 1].name)
-            terms.append((LevelRef(species.name, main.level), below, QUENCHING_EMITTER_RATIO))
+        try:  # the channels and W_ref of the ensembles' Lee-form surface quenching
+            surface = SurfaceQuenching.of(preset)
+        except ValueError as exc:
+            raise ModelFitError(f"{what}: {exc}") from None
+        w_ref = surface.unit_rate_per_s
+        # The fit sets the channels' *total* quenching (f, 2f on W_ref), so that get and set are
+        # inverse; SurfaceQuenching.apply adds to it (the same for presets without quenching).
+        terms = [(*preset.level_arrow(channel), ratio)
+                 for channel, ratio in zip(surface.channels, (1.0, QUENCHING_EMITTER_RATIO))]
+        reservoir, ground, _ = terms[0]
         setters = [(_set_decay_total("quenching", a, b, what), ratio) for a, b, ratio in terms]
 
         def get(pr: Preset) -> float:
@@ -443,13 +401,14 @@ def _resolve(p: FitParameter, preset: Preset) -> _Resolved:
                                 f"or 'decay:KIND:Species:level->final', KIND one of "
                                 f"{', '.join(_DECAY_KINDS)}")
         kind, rest = parts[1], parts[2]
-        if "->" in rest:
-            left, right = (s.strip() for s in rest.split("->", 1))
-            initial = _level_ref(preset, left, what)
-            final: LevelRef | None = _level_ref(
-                preset, right if ":" in right else f"{initial.species}:{right}", what)
-        else:
-            initial, final = _level_ref(preset, rest.strip(), what), None
+        final: LevelRef | None = None
+        try:
+            if "->" in rest:
+                initial, final = preset.level_arrow(rest)
+            else:
+                initial = preset.level(rest)
+        except LevelSyntaxError as exc:
+            raise ModelFitError(f"{what}: {exc}") from None
         if not _decays_matching(preset, kind, initial, final) and not (
                 kind == "quenching" and final is not None):
             raise ModelFitError(f"{what}: preset {preset.name!r} has no {kind} decay from "
@@ -752,10 +711,10 @@ class _Problem:
         row = model.line_matrix[model.line_names.index(self.line)]
         return model, Z, DZ, row
 
-    def rise_times(self, preset: Preset, kappa: float) -> FloatArray:
+    def rise_times(self, model: RateModel, kappa: float) -> FloatArray:
         assert self.rise is not None
-        return np.array([rise_half_time_s(preset, kappa * float(i), temperature_K=self.T,
-                                          line=self.line) for i in self.rise[0]])
+        return np.array([rise_half_time_s(model, kappa * float(i), line=self.line)
+                         for i in self.rise[0]])
 
     # --- residuals -----------------------------------------------------------------------------
     def evaluate(self, u: FloatArray, jacobian: bool) -> _Evaluation:
@@ -773,7 +732,7 @@ class _Problem:
             model, Z, DZ, row = self.steady(preset, kappa * self.unique_I)
             e_unique = Z @ row
             model_rate = scale * e_unique[self.inverse] + bg
-            rise_model = self.rise_times(preset, kappa) if n_rise else np.zeros(0)
+            rise_model = self.rise_times(model, kappa) if n_rise else np.zeros(0)
         except (SteadyStateError, IntegrationError, np.linalg.LinAlgError, FloatingPointError):
             failed = _Evaluation(np.full(n_rows, _FAILED_RESIDUAL),
                                  np.zeros((n_rows, n_par)) if jacobian else None,
@@ -809,7 +768,7 @@ class _Problem:
                     shifted = u.copy()
                     shifted[i] += NUMERIC_STEP
                     _, k2, _ = self.nuisance(shifted)
-                    t2 = self.rise_times(self.preset_at(shifted), k2)
+                    t2 = self.rise_times(RateModel(self.preset_at(shifted), self.T), k2)
                     jac[start:start + n_rise, i] = (t2 - rise_model) / NUMERIC_STEP / self.rise[2]
             for r, (i, p) in enumerate(self.priors):
                 jac[len(self.rate) + n_rise + r, i] = _prior_derivative(p)
@@ -869,35 +828,20 @@ def _s_peak(preset: Preset, temperature_K: float, line: str) -> tuple[float, flo
 
     Coarse continuation (120 points, 4 % apart, over ±1 decade around the loop threshold; wider
     if the peak is at an edge), then a dense continuation across the two cells around the
-    coarse maximum and a parabola through the top three exact slopes — the recipe of
-    ``EmissionTable.s_max_refined`` without building a 1,500-point table (≈ 20 ms).
+    coarse maximum and a parabola through the top three exact slopes (``refine_s_peak``, as
+    ``EmissionTable.s_max_refined``) without building a 1,500-point table (≈ 20 ms).
     """
     model = RateModel(preset, temperature_K)
-    row = model.line_matrix[model.line_names.index(line)]
     loop = model.loop_threshold_kW_cm2()
     centre = loop if math.isfinite(loop) and loop > 0 else 10.0
-    def slopes(g: FloatArray, z_start: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
-        Z, DZ = continuation(model, g, z_start)
-        e = Z @ row
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = np.where(e > 0, g * model.flux_per_kW_cm2 * (DZ @ row) / e, -np.inf)
-        return s, Z
-
     for decades in (1.0, 2.5):  # a wider search if the peak is not within a decade
         grid = np.geomspace(centre / 10**decades, centre * 10**decades, int(120 * decades))
-        s, Z = slopes(grid)
-        k = int(np.argmax(s))
-        if 0 < k < len(grid) - 1:
+        coarse = steady_state_curve(model, grid, line=line)
+        if 0 < np.argmax(np.fmax(coarse.slope, -np.inf)) < len(grid) - 1:
             break
-    k = int(np.clip(k, 1, len(grid) - 2))
-    dense = np.geomspace(grid[k - 1], grid[k + 1], 81)
-    s2, _ = slopes(dense, Z[k - 1])
-    j = int(np.clip(np.argmax(s2), 1, len(dense) - 2))
-    x, y = np.log(dense[j - 1:j + 2]), s2[j - 1:j + 2]
-    denominator = y[0] - 2.0 * y[1] + y[2]
-    shift = float(np.clip(0.5 * (y[0] - y[2]) / denominator, -1.0, 1.0)) if denominator < 0 else 0.0
-    peak = float(y[1] - 0.25 * (y[0] - y[2]) * shift)
-    return peak, float(np.exp(x[1] + shift * (x[2] - x[1]))), float(loop)
+    peak, i_peak = refine_s_peak(model, grid, coarse.slope, coarse.populations, line=line,
+                                 points=81)
+    return peak, i_peak, float(loop)
 
 
 def _derived(problem: _Problem, u: FloatArray, cov: FloatArray) -> dict[str, tuple[float, float, str]]:
@@ -1123,13 +1067,13 @@ def fit_scurve(
                      if (np.isfinite(a) and x - a <= span_tol * max(1.0, abs(a)))
                      or (np.isfinite(b) and b - x <= span_tol * max(1.0, abs(b))))
 
-    fitted = problem.preset_at(u)
+    best = problem.preset_at(u)
     fitted = dataclasses.replace(
-        fitted, name=f"{preset.name}_fit",
+        best, name=f"{preset.name}_fit",
         description=f"{preset.description} — fitted by avlab ({', '.join(p.name for p in params if p.physical)})")
     scale, kappa, bg = problem.nuisance(u)
     curve_I = np.geomspace(float(intensity.min()), float(intensity.max()), CURVE_POINTS)
-    _, Zc, _, row = problem.steady(problem.preset_at(u), kappa * curve_I)
+    _, Zc, _, row = problem.steady(best, kappa * curve_I)
     curve_rate = scale * (Zc @ row) + bg
     derived = _derived(problem, u, cov)
     empty = np.zeros(0)
@@ -1203,13 +1147,13 @@ def _initial_linear(params: list[_Resolved], preset: Preset, T: float, line: str
     e = (Z @ row)[problem.inverse]
     w = 1.0 / sigma**2
     bg_fixed = 0.0 if i_bg is None or need_bg else params[i_bg].initial
-    if need_bg:
+    if need_bg and need_scale:
         design = np.stack([e, np.ones_like(e)], axis=1) * np.sqrt(w)[:, None]
         coef, *_ = np.linalg.lstsq(design, rate * np.sqrt(w), rcond=None)
         scale_est, bg_est = float(coef[0]), float(coef[1])
-        if not need_scale:
-            scale_est = params[i_scale].initial
-            bg_est = float(np.sum(w * (rate - scale_est * e)) / np.sum(w))
+    elif need_bg:  # the scale is given: only the background is estimated
+        scale_est = params[i_scale].initial
+        bg_est = float(np.sum(w * (rate - scale_est * e)) / np.sum(w))
     else:
         scale_est = float(np.sum(w * e * (rate - bg_fixed)) / np.sum(w * e * e))
         bg_est = bg_fixed

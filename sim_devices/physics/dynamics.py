@@ -244,15 +244,18 @@ def decay_curve(preset: Preset | str, intensity_kW_cm2: float, times_s: np.ndarr
     return particle.sample(times_s, 0.0)
 
 
-def rise_half_time_s(preset: Preset | str, intensity_kW_cm2: float, *,
+def rise_half_time_s(preset: Preset | str | RateModel, intensity_kW_cm2: float, *,
                      temperature_K: float | None = None, line: str | None = None,
                      t_max_s: float = 30.0) -> float:
     """t½ (PHYSICS.md §3): from the dark state, pump on at t = 0, the time for the emission to
     reach half its final steady value. The steady value is the Newton-polished end of the same
-    trace, which is extended (×10, up to 1000·t_max_s) until it has settled."""
+    trace, which is extended (×10, up to 1000·t_max_s) until it has settled.
+
+    `preset` may be an already compiled RateModel (then `temperature_K` is its own and ignored),
+    e.g. a fit's trial model, which then stays out of the `compile_model` cache."""
     from .steady import newton
 
-    model = compile_model(preset, temperature_K)
+    model = preset if isinstance(preset, RateModel) else compile_model(preset, temperature_K)
     index = model.line_names.index(model.preset.main_line if line is None else line)
     row = model.line_matrix[index]
     flux = float(intensity_kW_cm2) * model.flux_per_kW_cm2

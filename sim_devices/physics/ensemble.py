@@ -32,27 +32,11 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .preset import Decay, LevelRef, Preset
+from .preset import Decay, LevelRef, LevelSyntaxError, Preset
 from .registry import get_preset
-from .table import EmissionTable, emission_table
+from .table import EmissionTable, emission_table, parabola_vertex, peak_index
 
 # --- per-particle presets ----------------------------------------------------------------------
-
-
-def _level_arrow(preset: Preset, text: str) -> tuple[LevelRef, LevelRef]:
-    """``"Tm:3F4 -> 3H6"`` → (initial, final) of one species, the final level below the initial."""
-    if "->" not in text or ":" not in text.split("->", 1)[0]:
-        raise ValueError(f"a quenching channel reads like 'Tm:3F4 -> 3H6', got {text!r}")
-    left, right = (part.strip() for part in text.split("->", 1))
-    species_name, level = (part.strip() for part in left.split(":", 1))
-    species = preset.species_named(species_name)
-    for name in (level, right):
-        if name not in species.level_names:
-            raise ValueError(f"{preset.name}: {text!r}: unknown level {name!r} of {species_name} "
-                             f"(levels: {', '.join(species.level_names)})")
-    if species.energy_cm1(right) >= species.energy_cm1(level):
-        raise ValueError(f"{preset.name}: {text!r}: quenching must go down in energy")
-    return LevelRef(species_name, level), LevelRef(species_name, right)
 
 
 def with_quenching(preset: Preset | str, rates_per_s: Mapping[str, float]) -> Preset:
@@ -67,7 +51,12 @@ def with_quenching(preset: Preset | str, rates_per_s: Mapping[str, float]) -> Pr
         if not (rate >= 0.0 and math.isfinite(rate)):
             raise ValueError(f"quenching rate of {channel!r} must be finite and >= 0 s⁻¹, "
                              f"got {rate!r}")
-        initial, final = _level_arrow(base, channel)
+        try:
+            initial, final = base.level_arrow(channel)
+        except LevelSyntaxError as exc:
+            raise ValueError(f"{base.name}: quenching channel {exc}") from None
+        if base.energy_cm1(final) >= base.energy_cm1(initial):
+            raise ValueError(f"{base.name}: {channel!r}: quenching must go down in energy")
         if rate > 0.0:
             extra.append(Decay(initial, final, float(rate), "quenching",
                                source="ensemble.with_quenching"))
@@ -93,9 +82,7 @@ def with_scaled_process(preset: Preset | str, process: str, factor: float) -> Pr
     if factor == 1.0:
         return base
     if process in pump:
-        new_pump = tuple(replace(t, cross_section_cm2=t.cross_section_cm2 * factor)
-                         if t.name == process else t for t in base.pump_transitions)
-        scaled = replace(base, pump_transitions=new_pump)
+        scaled = base.with_scaled_cross_sections(factor, lambda t: t.name == process)
     else:
         new_transfers = tuple(
             replace(t, rate_per_s=None if t.rate_per_s is None else t.rate_per_s * factor,
@@ -114,6 +101,30 @@ class SurfaceQuenching:
     channels: tuple[str, ...]
     unit_rate_per_s: float
 
+    @classmethod
+    def of(cls, preset: Preset | str) -> SurfaceQuenching:
+        """The Lee-form surface quenching of a preset's main-line species: channel 1 from the
+        reservoir (lowest excited level) to the ground level, channel 2 — if the emitting level
+        is higher — from the emitting level to the level below it; unit rate W_ref = the
+        reservoir's own (non-quenching) decay rate at the reference temperature. For tm8_1064:
+        ³F₄ → ³H₆ and ³H₄ → ³F₄ on 162.6 s⁻¹ (`TM_SURFACE_QUENCHING`)."""
+        p = get_preset(preset) if isinstance(preset, str) else preset
+        main = p.line_named(p.main_line).upper
+        levels = p.species_named(main.species).levels
+        if len(levels) < 2:  # pragma: no cover - a line needs two levels
+            raise ValueError(f"{p.name}: species {main.species} has no excited level")
+        reservoir = LevelRef(main.species, levels[1].name)
+        w_ref = sum(d.rate_per_s for d in p.decays
+                    if d.initial == reservoir and d.kind != "quenching")
+        if w_ref <= 0:
+            raise ValueError(f"{p.name}: the reservoir level {reservoir} has no decay to scale "
+                             "the quenching factor by")
+        channels = [f"{reservoir} -> {levels[0].name}"]
+        emitter = [lv.name for lv in levels].index(main.level)
+        if emitter >= 2:
+            channels.append(f"{main} -> {levels[emitter - 1].name}")
+        return cls(tuple(channels), w_ref)
+
     def rates_per_s(self, factors: Sequence[float]) -> dict[str, float]:
         if len(factors) != len(self.channels):
             raise ValueError(f"need {len(self.channels)} factors ({', '.join(self.channels)}), "
@@ -126,7 +137,7 @@ class SurfaceQuenching:
 
 #: Tm³⁺ (Lee script, §2a): W1 = 162.6·(1 + f₁) on ³F₄ → ³H₆ and W2nr = 6.02 + 162.6·f₂ on
 #: ³H₄ → ³F₄ (non-radiative ³H₄ decay feeds the reservoir, §1).
-TM_SURFACE_QUENCHING = SurfaceQuenching(("Tm:3F4 -> 3H6", "Tm:3H4 -> 3F4"), 162.6)
+TM_SURFACE_QUENCHING = SurfaceQuenching.of("tm8_1064")
 #: The (f₁, f₂) the Lee script fits to its three samples (PHYSICS.md §2a).
 LEE_FITTED_FACTORS: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.25, 0.5), (3.25, 6.3))
 
@@ -195,15 +206,6 @@ class ParticleEnsemble:
         rows = [[qk * f for f in median_factors] for qk in q]
         return cls.from_quenching(preset, rows, weights=w, quenching=quenching,
                                   temperature_K=temperature_K)
-
-    @classmethod
-    def lognormal_process(cls, preset: Preset | str, process: str, sigma_ln: float, *,
-                          n_classes: int = 9,
-                          temperature_K: float | None = None) -> ParticleEnsemble:
-        """One named pump transition or transfer scaled by a log-normal factor (median 1)."""
-        q, w = lognormal_classes(sigma_ln, n_classes)
-        return cls([with_scaled_process(preset, process, float(qk)) for qk in q], w,
-                   temperature_K=temperature_K)
 
     # per particle
     def tables(self) -> tuple[EmissionTable, ...]:
@@ -343,11 +345,8 @@ class FilmResponse:
         """(film S_max, I₀ in kW/cm² where it peaks): grid maximum refined by a parabola in
         ln I₀ (the film's S peak is broad, so this is accurate to ~1e-4)."""
         s = self._y / self._F
-        k = int(np.clip(np.argmax(s), 1, len(s) - 2))
-        y0, y1, y2 = s[k - 1:k + 2]
-        denominator = y0 - 2.0 * y1 + y2
-        shift = float(np.clip(0.5 * (y0 - y2) / denominator, -1, 1)) if denominator < 0 else 0.0
-        x = self._x[k] + shift * (self._x[k + 1] - self._x[k])
+        k = peak_index(s)
+        x, _ = parabola_vertex(self._x[k - 1:k + 2], s[k - 1:k + 2])
         return float(self.slope(math.exp(x))), float(math.exp(x))
 
     def photons_per_s(self, peak_intensity_kW_cm2: np.ndarray | float, waist_um: float,

@@ -25,10 +25,13 @@ from .preset import (
     EmissionLine,
     Level,
     LevelRef,
+    LevelSyntaxError,
     Preset,
     PumpTransition,
     Species,
     Transfer,
+    parse_level,
+    parse_level_arrow,
 )
 
 SCHEMA_VERSION = 1
@@ -174,43 +177,20 @@ class _Levels:
         self.reader = reader
         self.species = {s.name: s for s in species}
 
-    def ref(self, text: Any, where: str, field_name: str, same_species: str | None = None,
-            quoted: str | None = None) -> LevelRef:
-        if not isinstance(text, str) or not text.strip():
-            raise self.reader.fail(where, f"{field_name} must be a level like 'Tm:3H4', "
-                                          f"got {text!r}")
-        text = text.strip()
-        shown = f"{field_name} {quoted or repr(text)}"
-        if ":" in text:
-            species_name, level = (part.strip() for part in text.split(":", 1))
-        elif same_species is not None:
-            species_name, level = same_species, text
-        else:
-            raise self.reader.fail(where, f"{shown} must name the species, "
-                                          f"as in 'Tm:3H4'")
-        if species_name not in self.species:
-            raise self.reader.fail(where, f"{shown}: unknown species {species_name!r} "
-                                          f"(declared: {', '.join(self.species)})")
-        if same_species is not None and species_name != same_species:
-            raise self.reader.fail(where, f"{shown}: an ion cannot change species "
-                                          f"({species_name} vs {same_species})")
-        species = self.species[species_name]
-        if level not in species.level_names:
-            known = ", ".join(species.level_names)
-            raise self.reader.fail(where, f"{shown}: unknown level {level!r} of {species_name} "
-                                          f"(levels: {known})")
-        return LevelRef(species_name, level)
+    def ref(self, text: Any, where: str, field_name: str,
+            same_species: str | None = None) -> LevelRef:
+        """``"Tm:3H4"`` (a bare level only with `same_species`)."""
+        try:
+            return parse_level(self.species.values(), text, same_species)
+        except LevelSyntaxError as exc:
+            raise self.reader.fail(where, f"{field_name} {exc}") from None
 
     def arrow(self, text: Any, where: str, field_name: str) -> tuple[LevelRef, LevelRef]:
         """``"Tm:3H4 -> 3F4"`` (the final level may omit the species)."""
-        if not isinstance(text, str) or "->" not in text:
-            raise self.reader.fail(where, f"{field_name} must read like 'Tm:3H4 -> 3F4', "
-                                          f"got {text!r}")
-        left, right = text.split("->", 1)
-        quoted = repr(text.strip())
-        initial = self.ref(left, where, field_name, quoted=quoted)
-        return initial, self.ref(right, where, field_name, same_species=initial.species,
-                                 quoted=quoted)
+        try:
+            return parse_level_arrow(self.species.values(), text)
+        except LevelSyntaxError as exc:
+            raise self.reader.fail(where, f"{field_name} {exc}") from None
 
     def energy(self, ref: LevelRef) -> float:
         return self.species[ref.species].energy_cm1(ref.level)

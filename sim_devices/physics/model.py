@@ -59,7 +59,6 @@ class RateModel:
         keep = np.array([i for i in range(n_full) if i not in ground], dtype=int)
         self.n_full, self.n_reduced = n_full, len(keep)
         self.index = index
-        self.ground_indices = np.array(ground, dtype=int)
         self.keep_indices = keep
         self.species_of_level = np.array(species_of, dtype=int)
 
@@ -117,9 +116,7 @@ class RateModel:
         for col, tr in enumerate(preset.transfers):
             n_donor = preset.density_cm3(tr.donor_initial.species)
             n_acceptor = preset.density_cm3(tr.acceptor_initial.species)
-            k = (tr.rate_per_s if tr.rate_per_s is not None
-                 else tr.coefficient_cm3_per_s * n_acceptor)
-            k *= phonon_assisted_factor(tr.mismatch_cm1, hw, T, T0)
+            k = preset.transfer_rate_per_s(tr) * phonon_assisted_factor(tr.mismatch_cm1, hw, T, T0)
             self.rates_per_s[f"transfer {tr.name}"] = k
             ratio = n_donor / n_acceptor  # events per acceptor-species ion per donor-side event
             donor[col], acceptor[col] = index[tr.donor_initial], index[tr.acceptor_initial]
@@ -146,7 +143,6 @@ class RateModel:
         self.H = np.einsum("it,tj,tl->ijl", S[keep], ED, EA)
         self.G = self.H + self.H.transpose(0, 2, 1)
         self.line_matrix = self.W_lines @ E  # W_lines @ g is 0: no line starts at a ground level
-        self.main_line_row = self.line_matrix[self.main_line_index]
 
     # --- the equations -------------------------------------------------------------------
     def flux(self, intensity_kW_cm2: np.ndarray | float) -> np.ndarray | float:

@@ -20,7 +20,8 @@ Conventions (also in docs/physics.md):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -67,6 +68,51 @@ class Species:
 
     def energy_cm1(self, level: str) -> float:
         return self.levels[self.level_names.index(level)].energy_cm1
+
+
+class LevelSyntaxError(ValueError):
+    """A level reference (``"Tm:3H4"``) or arrow (``"Tm:3H4 -> 3F4"``) does not parse or names
+    no declared level. The message is a phrase each caller prefixes with its context."""
+
+
+def parse_level(species: Iterable[Species], text: object,
+                same_species: str | None = None, *, shown: str | None = None) -> LevelRef:
+    """``"Species:level"`` → LevelRef; a bare ``"level"`` is allowed when `same_species` is given
+    (which the species must then equal). `shown` is how the text is quoted in messages."""
+    if not isinstance(text, str) or not text.strip():
+        raise LevelSyntaxError(f"must be a level like 'Tm:3H4', got {text!r}")
+    text = text.strip()
+    shown = shown or repr(text)
+    if ":" in text:
+        species_name, level = (part.strip() for part in text.split(":", 1))
+    elif same_species is not None:
+        species_name, level = same_species, text
+    else:
+        raise LevelSyntaxError(f"{shown} must name the species, as in 'Tm:3H4'")
+    declared = {s.name: s for s in species}
+    if species_name not in declared:
+        raise LevelSyntaxError(f"{shown}: unknown species {species_name!r} "
+                               f"(declared: {', '.join(declared)})")
+    if same_species is not None and species_name != same_species:
+        raise LevelSyntaxError(f"{shown}: an ion cannot change species "
+                               f"({species_name} vs {same_species})")
+    names = declared[species_name].level_names
+    if level not in names:
+        raise LevelSyntaxError(f"{shown}: unknown level {level!r} of {species_name} "
+                               f"(levels: {', '.join(names)})")
+    return LevelRef(species_name, level)
+
+
+def parse_level_arrow(species: Iterable[Species], text: object) -> tuple[LevelRef, LevelRef]:
+    """``"Tm:3H4 -> 3F4"`` → (initial, final) of one species; the final level may repeat the
+    species (``"Tm:3H4 -> Tm:3F4"``) but not change it."""
+    if not isinstance(text, str) or "->" not in text:
+        raise LevelSyntaxError(f"must read like 'Tm:3H4 -> 3F4', got {text!r}")
+    species = tuple(species)
+    left, right = text.split("->", 1)
+    shown = repr(text.strip())
+    initial = parse_level(species, left, shown=shown)
+    return initial, parse_level(species, right, same_species=initial.species, shown=shown)
 
 
 @dataclass(frozen=True)
@@ -210,6 +256,22 @@ class Preset:
     #: Energy (cm⁻¹) of the line-width temperature law (see .spectra.line_fwhm_nm).
     line_width_energy_cm1: float = DEFAULT_LINE_WIDTH_ENERGY_CM1
 
+    # --- hashing: a preset keys every cache (compiled model, tables, films, spectra) -------
+    def __hash__(self) -> int:
+        """The dataclass hash (over the compared fields), computed once per object: hashing the
+        nested tuples costs ~7 µs and every cache lookup hashes the preset."""
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, f.name) for f in fields(self) if f.compare))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict[str, object]:
+        # string hashes differ between processes: never carry the cached one along
+        state = dict(self.__dict__)
+        state.pop("_hash", None)
+        return state
+
     # --- lookups -------------------------------------------------------------------------
     def species_named(self, name: str) -> Species:
         for species in self.species:
@@ -240,6 +302,31 @@ class Preset:
     def is_ground(self, ref: LevelRef) -> bool:
         return self.species_named(ref.species).levels[0].name == ref.level
 
+    def level(self, text: str) -> LevelRef:
+        """``"Tm:3H4"`` → LevelRef (raises LevelSyntaxError, a ValueError)."""
+        return parse_level(self.species, text)
+
+    def level_arrow(self, text: str) -> tuple[LevelRef, LevelRef]:
+        """``"Tm:3H4 -> 3F4"`` → (initial, final) (raises LevelSyntaxError, a ValueError)."""
+        return parse_level_arrow(self.species, text)
+
+    def energy_cm1(self, ref: LevelRef) -> float:
+        return self.species_named(ref.species).energy_cm1(ref.level)
+
+    def is_gsa(self, t: PumpTransition) -> bool:
+        """Ground-state absorption: a (non-stimulated) pump transition from a ground level."""
+        return not t.stimulated and self.is_ground(t.initial)
+
+    def is_esa(self, t: PumpTransition) -> bool:
+        """Excited-state absorption: a (non-stimulated) pump transition from an excited level."""
+        return not t.stimulated and not self.is_ground(t.initial)
+
+    def transfer_rate_per_s(self, transfer: Transfer) -> float:
+        """k (s⁻¹) of a transfer at the reference temperature: `rate_per_s`, or K·N_acceptor."""
+        if transfer.rate_per_s is not None:
+            return transfer.rate_per_s
+        return transfer.coefficient_cm3_per_s * self.density_cm3(transfer.acceptor_initial.species)
+
     def radiative_rate_per_s(self, ref: LevelRef) -> float:
         """Total radiative decay rate of a level (s⁻¹)."""
         return sum(d.rate_per_s for d in self.decays if d.kind == "radiative" and d.initial == ref)
@@ -261,13 +348,19 @@ class Preset:
     @property
     def beta(self) -> float:
         """β = σ_ESA/σ_GSA: the largest ESA over the largest GSA cross-section (PHYSICS.md §3)."""
-        gsa = [t.cross_section_cm2 for t in self.pump_transitions
-               if not t.stimulated and self.is_ground(t.initial)]
-        esa = [t.cross_section_cm2 for t in self.pump_transitions
-               if not t.stimulated and not self.is_ground(t.initial)]
+        gsa = [t.cross_section_cm2 for t in self.pump_transitions if self.is_gsa(t)]
+        esa = [t.cross_section_cm2 for t in self.pump_transitions if self.is_esa(t)]
         if not gsa or not esa or max(gsa) == 0.0:
             return float("inf") if esa else float("nan")
         return max(esa) / max(gsa)
+
+    # --- edited copies -------------------------------------------------------------------
+    def with_scaled_cross_sections(self, factor: float,
+                                   select: Callable[[PumpTransition], bool]) -> Preset:
+        """A copy with the cross-section of every pump transition `select` accepts × `factor`."""
+        pumps = tuple(replace(t, cross_section_cm2=t.cross_section_cm2 * factor)
+                      if select(t) else t for t in self.pump_transitions)
+        return replace(self, pump_transitions=pumps)
 
     def photon_flux_per_cm2_s(self, intensity_kW_cm2: np.ndarray | float) -> np.ndarray | float:
         """Pump photon flux Φ = I·λ/(hc) in photons cm⁻² s⁻¹ (intensity in kW/cm²)."""

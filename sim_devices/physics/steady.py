@@ -155,9 +155,10 @@ def continuation(model: RateModel, intensity_kW_cm2: np.ndarray,
     previous_flux = float(fluxes[0])
     for k, flux in enumerate(fluxes.tolist()):
         guess = z + dz * (flux - previous_flux)
-        solved = newton(model, guess if model.is_physical(guess, tol=SIMPLEX_SLACK) else z, flux)
-        if solved is None:
-            solved = newton(model, z, flux)
+        start = guess if model.is_physical(guess, tol=SIMPLEX_SLACK) else z
+        solved = newton(model, start, flux)
+        if solved is None and start is guess and not np.array_equal(guess, z):
+            solved = newton(model, z, flux)  # the predictor overshot: retry from the last state
         if solved is None or not model.is_physical(solved, tol=1e-12):
             solved = integrate_to_steady_state(model, z, flux)
         z = solved

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .model import compile_model
+from .model import RateModel, compile_model
 from .preset import Preset
 from .registry import get_preset
 from .steady import SteadyStateCurve, steady_state_curve
@@ -43,6 +43,8 @@ class EmissionTable:
         object.__setattr__(self, "_log_i", np.log(self.curve.intensity_kW_cm2))
         object.__setattr__(self, "_log_y", np.log(self.curve.emission_of(line)))
         object.__setattr__(self, "_slope", self.curve.slope_of(line))
+        log_p = np.log(np.clip(self.curve.populations, 1e-300, None))
+        object.__setattr__(self, "_log_p", np.ascontiguousarray(log_p.T))  # one row per level
 
     def emission_per_ion(self, intensity_kW_cm2: np.ndarray | float) -> np.ndarray | float:
         """Photons/s per ion at the given local intensity (0 for zero intensity).
@@ -78,25 +80,15 @@ class EmissionTable:
         The S peak is narrow (±5 %) and sharper at low temperature, so the 1.1 % table grid can
         clip it by up to ~1 %. A dense continuation across the two grid cells around the grid
         maximum, seeded with the tabulated state, and a parabola through the top three points
-        give the exact-slope maximum. Cached after the first call (~10 ms).
+        give the exact-slope maximum (`refine_s_peak`, 201 points). Cached after the first call
+        (~10 ms).
         """
         cached = self.__dict__.get("_s_max_refined")
         if cached is not None:
             return cached
-        k = int(np.argmax(self._slope))
-        grid = self.curve.intensity_kW_cm2
-        lo, hi = max(k - 1, 0), min(k + 1, len(grid) - 1)
-        model = compile_model(self.preset, self.temperature_K)
-        dense = np.geomspace(grid[lo], grid[hi], 201)
-        curve = steady_state_curve(model, dense, line=self.line,
-                                   z_start=model.reduced(self.curve.populations[lo]))
-        j = int(np.clip(np.argmax(curve.slope), 1, len(dense) - 2))
-        x, y = np.log(dense[j - 1:j + 2]), curve.slope[j - 1:j + 2]
-        denominator = y[0] - 2.0 * y[1] + y[2]
-        shift = 0.5 * (y[0] - y[2]) / denominator if denominator < 0 else 0.0
-        shift = float(np.clip(shift, -1.0, 1.0))
-        peak_s = y[1] - 0.25 * (y[0] - y[2]) * shift
-        result = (float(peak_s), float(np.exp(x[1] + shift * (x[2] - x[1]))))
+        result = refine_s_peak(compile_model(self.preset, self.temperature_K),
+                               self.curve.intensity_kW_cm2, self._slope, self.curve.populations,
+                               line=self.line, points=201)
         object.__setattr__(self, "_s_max_refined", result)
         return result
 
@@ -105,8 +97,8 @@ class EmissionTable:
         (clamped to the table range)."""
         log_i = np.log(np.clip(np.asarray(intensity_kW_cm2, dtype=float), TABLE_MIN_KW_CM2,
                                TABLE_MAX_KW_CM2))
-        log_p = np.log(np.clip(self.curve.populations, 1e-300, None))
-        return np.exp(np.stack([np.interp(log_i, self._log_i, col) for col in log_p.T], axis=-1))
+        return np.exp(np.stack([np.interp(log_i, self._log_i, col) for col in self._log_p],
+                               axis=-1))
 
     def threshold_tangent_kW_cm2(self) -> float:
         """Threshold convention 2 (PHYSICS.md §3): where the log–log tangent at the S peak meets
@@ -118,6 +110,40 @@ class EmissionTable:
         return float(np.exp(log_i))
 
 
+def peak_index(values: np.ndarray) -> int:
+    """Index of the largest value (NaN counts as smallest), kept off both ends so that it has
+    two neighbours for `parabola_vertex`."""
+    return int(np.clip(np.argmax(np.fmax(values, -np.inf)), 1, len(values) - 2))
+
+
+def parabola_vertex(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(x, y) of the vertex of the parabola through three equally spaced points, the middle one
+    the highest: the vertex moves at most one spacing from x[1]; a triple that is not concave
+    gives the middle point."""
+    denominator = y[0] - 2.0 * y[1] + y[2]
+    shift = 0.0
+    if denominator < 0:
+        shift = float(np.clip(0.5 * (y[0] - y[2]) / denominator, -1.0, 1.0))
+    return float(x[1] + shift * (x[2] - x[1])), float(y[1] - 0.25 * (y[0] - y[2]) * shift)
+
+
+def refine_s_peak(model: RateModel, intensity_kW_cm2: np.ndarray, slope: np.ndarray,
+                  populations: np.ndarray, *, line: str | None = None,
+                  points: int) -> tuple[float, float]:
+    """(S_max, I at S_max in kW/cm²) of `line`, refined from a log-spaced grid with its exact
+    slopes and level populations (a `SteadyStateCurve`'s `intensity_kW_cm2`, `slope_of(line)`,
+    `populations`): a continuation of `points` log-spaced points across the two grid cells
+    around the grid maximum (peak_index), seeded with the state at the first of them, and the
+    parabola vertex (in ln I) through the top three exact slopes of that dense grid."""
+    k = peak_index(slope)
+    dense = np.geomspace(intensity_kW_cm2[k - 1], intensity_kW_cm2[k + 1], points)
+    curve = steady_state_curve(model, dense, line=line,
+                               z_start=model.reduced(populations[k - 1]))
+    j = peak_index(curve.slope)
+    x_peak, s_peak = parabola_vertex(np.log(dense[j - 1:j + 2]), curve.slope[j - 1:j + 2])
+    return s_peak, float(np.exp(x_peak))
+
+
 def emission_table(preset: str | Preset, temperature_K: float | None = None,
                    line: str | None = None) -> EmissionTable:
     """The emission table of a preset (shipped name or Preset object) at a temperature (K,
@@ -126,21 +152,11 @@ def emission_table(preset: str | Preset, temperature_K: float | None = None,
     Built once per process and argument set: `TABLE_POINTS` log-spaced intensities from
     `TABLE_MIN_KW_CM2` to `TABLE_MAX_KW_CM2` by Newton continuation.
     """
-    if isinstance(preset, str):  # fast path: the bench asks by name on every counter gate
-        key = (preset, temperature_K, line)
-        table = _BY_NAME.get(key)
-        if table is None:
-            if len(_BY_NAME) >= _BY_NAME_MAX:  # e.g. a drifting cryostat temperature
-                _BY_NAME.clear()
-            table = _BY_NAME[key] = emission_table(get_preset(preset), temperature_K, line)
-        return table
+    if isinstance(preset, str):
+        preset = get_preset(preset)
     T = float(preset.reference_temperature_K if temperature_K is None else temperature_K)
     name = preset.main_line if line is None else preset.line_named(line).name
     return _cached_table(preset, T, name)
-
-
-_BY_NAME: dict[tuple[str, float | None, str | None], EmissionTable] = {}
-_BY_NAME_MAX = 64
 
 
 @lru_cache(maxsize=32)
