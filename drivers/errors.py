@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 
@@ -72,3 +73,32 @@ class InstrumentTimeoutError(InstrumentError):
 
 class InstrumentResponseError(InstrumentError):
     """The instrument answered something that cannot be parsed (noise, wrong baud rate)."""
+
+
+def did_not_answer(name: str, action: str, exc: BaseException) -> InstrumentTimeoutError:
+    """The one wording of a timeout, whichever transport or SDK reported it."""
+    return InstrumentTimeoutError(f"{name} did not answer ({action}): {exc}")
+
+
+def lost_connection(name: str, action: str, exc: BaseException) -> InstrumentConnectionError:
+    """The one wording of a broken link, whichever transport or SDK reported it."""
+    return InstrumentConnectionError(f"lost the connection to {name} ({action}): "
+                                     f"{type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def translating(classify: Callable[[Exception], InstrumentError | None]) -> Iterator[None]:
+    """Re-raise what a vendor SDK raises inside the block as the drivers' exception types.
+
+    `classify(exc)` knows the SDK's own error classes and returns the InstrumentError to raise,
+    or None to let `exc` through unchanged; InstrumentErrors pass untouched.
+    """
+    try:
+        yield
+    except InstrumentError:
+        raise
+    except Exception as exc:
+        translated = classify(exc)
+        if translated is None:
+            raise
+        raise translated from exc

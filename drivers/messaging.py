@@ -12,10 +12,10 @@ from typing import Any
 
 from .errors import (
     InstrumentCommandError,
-    InstrumentConnectionError,
     InstrumentError,
     InstrumentResponseError,
-    InstrumentTimeoutError,
+    did_not_answer,
+    lost_connection,
 )
 
 _VISA_TIMEOUT_CODE = -1073807339  # VI_ERROR_TMO
@@ -28,9 +28,8 @@ def _translate(name: str, action: str, exc: Exception) -> InstrumentError:
         VisaIOError = ()  # type: ignore[assignment]
     if isinstance(exc, TimeoutError) or (
             isinstance(exc, VisaIOError) and getattr(exc, "error_code", None) == _VISA_TIMEOUT_CODE):
-        return InstrumentTimeoutError(f"{name} did not answer ({action}): {exc}")
-    return InstrumentConnectionError(f"lost the connection to {name} ({action}): "
-                                     f"{type(exc).__name__}: {exc}")
+        return did_not_answer(name, action, exc)
+    return lost_connection(name, action, exc)
 
 
 def _is_transport_error(exc: Exception) -> bool:

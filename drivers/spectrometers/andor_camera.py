@@ -39,7 +39,7 @@ import contextlib
 import math
 import numbers
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,10 @@ from ..errors import (
     InstrumentError,
     InstrumentResponseError,
     InstrumentTimeoutError,
+    did_not_answer,
     import_optional,
+    lost_connection,
+    translating,
 )
 from ..validators import is_finite_real, is_integer
 from ..waiting import wait_until_stable
@@ -496,36 +499,26 @@ class AndorCamera:
         self.lines_read += 1
         return counts.astype(float)
 
-    @contextlib.contextmanager
-    def _sdk_call(self, action: str, *, command: bool = False) -> Iterator[None]:
+    def _sdk_call(self, action: str, *, command: bool = False) -> Any:
         """Translate SDK and USB failures into the drivers' exception types."""
-        try:
-            yield
-        except InstrumentError:
-            raise
-        except Exception as exc:
-            translated = self._translate(exc, action, command)
-            if translated is exc:
-                raise
-            raise translated from exc
+        return translating(lambda exc: self._translate(exc, action, command))
 
-    def _translate(self, exc: Exception, action: str, command: bool) -> Exception:
+    def _translate(self, exc: Exception, action: str, command: bool) -> InstrumentError | None:
         errors = self._sdk_errors
         sdk_error = bool(errors.get("any")) and isinstance(exc, errors["any"])
         timeout_classes = errors.get("timeout", ())
         if (isinstance(exc, TimeoutError) or (timeout_classes and isinstance(exc, timeout_classes))
                 or "timeout" in type(exc).__name__.lower()):
-            return InstrumentTimeoutError(f"{self.name} did not answer ({action}): {exc}")
+            return did_not_answer(self.name, action, exc)
         unsupported = errors.get("unsupported", ())
         if unsupported and isinstance(exc, unsupported):
             return InstrumentCommandError(f"{self.name} ({getattr(self, 'head_model', '?')}) "
                                           f"does not support {action}: {exc}")
         status_name = str(getattr(exc, "name", ""))
         if isinstance(exc, OSError) or (sdk_error and status_name in _LINK_ERRORS):
-            return InstrumentConnectionError(f"lost the connection to {self.name} ({action}): "
-                                             f"{type(exc).__name__}: {exc}")
+            return lost_connection(self.name, action, exc)
         if sdk_error:
             if command:
                 return InstrumentCommandError(f"{self.name} refused {action}: {exc}")
             return InstrumentConnectionError(f"{self.name} failed {action}: {exc}")
-        return exc
+        return None

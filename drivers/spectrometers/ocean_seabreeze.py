@@ -24,10 +24,8 @@ What this driver adds to the SDK:
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -37,8 +35,10 @@ from ..errors import (
     InstrumentCommandError,
     InstrumentConnectionError,
     InstrumentError,
-    InstrumentTimeoutError,
+    did_not_answer,
     import_optional,
+    lost_connection,
+    translating,
 )
 from .base import Spectrum, check_exposure_s
 
@@ -208,24 +208,19 @@ class OceanSpectrometer:
                 "(corrupted USB transfer?)")
         return counts
 
-    @contextlib.contextmanager
-    def _sdk_call(self, action: str, *, command: bool = False) -> Iterator[None]:
+    def _sdk_call(self, action: str, *, command: bool = False) -> Any:
         """Translate SDK and USB failures into the drivers' exception types."""
-        try:
-            yield
-        except InstrumentError:
-            raise
-        except Exception as exc:
-            timed_out = (isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower()
-                         or "timed out" in str(exc).lower() or "timeout" in str(exc).lower())
-            if timed_out:
-                raise InstrumentTimeoutError(f"{self.name} did not answer ({action}): "
-                                             f"{exc}") from exc
-            if isinstance(exc, OSError):
-                raise InstrumentConnectionError(f"lost the connection to {self.name} ({action}): "
-                                                f"{type(exc).__name__}: {exc}") from exc
-            if self._sdk_errors and isinstance(exc, self._sdk_errors):
-                if command:
-                    raise InstrumentCommandError(f"{self.name} refused {action}: {exc}") from exc
-                raise InstrumentConnectionError(f"{self.name} failed {action}: {exc}") from exc
-            raise
+        return translating(lambda exc: self._classify(exc, action, command))
+
+    def _classify(self, exc: Exception, action: str, command: bool) -> InstrumentError | None:
+        timed_out = (isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower()
+                     or "timed out" in str(exc).lower() or "timeout" in str(exc).lower())
+        if timed_out:
+            return did_not_answer(self.name, action, exc)
+        if isinstance(exc, OSError):
+            return lost_connection(self.name, action, exc)
+        if self._sdk_errors and isinstance(exc, self._sdk_errors):
+            if command:
+                return InstrumentCommandError(f"{self.name} refused {action}: {exc}")
+            return InstrumentConnectionError(f"{self.name} failed {action}: {exc}")
+        return None
