@@ -92,6 +92,10 @@ class ColdSource:
     def slope_W_K(self, temperature_K: float) -> float:
         raise NotImplementedError
 
+    def power_and_slope(self, temperature_K: float) -> tuple[float, float]:
+        """`power_W` and `slope_W_K` at once (what an integration step needs)."""
+        return self.power_W(temperature_K), self.slope_W_K(temperature_K)
+
     @property
     def base_K(self) -> float:
         """Temperature at which it removes nothing."""
@@ -126,15 +130,17 @@ class Cryocooler(ColdSource):
     def base_K(self) -> float:
         return self.curve[0][0]
 
-    def power_W(self, temperature_K: float) -> float:
+    def power_and_slope(self, temperature_K: float) -> tuple[float, float]:
+        """One interpolation of the curve: the power and its slope (both 0 below the base)."""
         if temperature_K <= self.base_K:
-            return 0.0
-        return _interp(temperature_K, self._temps, self._powers)[0]  # type: ignore[attr-defined]
+            return 0.0, 0.0
+        return _interp(temperature_K, self._temps, self._powers)  # type: ignore[attr-defined]
+
+    def power_W(self, temperature_K: float) -> float:
+        return self.power_and_slope(temperature_K)[0]
 
     def slope_W_K(self, temperature_K: float) -> float:
-        if temperature_K <= self.base_K:
-            return 0.0
-        return _interp(temperature_K, self._temps, self._powers)[1]  # type: ignore[attr-defined]
+        return self.power_and_slope(temperature_K)[1]
 
 
 @dataclass(frozen=True)
@@ -336,15 +342,14 @@ class HeaterLoop:
         if self._last_error is not None and dt_s > 0:
             derivative = (error - self._last_error) / dt_s
         self._last_error = error
-        unclamped = (self.P * (error + self.derivative_time_s * derivative)
-                     + self._integral_percent + self.manual_percent)
+        proportional_derivative = self.P * (error + self.derivative_time_s * derivative)
+        unclamped = proportional_derivative + self._integral_percent + self.manual_percent
         # Integrate unless the output is pinned and the error would push it further.
         if self.I > 0 and not ((unclamped >= 100.0 and error > 0)
                                or (unclamped <= 0.0 and error < 0)):
             self._integral_percent += self.P * error * dt_s / self.integral_time_s
             self._integral_percent = min(max(self._integral_percent, -100.0), 100.0)
-        out = (self.P * (error + self.derivative_time_s * derivative)
-               + self._integral_percent + self.manual_percent)
+        out = proportional_derivative + self._integral_percent + self.manual_percent
         self.output_percent = min(max(out, 0.0), 100.0)
 
 
@@ -532,8 +537,8 @@ class ThermalStage:
         g_amb = self.ambient_conductance_W_K
 
         # Linearised implicit (backward Euler) step per node: stable for any dt.
-        cooling = self.cold_source.power_W(t_p) if self.cooling_enabled else 0.0
-        g_cool = self.cold_source.slope_W_K(t_p) if self.cooling_enabled else 0.0
+        cooling, g_cool = (self.cold_source.power_and_slope(t_p) if self.cooling_enabled
+                           else (0.0, 0.0))
         flow_p = (heat[PLATFORM] - cooling + g_link * (t_s - t_p)
                   + g_amb * (self.ambient_K - t_p))
         c_p = self.heat_capacity_J_K(PLATFORM, t_p)

@@ -16,6 +16,14 @@ COMMON_FAULTS: dict[str, str] = {
 GARBAGE_REPLY = "\x15#?\x7f~garbage"
 
 
+def check_fault_name(twin: object, fault: str) -> None:
+    """Raise ValueError unless `fault` is one of `twin.fault_names()` (every twin's rule)."""
+    known = twin.fault_names()  # type: ignore[attr-defined]
+    if fault not in known:
+        raise ValueError(f"{type(twin).__name__} has no fault {fault!r}; known: "
+                         f"{', '.join(known)}")
+
+
 class SimulatedConnectionDropped(ConnectionResetError):
     """Raised by `handle` when a drop_connection fault fires: the transport must close."""
 
@@ -73,9 +81,7 @@ class SimulatedMessageInstrument(ABC):
 
     def inject(self, fault: str) -> None:
         """Make the instrument show `fault` from now on (see `fault_names`)."""
-        if fault not in self.fault_names():
-            raise ValueError(f"{type(self).__name__} has no fault {fault!r}; known: "
-                             f"{', '.join(self.fault_names())}")
+        check_fault_name(self, fault)
         if fault in self.DEVICE_FAULTS:
             self._inject_device_fault(fault)
         self.active_faults.add(fault)
@@ -88,9 +94,7 @@ class SimulatedMessageInstrument(ABC):
 
     def schedule_fault(self, fault: str, at_s: float, clock) -> None:
         """Inject `fault` once the bench clock reaches `at_s` (checked on every command)."""
-        if fault not in self.fault_names():
-            raise ValueError(f"{type(self).__name__} has no fault {fault!r}; known: "
-                             f"{', '.join(self.fault_names())}")
+        check_fault_name(self, fault)
         self._fault_clock = clock
         self._scheduled.append((at_s, fault))
 

@@ -85,14 +85,11 @@ class SimGalvoScanner(SdkFaults):
 
     # --- faults --------------------------------------------------------------------------------
     def _check_faults(self, blocked_s: float) -> None:
-        now = self.world.clock.now()
-        self._apply_due_faults(now)
-        if "drop_connection" in self.active_faults:
-            raise ScannerConnectionError(f"{self.name}: device not present (simulated fault)")
-        if "stop_answering" in self.active_faults:
-            self.world.clock.sleep(blocked_s)
-            raise ScannerTimeoutError(f"{self.name}: the sample clock stalled, samples not "
-                                      "acquired in time (simulated fault)")
+        self._check_link(
+            self.world.clock,
+            ScannerConnectionError(f"{self.name}: device not present (simulated fault)"),
+            ScannerTimeoutError(f"{self.name}: the sample clock stalled, samples not "
+                                "acquired in time (simulated fault)"), hang_s=blocked_s)
 
     # --- the interface -------------------------------------------------------------------------
     @property

@@ -200,24 +200,26 @@ class SimLakeShore336(SimulatedMessageInstrument):
         self.stage.set_cooling(True)
 
     # --- readings -----------------------------------------------------------------------------
-    def _reading_status(self, input_name: str) -> int:
+    def _reading(self, input_name: str) -> tuple[int, float]:
+        """The input's reading status and temperature in K (0 unless the status is clean)."""
         node = self.input_nodes[input_name]
         if node is None:
-            return RDG_INVALID
+            return RDG_INVALID, 0.0
         fault = self.sensor_faults[input_name]
         if fault is not None:
-            return SENSOR_FAULT_BITS[fault]
+            return SENSOR_FAULT_BITS[fault], 0.0
         t = self.stage.temperature_K(node)
         if t > SENSOR_MAX_K:
-            return RDG_TEMP_OVER
+            return RDG_TEMP_OVER, 0.0
         if t < SENSOR_MIN_K:
-            return RDG_TEMP_UNDER
-        return 0
+            return RDG_TEMP_UNDER, 0.0
+        return 0, t
+
+    def _reading_status(self, input_name: str) -> int:
+        return self._reading(input_name)[0]
 
     def _kelvin(self, input_name: str) -> float:
-        if self._reading_status(input_name):
-            return 0.0
-        return self.stage.temperature_K(self.input_nodes[input_name])  # type: ignore[arg-type]
+        return self._reading(input_name)[1]
 
     def _apply_control_input(self, output: int) -> None:
         """Point the loop at its control input's node; invalid sensor → output held at 0."""
@@ -231,8 +233,8 @@ class SimLakeShore336(SimulatedMessageInstrument):
         number = self.control_inputs[output]
         if not 1 <= number <= len(self.inputs):
             return None
-        name = self.inputs[number - 1]
-        return None if self._reading_status(name) else self._kelvin(name)
+        status, kelvin = self._reading(self.inputs[number - 1])
+        return None if status else kelvin
 
     # --- protocol -----------------------------------------------------------------------------
     def _handle(self, command: str) -> str | None:
@@ -334,21 +336,21 @@ class SimLakeShore336(SimulatedMessageInstrument):
     def _crdg(self, args: list[str]) -> str:
         name = self._input(args, allow_all=True)
         names = self.inputs if name == "0" else (name,)
-        return ",".join(_temp(self._kelvin(n) - 273.15 if not self._reading_status(n) else 0.0)
-                        for n in names)
+        readings = (self._reading(n) for n in names)
+        return ",".join(_temp(0.0 if status else kelvin - 273.15) for status, kelvin in readings)
 
     def _srdg(self, args: list[str]) -> str:
         name = self._input(args, allow_all=True)
         names = self.inputs if name == "0" else (name,)
         values = []
         for n in names:
-            status = self._reading_status(n)
+            status, kelvin = self._reading(n)
             if status & RDG_SENSOR_OVER:
                 values.append(f"{9.99999:+.5f}")
             elif status:
                 values.append(f"{0.0:+.5f}")
             else:
-                values.append(f"{_diode_volts(self._kelvin(n)):+.5f}")
+                values.append(f"{_diode_volts(kelvin):+.5f}")
         return ",".join(values)
 
     def _rdgst(self, args: list[str]) -> str:

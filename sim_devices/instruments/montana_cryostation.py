@@ -25,6 +25,7 @@ import enum
 import math
 import re
 import statistics
+from collections.abc import Callable
 
 from ..clock import Clock
 from ..thermal import (
@@ -144,9 +145,13 @@ class _Lag:
         self.target = target
 
 
-_ACTIONS = ("SCD", "SWU", "SSB", "STP")
-_GETTERS = ("GPT", "GST", "GUT", "GS1T", "GS2T", "GPS", "GSS", "GUS", "GTSP", "GCP", "GAS",
-            "GPHP")
+#: Action → the state it enters and its reply.
+_ACTIONS: dict[str, tuple[SystemState, str]] = {
+    "SCD": (SystemState.COOLING, "Cooldown started OK"),
+    "SWU": (SystemState.WARMING, "Warmup started OK"),
+    "SSB": (SystemState.STANDBY, "Standby started OK"),
+    "STP": (SystemState.STOPPED, "System stopped OK"),
+}
 _SETTER = re.compile(r"^(STSP|SPHP)\s*([-+0-9.eE]+)$")
 
 
@@ -252,47 +257,20 @@ class SimMontanaCryostation(SimulatedMessageInstrument):
         t = self.stage.platform_K
         return 1e-4 + 0.5 * (max(t - 20.0, 0.0) / 280.0) ** 4 * 1e3
 
-    def _reading(self, name: str) -> str:
-        stage = self.stage
-        if name == "GPT":
-            return f"{stage.platform_K if self.platform_sensor_ok else UNAVAILABLE:.3f}"
-        if name == "GST":
-            return f"{stage.sample_K if self.sample_sensor_ok else UNAVAILABLE:.3f}"
-        if name == "GUT":
-            return f"{UNAVAILABLE:.3f}"  # no user thermometer fitted
-        if name == "GS1T":
-            return f"{self._stage1.read():.2f}"
-        if name == "GS2T":
-            return f"{self._stage2.read():.2f}"
-        if name == "GPS":
-            return f"{self._stability(1) if self.platform_sensor_ok else UNAVAILABLE:.5f}"
-        if name == "GSS":
-            return f"{self._stability(2) if self.sample_sensor_ok else UNAVAILABLE:.5f}"
-        if name == "GUS":
-            return f"{UNAVAILABLE:.5f}"
-        if name == "GTSP":
-            return f"{self.setpoint_K:.2f}"
-        if name == "GCP":
-            return f"{self._pressure_mTorr():.4f}"
-        if name == "GAS":
-            return "T" if self.alarm or stage.tripped else "F"
-        if name == "GPHP":
-            stage.advance()
-            return f"{self.control.power_W + self.user_heater.power_W:.3f}"
-        raise AssertionError(name)
+    def _heater_power_W(self) -> float:
+        self.stage.advance()
+        return self.control.power_W + self.user_heater.power_W
 
     # --- protocol -----------------------------------------------------------------------------
     def _handle(self, command: str) -> str | None:
-        body = command.strip()
-        name = body.upper()
-        if name in _GETTERS:
-            return self._reading(name)
+        name = command.upper()
+        getter = _GETTERS.get(name)
+        if getter is not None:
+            return getter(self)
         if name in _ACTIONS:
-            state = {"SCD": SystemState.COOLING, "SWU": SystemState.WARMING,
-                     "SSB": SystemState.STANDBY, "STP": SystemState.STOPPED}[name]
+            state, reply = _ACTIONS[name]
             self._enter(state)
-            return {"SCD": "Cooldown started OK", "SWU": "Warmup started OK",
-                    "SSB": "Standby started OK", "STP": "System stopped OK"}[name]
+            return reply
         match = _SETTER.match(name)
         if match:
             try:
@@ -315,3 +293,20 @@ class SimMontanaCryostation(SimulatedMessageInstrument):
             return f"Error: heater power must be 0 to {MAX_PLATFORM_HEATER_W:g} W."
         self.user_heater.manual_percent = 100.0 * value / MAX_PLATFORM_HEATER_W
         return "Platform heater power set OK"
+
+
+#: Query → its reply, read from the twin (-0.1 where a thermometer failed or is not fitted).
+_GETTERS: dict[str, Callable[[SimMontanaCryostation], str]] = {
+    "GPT": lambda c: f"{c.stage.platform_K if c.platform_sensor_ok else UNAVAILABLE:.3f}",
+    "GST": lambda c: f"{c.stage.sample_K if c.sample_sensor_ok else UNAVAILABLE:.3f}",
+    "GUT": lambda c: f"{UNAVAILABLE:.3f}",  # no user thermometer fitted
+    "GS1T": lambda c: f"{c._stage1.read():.2f}",
+    "GS2T": lambda c: f"{c._stage2.read():.2f}",
+    "GPS": lambda c: f"{c._stability(1) if c.platform_sensor_ok else UNAVAILABLE:.5f}",
+    "GSS": lambda c: f"{c._stability(2) if c.sample_sensor_ok else UNAVAILABLE:.5f}",
+    "GUS": lambda c: f"{UNAVAILABLE:.5f}",
+    "GTSP": lambda c: f"{c.setpoint_K:.2f}",
+    "GCP": lambda c: f"{c._pressure_mTorr():.4f}",
+    "GAS": lambda c: "T" if c.alarm or c.stage.tripped else "F",
+    "GPHP": lambda c: f"{c._heater_power_W():.3f}",
+}

@@ -88,12 +88,10 @@ class SimOceanSpectrometer(SdkFaults):
         self._init_faults()
 
     # --- faults -----------------------------------------------------------------------------------
-    def _check_link(self) -> None:
-        now = self.world.clock.now()
-        self._apply_due_faults(now)
-        if "drop_connection" in self.active_faults:
-            raise ConnectionResetError(f"{self._model} {self._serial_number}: USB device not "
-                                       "present (simulated fault)")
+    def _check_open_link(self) -> None:
+        self._check_link(self.world.clock,
+                         ConnectionResetError(f"{self._model} {self._serial_number}: USB device "
+                                              "not present (simulated fault)"))
         if not self.is_open:
             raise SeaBreezeError("Device is not open.")
 
@@ -122,7 +120,7 @@ class SimOceanSpectrometer(SdkFaults):
         return self._wavelengths.copy()
 
     def integration_time_micros(self, integration_time_micros: int) -> None:
-        self._check_link()
+        self._check_open_link()
         self.integration_times_sent.append(integration_time_micros)
         low, high = self._limits_us
         if not low <= integration_time_micros <= high:
@@ -132,18 +130,18 @@ class SimOceanSpectrometer(SdkFaults):
         self._integration_us = int(integration_time_micros)
 
     def trigger_mode(self, mode: int) -> None:
-        self._check_link()
+        self._check_open_link()
         self.trigger = int(mode)
 
     def intensities(self, correct_dark_counts: bool = False,
                     correct_nonlinearity: bool = False) -> np.ndarray:
         """One spectrum (counts, float). The first one after an integration-time change was
         integrated with the previous time, as in free-running mode on the real unit."""
-        self._check_link()
-        if "stop_answering" in self.active_faults:
-            self.world.clock.sleep(2 * self._integration_us * 1e-6)
-            raise TimeoutError(f"{self._model}: no spectrum within the USB timeout "
-                               "(simulated fault)")
+        self._check_open_link()
+        self._check_hang(self.world.clock,
+                         TimeoutError(f"{self._model}: no spectrum within the USB timeout "
+                                      "(simulated fault)"),
+                         hang_s=2 * self._integration_us * 1e-6)
         exposure_us = self._integration_us if self._stale_us is None else self._stale_us
         self._stale_us = None
         counts = self.renderer.expose(self._edges, exposure_us * 1e-6,

@@ -71,13 +71,10 @@ class SimPhotonCounter(SdkFaults):
         """Photons counted during `gate_s` seconds of bench time starting now."""
         if gate_s <= 0:
             raise ValueError(f"gate time must be positive, got {gate_s} s")
-        now = self.world.clock.now()
-        self._apply_due_faults(now)
-        if "drop_connection" in self.active_faults:
-            raise ConnectionResetError(f"{self.name}: device not present (simulated fault)")
-        if "stop_answering" in self.active_faults:
-            self.world.clock.sleep(gate_s)
-            raise TimeoutError(f"{self.name}: gate did not complete (simulated fault)")
+        self._check_link(
+            self.world.clock,
+            ConnectionResetError(f"{self.name}: device not present (simulated fault)"),
+            TimeoutError(f"{self.name}: gate did not complete (simulated fault)"), hang_s=gate_s)
         measured_rate = counted_rate_cps(self.world.detected_photon_rate_cps(),
                                          self.dark_count_rate_cps, self.dead_time_s,
                                          flood="flood" in self.active_faults)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from ..clock import Clock
+from .base import check_fault_name
+
 
 class SdkFaults:
     """Mixin: a twin's fault state. Subclasses set FAULTS and call `_init_faults()`."""
@@ -25,9 +28,7 @@ class SdkFaults:
 
     def inject(self, fault: str) -> None:
         """Show `fault` from the next call on (see `fault_names`)."""
-        if fault not in self.FAULTS:
-            raise ValueError(f"{type(self).__name__} has no fault {fault!r}; known: "
-                             f"{', '.join(self.FAULTS)}")
+        check_fault_name(self, fault)
         self.active_faults.add(fault)
 
     def clear_faults(self) -> None:
@@ -35,9 +36,7 @@ class SdkFaults:
 
     def schedule_fault(self, fault: str, at_s: float, clock: object = None) -> None:
         """Inject `fault` once the bench clock reaches `at_s` (checked at every call)."""
-        if fault not in self.FAULTS:
-            raise ValueError(f"{type(self).__name__} has no fault {fault!r}; known: "
-                             f"{', '.join(self.FAULTS)}")
+        check_fault_name(self, fault)
         self._scheduled.append((at_s, fault))
 
     def _apply_due_faults(self, now_s: float) -> None:
@@ -45,3 +44,21 @@ class SdkFaults:
         for entry in due:
             self._scheduled.remove(entry)
             self.active_faults.add(entry[1])
+
+    def _check_link(self, clock: Clock, dropped: Exception, hung: Exception | None = None,
+                    hang_s: float | None = None) -> None:
+        """The fault check before an SDK call: apply the faults due on `clock`, raise `dropped`
+        under drop_connection; then, if `hung` is given, `_check_hang(clock, hung, hang_s)`."""
+        self._apply_due_faults(clock.now())
+        if "drop_connection" in self.active_faults:
+            raise dropped
+        if hung is not None:
+            self._check_hang(clock, hung, hang_s)
+
+    def _check_hang(self, clock: Clock, hung: Exception, hang_s: float | None = None) -> None:
+        """Under stop_answering: let `hang_s` of bench time pass (the call blocks until its
+        timeout), then raise `hung`."""
+        if "stop_answering" in self.active_faults:
+            if hang_s is not None:
+                clock.sleep(hang_s)
+            raise hung

@@ -153,10 +153,9 @@ class SimSpectraPro(SimulatedMessageInstrument):
             self.clock.sleep(seconds)
 
     def _handle(self, command: str) -> str | None:
-        text = command.strip()
-        lower = text.lower()
+        lower = command.lower()  # `handle` strips it already
         if not lower:
-            return self._reply(text)
+            return self._reply(command)
         simple = {
             "no-echo": self._no_echo, "echo": self._echo_on, "?nm": self._query_nm,
             "?grating": self._query_grating, "?gratings": self._query_gratings,
@@ -164,15 +163,15 @@ class SimSpectraPro(SimulatedMessageInstrument):
             "serial": self._query_serial, "?nm/min": self._query_rate,
         }
         if lower in simple:
-            return simple[lower](text)
+            return simple[lower](command)
         match = _PARAMETER_COMMAND.match(lower)
         if match:
             value, verb = float(match.group(1)), match.group(2)
             if verb in ("goto", "nm"):
-                return self._goto(text, value)
+                return self._goto(command, value)
             if verb == "grating" and value == int(value):
-                return self._select_grating(text, int(value))
-        return self._unknown(text)
+                return self._select_grating(command, int(value))
+        return self._unknown(command)
 
     def _no_echo(self, command: str) -> str:
         reply = self._reply(command)  # the echo of this very command still comes
@@ -272,11 +271,13 @@ class SimCamera(SdkFaults):
         self.lines_read = 0
         self._init_faults()
 
-    def _check_link(self) -> None:
-        now = self.world.clock.now()
-        self._apply_due_faults(now)
-        if "drop_connection" in self.active_faults:
-            raise ConnectionResetError(f"{self.name}: camera not present (simulated fault)")
+    def _check_camera(self, reading: bool = False) -> None:
+        """The fault check of every call; a read (`reading`) also hangs under stop_answering."""
+        hung = (TimeoutError(f"{self.name}: readout never completed (simulated fault)")
+                if reading else None)
+        self._check_link(self.world.clock,
+                         ConnectionResetError(f"{self.name}: camera not present (simulated fault)"),
+                         hung, hang_s=self.exposure_s)
 
     # --- Camera interface -------------------------------------------------------------------------
     @property
@@ -301,17 +302,14 @@ class SimCamera(SdkFaults):
         return self.detector.max_counts
 
     def set_exposure_s(self, exposure_s: float) -> None:
-        self._check_link()
+        self._check_camera()
         low, high = self._exposure_limits_s
         if not low <= exposure_s <= high:
             raise ValueError(f"{self.name}: exposure {exposure_s} s outside {low} … {high} s")
         self.exposure_s = float(exposure_s)
 
     def read_line(self) -> np.ndarray:
-        self._check_link()
-        if "stop_answering" in self.active_faults:
-            self.world.clock.sleep(self.exposure_s)
-            raise TimeoutError(f"{self.name}: readout never completed (simulated fault)")
+        self._check_camera(reading=True)
         edges = self.spectrograph.pixel_edges_nm(self.detector.pixels, self.detector.pixel_pitch_um)
         flood = "saturate" in self.active_faults or self.spectrograph.flooded
         counts = self.renderer.expose(edges, self.exposure_s,

@@ -34,10 +34,9 @@ import numpy as np
 
 from ..clock import Clock
 from .base import SimulatedMessageInstrument
-from .scpi import ScpiVocabulary
+from .scpi import ScpiErrorQueue, ScpiVocabulary
 
 AMBIENT_C = 23.0
-ERROR_QUEUE_LENGTH = 10
 
 _VOCAB = ScpiVocabulary([
     "*IDN", "*RST", "*CLS", "*OPC", "*TST", "SYSTem", "ERRor", "NEXT",
@@ -66,7 +65,7 @@ def _relax(start: float, target: float, elapsed_s: float, tau_s: float) -> float
     return target + (start - target) * math.exp(-max(0.0, elapsed_s) / tau_s)
 
 
-class SimThorlabsCLD(SimulatedMessageInstrument):
+class SimThorlabsCLD(ScpiErrorQueue, SimulatedMessageInstrument):
     """A virtual CLD1015 (or ITC400x) driving one diode; a beam source of the world."""
 
     DEVICE_FAULTS = {
@@ -126,7 +125,7 @@ class SimThorlabsCLD(SimulatedMessageInstrument):
         self.monitor_noise = monitor_noise
         self.rng = np.random.default_rng(seed)
 
-        self.errors: list[tuple[int, str]] = []
+        self._init_error_queue()
         #: (time s, what happened): 'TEC ON', 'LD ON', 'LD OFF', 'LD OFF: interlock', ...
         self.events: list[tuple[float, str]] = []
         #: (time s, A) of every accepted LD current setpoint.
@@ -277,12 +276,6 @@ class SimThorlabsCLD(SimulatedMessageInstrument):
         self.interlock_open = self.key_off = self.over_temperature = False
 
     # --- protocol --------------------------------------------------------------------------
-    def _error(self, code: int, text: str) -> None:
-        if len(self.errors) < ERROR_QUEUE_LENGTH:
-            self.errors.append((code, text))
-        else:
-            self.errors[-1] = (-350, "Error queue overflow")
-
     def _handle(self, command: str) -> str | None:
         parsed = _VOCAB.parse(command)
         if parsed is None:
@@ -295,16 +288,11 @@ class SimThorlabsCLD(SimulatedMessageInstrument):
         if key == "*RST" and not query:
             self._reset()
             return None
-        if key == "*CLS" and not query:
-            self.errors.clear()
-            return None
-        if key == "*OPC" and query:
-            return "1"
+        common = self._common_command(key, query)
+        if common is not None:
+            return common()
         if key == "*TST" and query:
             return "0"
-        if key in ("SYST:ERR", "SYST:ERR:NEXT") and query:
-            code, text = self.errors.pop(0) if self.errors else (0, "No error")
-            return f'{code:+d},"{text}"'
         if key in _MEASUREMENTS and query:
             return self._measure(_MEASUREMENTS[key])
         handler = _HANDLERS.get(key)

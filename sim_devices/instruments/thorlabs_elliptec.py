@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 from ..clock import Clock
+from ..server import TerminatedFraming
 from .base import SimulatedMessageInstrument
 
 ADDRESSES = "0123456789ABCDEF"
@@ -39,14 +40,14 @@ SENSOR_ERROR = 0x0A
 OUT_OF_RANGE = 0x0C
 
 
-class ElliptecFraming:
+class ElliptecFraming(TerminatedFraming):
     """Byte-stream framing for a served twin: commands have no terminator, so a command is
     complete once its known data length has arrived (`0ma` + 8 characters). Stray CR/LF
     between commands (clients that add terminators) are skipped; an unknown command is taken
     as address + 2 characters without data."""
 
     def __init__(self, read_termination: str = "\r\n") -> None:
-        self.outgoing = read_termination.encode()
+        super().__init__("", read_termination)  # replies: `encode` appends the terminator
 
     def split(self, buffer: bytearray) -> list[str]:
         messages = []
@@ -61,9 +62,6 @@ class ElliptecFraming:
                 return messages
             messages.append(bytes(buffer[:length]).decode("ascii", "replace"))
             del buffer[:length]
-
-    def encode(self, reply: str) -> bytes:
-        return reply.encode("ascii", "replace") + self.outgoing
 
 
 class SimThorlabsElliptec(SimulatedMessageInstrument):

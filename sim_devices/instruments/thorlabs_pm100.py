@@ -4,6 +4,8 @@ SCPI over USBTMC. The meter measures a photocurrent and divides it by the sensor
 responsivity at the *configured* wavelength — so a wrongly set wavelength gives a wrong
 reading, as on the real meter. Noise falls with averaging; each reading takes
 `averages × 1 ms` of bench time; readings above the range answer 9.9E37 (over-range).
+Error queue, `*CLS`, `*OPC?` and `SYST:ERR?` as on the CLD twin (`ScpiErrorQueue`: 10 entries,
+then -350 "Error queue overflow").
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 
 from ..world import SimWorld
 from .base import SimulatedMessageInstrument
-from .scpi import ScpiVocabulary
+from .scpi import ScpiErrorQueue, ScpiVocabulary
 
 OVER_RANGE_W = 9.9e37
 SAMPLE_PERIOD_S = 1e-3
@@ -36,7 +38,7 @@ _VOCAB = ScpiVocabulary(
 )
 
 
-class SimThorlabsPM100(SimulatedMessageInstrument):
+class SimThorlabsPM100(ScpiErrorQueue, SimulatedMessageInstrument):
     """A virtual PM100 head that reads the beams of the simulated world at its plane."""
 
     DEVICE_FAULTS = {
@@ -67,7 +69,7 @@ class SimThorlabsPM100(SimulatedMessageInstrument):
         self.max_power_W = max_power_W
         self.noise_floor_W = noise_floor_W
         self.dark_offset_W = dark_offset_W
-        self.errors: list[tuple[int, str]] = []
+        self._init_error_queue()
         self._reset()
 
     def _reset(self) -> None:
@@ -106,9 +108,6 @@ class SimThorlabsPM100(SimulatedMessageInstrument):
         return f"{10.0 * math.log10(max(power_W, 1e-15) / 1e-3):.6E}"
 
     # --- protocol --------------------------------------------------------------------------
-    def _error(self, code: int, text: str) -> None:
-        self.errors.append((code, text))
-
     def _handle(self, command: str) -> str | None:
         parsed = _VOCAB.parse(command)
         if parsed is None:
@@ -121,14 +120,9 @@ class SimThorlabsPM100(SimulatedMessageInstrument):
         if key == "*RST":
             self._reset()
             return None
-        if key == "*CLS":
-            self.errors.clear()
-            return None
-        if key == "*OPC" and query:
-            return "1"
-        if key in ("SYST:ERR", "SYST:ERR:NEXT") and query:
-            code, text = self.errors.pop(0) if self.errors else (0, "No error")
-            return f'{code:+d},"{text}"'
+        common = self._common_command(key, query)
+        if common is not None:
+            return common()
         if key == "SYST:SENS:IDN" and query:
             if "sensor_unplugged" in self.active_faults:
                 return "no sensor"

@@ -124,23 +124,22 @@ class SimPumpModulator(SdkFaults):
     def waveform(self) -> PumpWaveform | None:
         return self._waveform
 
-    def _check_link(self) -> None:
-        self._apply_due_faults(self.world.clock.now())
-        if "drop_connection" in self.active_faults:
-            raise ConnectionResetError(f"{self.name}: device not present (simulated fault)")
-        if "stop_answering" in self.active_faults:
-            raise TimeoutError(f"{self.name}: the DAQ driver did not answer (simulated fault)")
+    def _check_daq(self) -> None:
+        self._check_link(
+            self.world.clock,
+            ConnectionResetError(f"{self.name}: device not present (simulated fault)"),
+            TimeoutError(f"{self.name}: the DAQ driver did not answer (simulated fault)"))
 
     def start(self, period_s: float, duty_cycle: float = 0.5) -> PumpWaveform:
         waveform = PumpWaveform(float(period_s), float(duty_cycle))
         check_waveform(waveform, min_period_s=self.min_period_s, max_period_s=self.max_period_s)
-        self._check_link()
+        self._check_daq()
         self._waveform = waveform
         self.started_at_s = self.world.clock.now()
         return self._waveform
 
     def stop(self) -> None:
-        self._check_link()
+        self._check_daq()
         self._waveform = None
         self.started_at_s = None
 
@@ -302,7 +301,7 @@ class SimTimeTagger(SdkFaults):
 
     # --- inputs ----------------------------------------------------------------------------------
     def set_trigger_level(self, channel: int, volts: float) -> None:
-        self._check_link(None)
+        self._check_tagger(None)
         if check_channel(channel) < 0:
             raise ValueError(f"trigger levels belong to physical inputs (positive numbers), "
                              f"got {channel!r}")
@@ -322,14 +321,12 @@ class SimTimeTagger(SdkFaults):
         level = self.trigger_levels_V.get(physical, DEFAULT_TRIGGER_LEVEL_V)
         return 0.0 < level < amplitude
 
-    def _check_link(self, duration_s: float | None) -> None:
-        self._apply_due_faults(self.world.clock.now())
-        if "drop_connection" in self.active_faults:
-            raise ConnectionResetError(f"{self.name}: device not present (simulated fault)")
-        if "stop_answering" in self.active_faults:
-            if duration_s is not None:
-                self.world.clock.sleep(duration_s)
-            raise TimeoutError(f"{self.name}: measurement did not finish (simulated fault)")
+    def _check_tagger(self, duration_s: float | None) -> None:
+        self._check_link(
+            self.world.clock,
+            ConnectionResetError(f"{self.name}: device not present (simulated fault)"),
+            TimeoutError(f"{self.name}: measurement did not finish (simulated fault)"),
+            hang_s=duration_s)
 
     # --- measurements ----------------------------------------------------------------------------
     def histogram(self, start_channel: int, click_channel: int, binwidth_ps: int, n_bins: int,
@@ -341,7 +338,7 @@ class SimTimeTagger(SdkFaults):
         binwidth_ps = as_ps(binwidth_ps, "binwidth_ps")
         n_bins = check_count(n_bins, "n_bins")
         duration_s = check_duration_s(duration_s)
-        self._check_link(duration_s)
+        self._check_tagger(duration_s)
         self._catch_up()
         binwidth_s = binwidth_ps / 1e12
         waveform = self._waveform
@@ -382,7 +379,7 @@ class SimTimeTagger(SdkFaults):
         n_values = check_count(n_values, "n_values")
         binwidth_s = binwidth_ps / 1e12
         duration_s = binwidth_s * n_values
-        self._check_link(duration_s)
+        self._check_tagger(duration_s)
         self._catch_up()
         edges_s = np.arange(n_values + 1) * binwidth_s
         waveform = self._waveform
@@ -422,7 +419,7 @@ class SimTimeTagger(SdkFaults):
             end_channel = check_channel(end_channel, "end_channel")
         n_values = check_count(n_values, "n_values")
         duration_s = check_duration_s(duration_s)
-        self._check_link(duration_s)
+        self._check_tagger(duration_s)
         self._catch_up()
         waveform = self._waveform
         counts = np.zeros(n_values, dtype=np.int64)
