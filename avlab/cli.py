@@ -40,20 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="summarise an HDF5 run file")
     inspect.add_argument("file", help="run file (.h5)")
 
-    fit = sub.add_parser(
-        "fit", help="fit a rate-equation preset to a stored S-curve run",
-        description="Fit free parameters of a sample preset (docs/physics.md) to the S-curve "
-                    "in a run file, with 1-sigma uncertainties. The signal scale is always "
-                    "free.")
-    fit.add_argument("file", help="S-curve run file (.h5)")
-    fit.add_argument("--preset", default=None,
-                     help="preset to start from (default: the run's simulated sample, else "
-                          "tm8_1064)")
-    fit.add_argument("--free", default="beta,background", metavar="NAMES",
-                     help="comma-separated free parameters: beta, sigma_esa, "
-                          "cross_relaxation, quenching, intensity_scale, background "
-                          "(default: beta,background)")
-
     recover = sub.add_parser("recover", help="make a run file left by a killed run open in "
                                              "every HDF5 tool (status becomes 'failed')")
     recover.add_argument("file", help="run file (.h5) whose writer was killed")
@@ -89,8 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_registered_commands(parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """Subcommands that installed packages register (entry-point group avlab.commands)."""
+    from .registry import commands
+
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    handlers: dict[str, Any] = {}
+    for name, ep in commands().items():
+        if name in sub.choices:
+            continue  # a built-in command wins
+        try:
+            handlers[name] = ep.load()(sub)
+        except Exception as exc:  # a broken plug-in must not break avlab
+            logging.getLogger(__name__).warning("command %s (%s) not available: %s", name,
+                                                ep.value, exc)
+    return handlers
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    extra = _add_registered_commands(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -102,8 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handler = {"run": _cmd_run, "inspect": _cmd_inspect, "recover": _cmd_recover,
-               "fit": _cmd_fit,
+    handler = {**extra, "run": _cmd_run, "inspect": _cmd_inspect, "recover": _cmd_recover,
                "sim": _cmd_sim, "instruments": _cmd_instruments, "procedures": _cmd_procedures,
                "config": _cmd_config}[args.command]
     return handler(args)
@@ -115,11 +118,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning, module="pymeasure")
-    from experiments import load_procedure
-
     from .bench import Bench
     from .config import ConfigError, load_config
     from .errors import AvlabError
+    from .registry import load_procedure
     from .runner import Runner
     from .storage import RunFileExistsError
 
@@ -167,15 +169,16 @@ def _report(result: Any, procedure: Any, *, plot: bool) -> None:
     print("shutdown : " + ", ".join(f"{r}: {o}" for r, o in result.shutdown.outcomes.items()))
     if result.analysis is not None:
         print("analysis :")
-        for line in result.analysis.summary_lines():
+        for line in result.analysis.summary:
             print(f"  {line}")
     elif result.analysis_error:
         print(f"analysis : not possible ({result.analysis_error})")
-    if plot and result.data is not None and hasattr(procedure, "plot"):
+    if plot and result.data is not None:
         png = result.path.with_suffix(".png")
         try:
-            procedure.plot(result.data, result.analysis, png)
-            print(f"plot     : {png}")
+            written = procedure.plot(result.data, result.analysis, png)
+            if written is not None:
+                print(f"plot     : {written}")
         except Exception as exc:  # a plot must never hide the result
             print(f"plot     : failed ({type(exc).__name__}: {exc})")
 
@@ -188,33 +191,23 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(f"avlab: no such file: {path}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        print(summarize(path))
-    except OSError as exc:
+        text = summarize(path)
+    except (OSError, ValueError) as exc:
         print(f"avlab: cannot read {path}: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    return EXIT_OK
+    return _print_to_pipe(text)
 
 
-def _cmd_fit(args: argparse.Namespace) -> int:
-    from .analysis.model_fit import FitParameter, ModelFitError, fit_scurve, scurve_data_from_run
-    from .storage import read_run
+def _print_to_pipe(text: str) -> int:
+    """Print, and end quietly when the reader closes the pipe (`avlab inspect f | head`)."""
+    import os
 
     try:
-        run = read_run(args.file)
-    except (OSError, ValueError) as exc:
-        print(f"avlab: cannot read {args.file}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    preset = args.preset or str(run.sample.get("name", ("tm8_1064", ""))[0]) or "tm8_1064"
-    names = [n.strip() for n in args.free.split(",") if n.strip()]
-    try:
-        data = scurve_data_from_run(run)
-        result = fit_scurve(preset, *data, [FitParameter(n) for n in names])
-    except (ModelFitError, KeyError) as exc:
-        print(f"avlab: {_message(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"fit of preset {preset} to {args.file} ({len(data[0])} points)")
-    for line in result.summary_lines():
-        print(f"  {line}")
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at devnull so that cannot fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     return EXIT_OK
 
 
@@ -302,9 +295,9 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_procedures(args: argparse.Namespace) -> int:
-    from experiments import PROCEDURES, load_procedure
+    from .registry import load_procedure, procedure_names
 
-    names = [args.name] if args.name else list(PROCEDURES)
+    names = [args.name] if args.name else procedure_names()
     for name in names:
         try:
             cls = load_procedure(name)
@@ -351,7 +344,8 @@ def _default_run_path(procedure: str) -> Path:
 
 
 class ProgressBar:
-    """A one-line progress bar on a terminal; sparse progress lines elsewhere (logs, CI)."""
+    """A run-event listener: a one-line bar with the time left on a terminal; sparse
+    progress lines elsewhere (logs, CI); warnings from the run as they happen."""
 
     WIDTH = 30
 
@@ -361,14 +355,23 @@ class ProgressBar:
         self.points = 0
         self._last_decile = -1
 
-    def on_point(self, row: Any) -> None:
-        self.points += 1
+    def __call__(self, event: Any) -> None:
+        from .events import LogMessage, PointRecorded, Progress
 
-    def on_progress(self, fraction: float, message: str) -> None:
+        if isinstance(event, PointRecorded):
+            self.points += 1
+        elif isinstance(event, Progress):
+            self._progress(event.fraction, event.message, event.remaining_s)
+        elif isinstance(event, LogMessage) and event.level >= logging.WARNING and self.tty:
+            self.stream.write(f"\r{'':<80}\r{event.level_name.lower()}: {event.message}\n")
+
+    def _progress(self, fraction: float, message: str, remaining_s: float | None) -> None:
+        left = f"{remaining_s:5.0f} s left" if remaining_s is not None else ""
         if self.tty:
             filled = int(fraction * self.WIDTH)
             bar = "#" * filled + "-" * (self.WIDTH - filled)
-            self.stream.write(f"\r[{bar}] {fraction:4.0%} {self.points:4d} pts  {message:<32}")
+            self.stream.write(f"\r[{bar}] {fraction:4.0%} {self.points:4d} pts {left:>12}  "
+                              f"{message:<32}")
             self.stream.flush()
             return
         decile = int(fraction * 10)

@@ -11,13 +11,19 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+import numpy as np
+
+from .data import ArrayItem, Axis, Column, DataDescription
 from .errors import ParameterError
+from .views import View, XYView, check_views
 
 if TYPE_CHECKING:
     from .bench import Bench
-    from .storage import Column
+    from .storage import RunData
 
 T = TypeVar("T")
 
@@ -126,15 +132,23 @@ class Text(Parameter[str]):
 
 
 class RunContext:
-    """What a procedure body gets: the bench, time, stop checks, progress and recording."""
+    """What a procedure body gets: the bench, time, stop checks, progress and recording.
+
+    Every recording call writes to the run file first (flushed), then publishes the matching
+    run event; a procedure never touches files or listeners itself.
+    """
 
     def __init__(self, bench: Bench, *, record: Callable[[Mapping[str, Any]], None],
                  measurement: Callable[[str, float], None],
-                 progress: Callable[[float, str], None]) -> None:
+                 progress: Callable[[float, str], None],
+                 write: Callable[[str, tuple[int, ...], Any], None] | None = None,
+                 log: Callable[[str, int], None] | None = None) -> None:
         self.bench = bench
         self._record = record
         self._measurement = measurement
         self._progress = progress
+        self._write = write
+        self._log = log
 
     def wait(self, seconds: float) -> None:
         """Let `seconds` of bench time pass (virtual on the simulated bench; abortable)."""
@@ -145,8 +159,15 @@ class RunContext:
         self.bench.wait(0.0)
 
     def record(self, **row: Any) -> None:
-        """Emit one measured point (stored and flushed, and shown live)."""
+        """Emit one measured point of the table (stored and flushed, and shown live)."""
         self._record(row)
+
+    def write(self, item: str, index: tuple[int, ...] | int, values: Any) -> None:
+        """Write part of an array item: a line `(iy,)`, a line of frame k `(k, iy)`, a whole
+        histogram `(k,)`, or one value of a growing axis `(k,)`; flushed, then shown live."""
+        if self._write is None:
+            raise RuntimeError("this run context records no array items")
+        self._write(item, (index,) if isinstance(index, int) else tuple(index), values)
 
     def measurement(self, name: str, value: float) -> None:
         """Store a run-level measured scalar declared in `Procedure.measurements`."""
@@ -155,9 +176,36 @@ class RunContext:
     def progress(self, fraction: float, message: str = "") -> None:
         self._progress(min(max(fraction, 0.0), 1.0), message)
 
+    def log(self, message: str, level: int = 20) -> None:
+        """A status message for the run's listeners (and the log), e.g. a suspended point."""
+        if self._log is not None:
+            self._log(message, level)
+
+
+@dataclass
+class AnalysisResult:
+    """What a procedure's analysis returns.
+
+    `summary` lines are printed by the CLI and shown by the GUI; `scalars` and `arrays` (each
+    value with its unit) are stored in the run file's `/entry/analysis` group and carried by
+    the `RunFinished` event; `detail` is the procedure's own rich result for its plot.
+    """
+
+    summary: list[str] = field(default_factory=list)
+    scalars: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    arrays: dict[str, tuple[np.ndarray, str]] = field(default_factory=dict)
+    detail: Any = None
+
 
 class Procedure(ABC):
-    """Base class of every experiment procedure."""
+    """Base class of every experiment procedure.
+
+    The contract (docs/procedures.md): typed parameters; a data description (point-table
+    columns, shaped array items with their axes, run-level measurements, the default plot);
+    a run body; an analysis returning :class:`AnalysisResult`; a PNG plot; and the live views
+    a GUI should build, declared as data (avlab.views). Procedures are found through the
+    `avlab.procedures` entry-point group, so an installed package can add its own.
+    """
 
     #: Name used on the command line (`avlab run <name>`).
     name: ClassVar[str] = ""
@@ -167,6 +215,12 @@ class Procedure(ABC):
     signal: ClassVar[str] = ""
     axes: ClassVar[str] = ""
     measurements: ClassVar[dict[str, str]] = {}
+    #: Shaped items (images, stacks, histograms); shapes may name parameters.
+    arrays: ClassVar[list[ArrayItem]] = []
+    #: What a viewer plots first: "data" (the table) or an array item's name.
+    default_plot: ClassVar[str] = "data"
+    #: File suffixes of the extra outputs `plot` writes next to the run file.
+    outputs: ClassVar[tuple[str, ...]] = (".png",)
 
     def __init__(self, **values: Any) -> None:
         self._values: dict[str, Any] = {}
@@ -201,6 +255,38 @@ class Procedure(ABC):
         """Every parameter as (value, unit), for storage."""
         return {name: (getattr(self, name), p.unit) for name, p in self.parameters().items()}
 
+    # --- data description and views --------------------------------------------------------
+    def array_axes(self) -> list[Axis]:
+        """Axes of the array items, with values from the parameters (override)."""
+        return []
+
+    def describe_data(self) -> DataDescription:
+        """Everything this run will record, shapes resolved from the parameter values."""
+        params = {name: getattr(self, name) for name in self.parameters()}
+        return DataDescription(
+            columns=tuple(self.columns),
+            arrays=tuple(item.resolve(params) for item in self.arrays),
+            axes=tuple(self.array_axes()),
+            measurements=dict(self.measurements),
+            signal=self.signal,
+            plot_axes=(self.axes,) if self.axes else (),
+            default=self.default_plot,
+        )
+
+    def views(self) -> tuple[View, ...]:
+        """The live views a GUI should build (override); by default the table's signal
+        against its axis."""
+        if self.columns and self.signal and self.axes:
+            return (XYView(self.title or self.name, x=self.axes, y=self.signal),)
+        return ()
+
+    def checked_views(self, description: DataDescription) -> tuple[View, ...]:
+        views = tuple(self.views())
+        names = {c.name for c in description.columns} | {a.name for a in description.arrays}
+        check_views(views, names)
+        return views
+
+    # --- the run ------------------------------------------------------------------------------
     def check(self, bench: Bench) -> None:
         """Cross-check parameters against the bench before anything runs (override)."""
 
@@ -208,7 +294,13 @@ class Procedure(ABC):
     def run(self, ctx: RunContext) -> None:
         """The measurement. Never sleeps, never touches files, never plots."""
 
-    def analyse(self, columns: Mapping[str, Any], measurements: Mapping[str, float],
-                bench: Bench | None = None) -> Any:
-        """Optional analysis of the finished data; returns an object with `as_records()`."""
+    # --- after the run --------------------------------------------------------------------------
+    def analyse(self, run: RunData) -> AnalysisResult | None:
+        """Analysis of the finished (or partial) run as read back from its file (override).
+        Array items are read lazily from `run.arrays`."""
+        return None
+
+    def plot(self, run: RunData, analysis: AnalysisResult | None,
+             png_path: Path) -> Path | None:
+        """Write a PNG of the run (override); matplotlib's Agg canvas, no pyplot needed."""
         return None

@@ -1,11 +1,12 @@
-"""Run a procedure: worker thread, streaming storage, progress, abort, guaranteed shutdown.
+"""Run a procedure: worker thread, streaming storage, run events, abort, guaranteed shutdown.
 
 The runner owns everything around the measurement so procedures don't have to: it creates
-the run file before the first point, writes and flushes each point as it is recorded, fans
-points and progress out to listeners (CLI progress bar, GUI), and — whatever happens:
+the run file before the first point, writes and flushes each point, line or histogram as it
+is recorded, then publishes it as a run event (avlab.events) to listeners that each have
+their own queue and thread (CLI progress bar, GUI, scripts), and — whatever happens:
 completion, abort, an exception in the procedure, Ctrl-C — switches every laser off and
 writes the run's final status. Analysis runs after the file is closed, so a failing fit never
-costs data.
+costs data; a listener that raises or lags never costs the run anything.
 """
 
 from __future__ import annotations
@@ -14,30 +15,74 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 from . import __version__
 from .bench import Bench, ShutdownReport
 from .errors import RunAborted
-from .procedure import Procedure, RunContext
+from .events import (
+    ChunkWritten,
+    EventHub,
+    EventIterator,
+    LogMessage,
+    MeasurementRecorded,
+    PointRecorded,
+    Progress,
+    RunEvent,
+    RunFinished,
+    RunLogHandler,
+    RunStarted,
+    Subscription,
+)
+from .procedure import AnalysisResult, Procedure, RunContext
 from .storage import RunData, RunWriter, read_run
 
 log = logging.getLogger(__name__)
+#: Procedure status messages, already published as events by the runner.
+status_log = logging.getLogger("avlab.run_status")
 
 #: After an abort, how long the main thread lets the worker finish before switching the
 #: lasers off itself (the worker may be stuck in instrument I/O).
 ABORT_GRACE_S = 10.0
 
 
+#: At the end of a run, how long listeners may still catch up before their backlog (all but
+#: the start and finish events) is dropped: at most this fraction of the run's wall time, and
+#: at most MAX_DRAIN_S, so a stalled listener cannot hold a run (or a queue of runs) up.
+DRAIN_FRACTION = 0.03
+MAX_DRAIN_S = 1.0
+
+
 class RunListener(Protocol):
-    """Receives run events. Called from the worker thread: GUIs must marshal to their own."""
+    """The simple listener form: points and progress only (see avlab.events for all events).
+    Called from the listener's own dispatch thread, never from the worker."""
 
     def on_point(self, row: Mapping[str, Any]) -> None: ...
     def on_progress(self, fraction: float, message: str) -> None: ...
+
+
+def _as_callback(listener: Any) -> Callable[[RunEvent], None]:
+    """An event callback for a callable, or for an object with on_point/on_progress."""
+    if callable(listener) and not hasattr(listener, "on_point"):
+        return listener
+
+    def callback(event: RunEvent) -> None:
+        if isinstance(event, PointRecorded):
+            listener.on_point(event.values)
+        elif isinstance(event, Progress):
+            listener.on_progress(event.fraction, event.message)
+        elif isinstance(event, RunFinished) and hasattr(listener, "on_finished"):
+            listener.on_finished(event)
+
+    callback.__qualname__ = type(listener).__name__
+    return callback
 
 
 @dataclass
@@ -47,11 +92,14 @@ class RunResult:
     message: str
     n_points: int
     shutdown: ShutdownReport
-    analysis: Any = None
+    analysis: AnalysisResult | None = None
     analysis_error: str = ""
     duration_s: float = 0.0
     bench_time_s: float = 0.0
     data: RunData | None = None  # the file as read back for the analysis (None if no points)
+    #: Events each listener lost because it could not keep up (name -> count).
+    dropped_events: dict[str, int] = field(default_factory=dict)
+    run_id: str = ""
 
 
 class Runner:
@@ -62,18 +110,41 @@ class Runner:
         self.procedure = procedure
         self.bench = bench
         self.out_path = Path(out_path)
-        self.listeners = list(listeners)
         self.flush_every = flush_every
+        self.run_id = uuid.uuid4().hex[:12]
+        self.hub = EventHub(self.run_id)
+        self.description = procedure.describe_data()
+        self.views = procedure.checked_views(self.description)
+        self._log_handler: RunLogHandler | None = None
         self._thread: threading.Thread | None = None
         self._writer: RunWriter | None = None
         self._result: RunResult | None = None
         self._abort_reason = ""
         self._grace_timer: threading.Timer | None = None
         self._n_points = 0
+        self._n_writes = 0
         # Completion is signalled by an Event, not Thread.join()/is_alive(): a
         # KeyboardInterrupt landing inside Thread.join() can leave the thread's state
         # inconsistent (CPython gh-90882), and callers of join() may not be the main thread.
         self._done = threading.Event()
+        for listener in listeners:
+            self.subscribe(listener)
+
+    # --- listeners -----------------------------------------------------------------------------
+    def subscribe(self, listener: Any, *, name: str = "",
+                  capacity: int = 10_000) -> Subscription:
+        """Add a listener before start: a callable taking each RunEvent, or an object with
+        on_point(row) / on_progress(fraction, message). It runs on its own thread."""
+        if self._thread is not None:
+            raise RuntimeError("subscribe before start(): a listener must see RunStarted")
+        return self.hub.subscribe(_as_callback(listener), name=name, capacity=capacity)
+
+    def events(self) -> EventIterator:
+        """Iterate this run's events from another thread (or after run()): ends with
+        RunFinished. Subscribe before start()."""
+        iterator = EventIterator()
+        self.subscribe(iterator, name="iterator")
+        return iterator
 
     # --- control -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -82,12 +153,17 @@ class Runner:
             raise RuntimeError("a Runner runs once; make a new one")
         self.procedure.check(self.bench)
         self.bench.stop_event.clear()
+        shaped: dict[str, Any] = {}
+        if self.description.arrays:
+            shaped = {"arrays": self.description.arrays, "array_axes": self.description.axes,
+                      "default": self.description.default}
         self._writer = RunWriter(
             self.out_path,
             procedure=self.procedure.name,
             columns=self.procedure.columns,
             signal=self.procedure.signal,
             axes=self.procedure.axes,
+            **shaped,
             parameters=self.procedure.values(),
             config_text=self.bench.config.text,
             instruments=self.bench.identities(),
@@ -98,8 +174,15 @@ class Runner:
         )
         self._t0 = time.perf_counter()
         self._bench_t0 = self.bench.now()
-        self._thread = threading.Thread(target=self._work, name=f"avlab-{self.procedure.name}",
-                                        daemon=True)
+        worker_name = f"avlab-{self.procedure.name}-{self.run_id}"
+        self.hub.publish(RunStarted, procedure=self.procedure.name,
+                         title=self.procedure.title or self.procedure.name,
+                         path=str(self.out_path), parameters=self.procedure.values(),
+                         description=self.description, views=self.views,
+                         instruments=self.bench.identities())
+        self._log_handler = RunLogHandler(self.hub, worker_name)
+        logging.getLogger().addHandler(self._log_handler)
+        self._thread = threading.Thread(target=self._work, name=worker_name, daemon=True)
         self._thread.start()
 
     def abort(self, reason: str = "aborted by the user") -> None:
@@ -159,13 +242,39 @@ class Runner:
         finally:
             if self._grace_timer is not None:
                 self._grace_timer.cancel()
+            if self._log_handler is not None:
+                logging.getLogger().removeHandler(self._log_handler)
+            self._finish_events()
             self._done.set()
+
+    def _finish_events(self) -> None:
+        """Publish RunFinished and give listeners a short, bounded time to catch up."""
+        result = self._result
+        if result is None:  # the worker itself broke; still tell the listeners
+            self.hub.publish(RunFinished, status="failed", message="runner error",
+                             path=str(self.out_path), n_points=self._n_points)
+            self.hub.close(drain_s=0.0)
+            return
+        analysis = result.analysis
+        self.hub.publish(
+            RunFinished, status=result.status, message=result.message,
+            path=str(result.path), n_points=result.n_points,
+            summary=tuple(analysis.summary) if analysis is not None else (),
+            scalars=dict(analysis.scalars) if analysis is not None else {},
+            analysis_error=result.analysis_error)
+        elapsed = time.perf_counter() - self._t0
+        result.dropped_events = self.hub.close(
+            drain_s=min(MAX_DRAIN_S, DRAIN_FRACTION * elapsed))
+        for name, n in result.dropped_events.items():
+            if n:
+                log.warning("run %s: listener %s could not keep up and lost %d events",
+                            self.run_id, name, n)
 
     def _measure_and_store(self) -> None:
         assert self._writer is not None
         status, message = "failed", ""
         ctx = RunContext(self.bench, record=self._record, measurement=self._measurement,
-                         progress=self._progress)
+                         progress=self._progress, write=self._write, log=self._log)
         try:
             self.procedure.run(ctx)
             status = "completed"
@@ -184,8 +293,9 @@ class Runner:
                 log.exception("could not write the final status")
         result = RunResult(status, self.out_path, message, self._n_points, shutdown,
                            duration_s=time.perf_counter() - self._t0,
-                           bench_time_s=self.bench.now() - self._bench_t0)
-        if self._n_points:
+                           bench_time_s=self.bench.now() - self._bench_t0,
+                           run_id=self.run_id)
+        if self._n_points or self._n_writes:
             self._analyse(result)
         self._result = result
 
@@ -193,13 +303,15 @@ class Runner:
         assert self._writer is not None
         try:
             data = result.data = read_run(self.out_path)
-            measured = {k: v for k, (v, _u) in data.results.get("measurements", {}).items()}
-            analysis = self.procedure.analyse(data.columns, measured, self.bench)
+            analysis = self.procedure.analyse(data)
             if analysis is None:
                 return
+            if not isinstance(analysis, AnalysisResult):
+                raise TypeError(f"{self.procedure.name}.analyse() must return an "
+                                f"AnalysisResult, got {type(analysis).__name__}")
             result.analysis = analysis
-            arrays = analysis.as_arrays() if hasattr(analysis, "as_arrays") else None
-            self._writer.add_results("analysis", analysis.as_records(), arrays)
+            if analysis.scalars or analysis.arrays:
+                self._writer.add_results("analysis", analysis.scalars, analysis.arrays)
         except Exception as exc:  # noqa: BLE001 - analysis never costs the run
             log.warning("analysis of %s failed: %s", self.out_path, exc)
             result.analysis_error = f"{type(exc).__name__}: {exc}"
@@ -207,17 +319,34 @@ class Runner:
     def _record(self, row: Mapping[str, Any]) -> None:
         assert self._writer is not None
         self._writer.append(row)
+        index = self._n_points
         self._n_points += 1
-        for listener in self.listeners:
-            listener.on_point(row)
+        self.hub.publish(PointRecorded, index=index, values=dict(row))
+
+    def _write(self, item: str, index: tuple[int, ...], values: Any) -> None:
+        assert self._writer is not None
+        self._writer.write(item, index, values)
+        self._n_writes += 1
+        self.hub.publish(ChunkWritten, item=item, index=index, values=np.array(values))
 
     def _measurement(self, name: str, value: float) -> None:
         assert self._writer is not None
         self._writer.set_measurement(name, value)
+        self.hub.publish(MeasurementRecorded, name=name, value=float(value),
+                         unit=self.description.measurements.get(name, ""))
 
     def _progress(self, fraction: float, message: str) -> None:
-        for listener in self.listeners:
-            listener.on_progress(fraction, message)
+        elapsed = time.perf_counter() - self._t0
+        remaining = elapsed * (1.0 - fraction) / fraction if fraction >= 0.02 else None
+        self.hub.publish(Progress, fraction=fraction, message=message, elapsed_s=elapsed,
+                         remaining_s=remaining, bench_elapsed_s=self.bench.now() - self._bench_t0)
+
+    def _log(self, message: str, level: int) -> None:
+        # Published directly: a procedure's status line must reach the listeners whatever
+        # the logging configuration; the log gets it too, under a name the run's log
+        # handler skips so listeners do not see it twice.
+        self.hub.publish(LogMessage, level=level, logger=self.procedure.name, message=message)
+        status_log.log(level, "run %s: %s", self.run_id, message)
 
     def _sample_description(self) -> dict[str, object] | None:
         world = self.bench.world

@@ -66,6 +66,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .data import Column
+
 __all__ = [
     "Column",
     "NotARunFileError",
@@ -142,35 +144,6 @@ class NotARunFileError(ValueError):
 
 
 # --------------------------------------------------------------------------- columns
-
-
-@dataclass(frozen=True)
-class Column:
-    """One measured quantity, stored as a 1-D dataset under ``/entry/data``.
-
-    ``dtype`` is a numpy dtype string: floating ("f8", "f4"), integer ("i8", "u1", ...),
-    boolean ("?") or fixed-length bytes ("S8": UTF-8 text truncated to 8 bytes).  Fixed
-    types only, because SWMR appends need a fixed record size.
-    """
-
-    name: str
-    unit: str
-    dtype: str = "f8"
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        _check_name("column", self.name)
-        if not isinstance(self.unit, str):
-            raise TypeError(f"unit of column {self.name!r} must be a str, got {self.unit!r}")
-        try:
-            dt = np.dtype(self.dtype)
-        except TypeError as exc:
-            raise ValueError(f"column {self.name!r}: invalid dtype {self.dtype!r}") from exc
-        if not (dt.kind in "biuf" or (dt.kind == "S" and dt.itemsize > 0)):
-            raise ValueError(
-                f"column {self.name!r}: dtype {self.dtype!r} is not supported; use a float, "
-                "integer, bool or fixed-length bytes ('S8'-style) dtype"
-            )
 
 
 def _check_name(kind: str, name: object) -> None:

@@ -39,7 +39,7 @@ def main() -> None:
             with Bench(seeded) as bench:
                 result = Runner(procedure, bench, Path(tmp) / f"s{seed}.h5").run()
                 model = bench.world.sample.describe()
-            up = result.analysis.up
+            up = result.analysis.detail.up
             print(f"{seed:4d}  {result.n_points:6d}  {up.s_max:5.1f} ± {up.s_max_sigma:3.1f}"
                   f"    {up.threshold_s_peak_kW_cm2:6.2f}        {up.threshold_tangent_kW_cm2:6.2f}"
                   f"       {up.low_power_slope:4.2f} ± {up.low_power_slope_sigma:4.2f}"

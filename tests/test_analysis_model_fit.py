@@ -1,4 +1,4 @@
-"""Tests for avlab.analysis.model_fit: fitting preset parameters to a simulated noisy S-curve.
+"""Tests for experiments.scurve.model_fit: fitting preset parameters to a simulated noisy S-curve.
 
 Ground truth: the calibrated `tm8_1064` preset with two KNOWN modifications, built here with
 `dataclasses.replace` independently of the code under test:
@@ -8,7 +8,7 @@ Ground truth: the calibrated `tm8_1064` preset with two KNOWN modifications, bui
   moderately quenched sample): quenching ³F₄→³H₆ at 0.25·162.6 s⁻¹ and ³H₄→³F₄ at 0.5·162.6 s⁻¹,
   i.e. the fit's ``quenching`` factor f = 0.25.
 
-Sampling mimics experiments/scurve.py on the simulated bench: ~60 log-spaced intensities over
+Sampling mimics experiments/scurve/ on the simulated bench: ~60 log-spaced intensities over
 1–40 kW/cm² plus 20 refined points across the threshold (0.85–1.25 I_th), power-meter jitter
 0.02 % (2e-3 / sqrt(100 averages)), signal = 0.15 collection × 4600 ions × photons/s per ion,
 dark 25 counts/s, a gate giving 2500 counts per point (clamped to 10 ms – 60 s), Poisson counts,
@@ -34,7 +34,7 @@ import types
 import numpy as np
 import pytest
 
-from avlab.analysis.model_fit import (
+from experiments.scurve.model_fit import (
     FitParameter,
     ModelFit,
     ModelFitError,

@@ -1,4 +1,4 @@
-"""Tests for avlab.analysis.scurve against a realistic, exactly known S-curve.
+"""Tests for experiments.scurve.analysis against a realistic, exactly known S-curve.
 
 Ground truth: the Tm³⁺ 3-level steady state of PHYSICS.md §1 with the calibrated
 preset of §2a (σG = 2.1e-24 cm²), solved by Newton (scipy ``root``) with
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from scipy.optimize import root
 
-from avlab.analysis.scurve import SCurveAnalysis, SCurveAnalysisError, analyse_scurve, local_slope
+from experiments.scurve.analysis import SCurveAnalysis, SCurveAnalysisError, analyse_scurve, local_slope
 
 # --------------------------------------------------------------------------- ground truth
 

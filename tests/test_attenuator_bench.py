@@ -53,8 +53,8 @@ def test_setting_a_transmission_attenuates_what_the_meter_sees(bench):
 def test_scurve_sweeps_the_transmission_with_the_laser_held(bench, tmp_path):
     result = Runner(SCurve(), bench, tmp_path / "att.h5").run()
     assert result.status == "completed"
-    assert 20.0 <= result.analysis.up.s_max <= 30.0
-    assert result.analysis.up.threshold_s_peak_kW_cm2 == pytest.approx(5.33, rel=0.05)
+    assert 20.0 <= result.analysis.detail.up.s_max <= 30.0
+    assert result.analysis.detail.up.threshold_s_peak_kW_cm2 == pytest.approx(5.33, rel=0.05)
     c = read_run(tmp_path / "att.h5").columns
     assert np.all(c["power_setpoint_W"] == 2.0)
     up = c["direction"] == 1

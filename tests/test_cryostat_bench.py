@@ -63,7 +63,7 @@ def test_the_avalanche_threshold_follows_the_sample_temperature(cryo_bench, tmp_
         cryo_bench.cryostat().wait_stable(tolerance_K=0.3, stable_s=30.0, timeout_s=20000.0)
         procedure = SCurve(power_min_W=0.2, power_max_W=5.0, sweep_down=False)
         result = Runner(procedure, cryo_bench, tmp_path / f"T{setpoint:.0f}.h5").run()
-        thresholds[setpoint] = result.analysis.up.threshold_s_peak_kW_cm2
+        thresholds[setpoint] = result.analysis.detail.up.threshold_s_peak_kW_cm2
     assert thresholds[10.0] == pytest.approx(5.81, rel=0.05)
     assert thresholds[295.0] == pytest.approx(5.33, rel=0.05)
     assert thresholds[10.0] > thresholds[295.0]

@@ -32,7 +32,7 @@ def scurve_run(tmp_path_factory):
 def test_default_scurve_reports_s_max_and_threshold_of_the_preset(scurve_run):
     result, data, _ = scurve_run
     assert result.status == "completed"
-    up = result.analysis.up
+    up = result.analysis.detail.up
     assert 20.0 <= up.s_max <= 30.0
     assert 3.0 <= up.threshold_s_peak_kW_cm2 <= 8.0
     # PHYSICS.md §7: S_max 26.4 at 5.33 kW/cm², asymptote-tangent threshold 4.54 kW/cm².
@@ -43,7 +43,7 @@ def test_default_scurve_reports_s_max_and_threshold_of_the_preset(scurve_run):
 def test_analysis_is_stored_in_the_run_file(scurve_run):
     result, data, _ = scurve_run
     analysis = data.results["analysis"]
-    assert analysis["s_max"][0] == pytest.approx(result.analysis.up.s_max)
+    assert analysis["s_max"][0] == pytest.approx(result.analysis.detail.up.s_max)
     assert analysis["threshold_s_peak_kW_cm2"][1] == "kW/cm^2"
     assert "gain_2x" in analysis
 
@@ -64,7 +64,7 @@ def test_sweep_refines_around_the_steepest_region(scurve_run):
 
 
 def test_refined_sweep_resolves_the_peak_better_than_a_coarse_one(bench, tmp_path):
-    from avlab.analysis.scurve import local_slope
+    from experiments.scurve.analysis import local_slope
 
     def peak_slope(refine: bool, name: str) -> tuple[float, int]:
         Runner(SCurve(refine=refine, sweep_down=False), bench, tmp_path / name).run()
@@ -90,10 +90,10 @@ def test_gate_adapts_so_points_collect_the_target_counts(scurve_run):
 
 def test_up_and_down_sweeps_agree_for_the_monostable_model(scurve_run):
     result, _, _ = scurve_run
-    down = result.analysis.down
+    down = result.analysis.detail.down
     assert down is not None
     assert down.threshold_s_peak_kW_cm2 == pytest.approx(
-        result.analysis.up.threshold_s_peak_kW_cm2, rel=0.03)
+        result.analysis.detail.up.threshold_s_peak_kW_cm2, rel=0.03)
 
 
 def test_every_measured_point_has_units_and_nxdata_plots_signal_vs_intensity(scurve_run):

@@ -1,6 +1,6 @@
 """Fit the free parameters of a rate-equation preset to a measured S-curve (and rise times).
 
-The S-curve analysis (:mod:`avlab.analysis.scurve`) describes a measurement by model-free
+The S-curve analysis (:mod:`experiments.scurve.analysis`) describes a measurement by model-free
 numbers (S_max, thresholds, gains). This module goes one step further and asks which *physics*
 explains the data: it takes a preset of the physics engine (``sim_devices.physics``), frees a
 few of its quantities (β, the cross-relaxation rate, a surface-quenching factor, …), and adjusts
@@ -137,7 +137,7 @@ _FAILED_RESIDUAL = 1e6
 #: Points of the fitted curve returned for plotting.
 CURVE_POINTS = 400
 
-_SOURCE_TAG = "avlab.analysis.model_fit"
+_SOURCE_TAG = "experiments.scurve.model_fit"
 
 #: name -> (unit, meaning) of the built-in parameter names (see the module docstring).
 PARAMETER_VOCABULARY: dict[str, tuple[str, str]] = {

@@ -9,7 +9,9 @@ gap the sweep could not anticipate. The gate time adapts too, so every point col
 `target_counts` photons — long gates in the dim sub-threshold region, short ones in
 saturation — and each point stores its gate and rate.
 
-Run it: `avlab run scurve`, from the GUI, or `python -m experiments.scurve`.
+Run it: `avlab run scurve`, from the GUI, or `python -m experiments.scurve`. The analysis
+(`analysis.py`, `report.py`), the PNG (`plot.py`) and the rate-equation model fit
+(`model_fit.py`, `avlab fit`) live next to this file.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ import numpy as np
 
 from avlab.analysis.optics import peak_intensity_kW_cm2
 from avlab.bench import Bench
+from avlab.data import Column
 from avlab.errors import ParameterError
-from avlab.procedure import Bool, Float, Int, Procedure, RunContext, Text
-from avlab.storage import Column
+from avlab.procedure import AnalysisResult, Bool, Float, Int, Procedure, RunContext, Text
+from avlab.views import ReadoutView, View, XYView
 
 UP, DOWN = 1, -1
 #: The sweep never steps by less than this relative change of the setpoint.
@@ -226,16 +229,30 @@ class SCurve(Procedure):
                 sweep.down([p.control for p in up_points])
         ctx.progress(1.0, "done")
 
-    def analyse(self, columns: Mapping[str, Any], measurements: Mapping[str, float],
-                bench: Bench | None = None) -> Any:
-        from avlab.analysis.scurve_report import analyse_sweeps
+    def views(self) -> tuple[View, ...]:
+        return (
+            XYView("S-curve", x="intensity_kW_cm2", y="signal_cps", x_log=True, y_log=True,
+                   error="signal_sigma_cps", series_by="direction",
+                   series_labels=((1, "up-sweep"), (-1, "down-sweep")), slope_panel=True,
+                   x_markers=("threshold_s_peak_kW_cm2", "threshold_tangent_kW_cm2"),
+                   positive_only=True),
+            ReadoutView("S-curve figures", values=("s_max", "threshold_s_peak_kW_cm2",
+                                                   "threshold_tangent_kW_cm2", "dark_rate_cps")),
+        )
 
-        return analyse_sweeps(columns, measurements.get("dark_rate_sigma_cps"))
+    def analyse(self, run: Any) -> AnalysisResult:
+        from .report import analyse_sweeps
 
-    def plot(self, data: Any, analysis: Any, png_path: Any) -> Any:
-        from avlab.plotting import plot_scurve
+        measured = run.results.get("measurements", {})
+        dark_sigma = measured.get("dark_rate_sigma_cps", (None, ""))[0]
+        report = analyse_sweeps(run.columns, dark_sigma)
+        return AnalysisResult(summary=report.summary_lines(), scalars=report.as_records(),
+                              arrays=report.as_arrays(), detail=report)
 
-        return plot_scurve(data, analysis, png_path)
+    def plot(self, run: Any, analysis: AnalysisResult | None, png_path: Any) -> Any:
+        from .plot import plot_scurve
+
+        return plot_scurve(run, analysis.detail if analysis is not None else None, png_path)
 
 
 class _Sweep:
@@ -380,9 +397,3 @@ def _clamp(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
 
 
-if __name__ == "__main__":
-    import sys
-
-    from avlab.cli import main
-
-    sys.exit(main(["run", "scurve", *sys.argv[1:]]))

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .scurve import SCurveAnalysis, SCurveAnalysisError, analyse_scurve
+from .analysis import SCurveAnalysis, SCurveAnalysisError, analyse_scurve
 
 
 @dataclass(frozen=True)
