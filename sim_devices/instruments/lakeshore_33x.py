@@ -1,4 +1,4 @@
-"""Simulated Lake Shore 335 / 336 cryogenic temperature controller (PROTOCOLS.md §7a).
+"""Simulated Lake Shore 335 / 336 cryogenic temperature controller (docs/protocols.md §7a).
 
 ASCII commands, `\\n` in and `\\r\\n` out on the real link (USB 57600 7O1; TCP 7777 on the
 336). Several commands may share one message separated by `;` (a leading `:` on each is

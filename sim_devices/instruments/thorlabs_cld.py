@@ -1,4 +1,4 @@
-"""Simulated Thorlabs CLD101x / ITC400x laser-diode + TEC controller (PROTOCOLS.md §2a).
+"""Simulated Thorlabs CLD101x / ITC400x laser-diode + TEC controller (docs/protocols.md §2a).
 
 SCPI over USBTMC. Channel 1 is the laser diode (LD), channel 2 the TEC. The twin is also a beam
 source of the simulated world: `wavelength_nm` and `output_power_W()`.

@@ -1,4 +1,4 @@
-"""Simulated Thorlabs PM100D / PM100USB optical power meter with a photodiode sensor (PROTOCOLS.md §3a).
+"""Simulated Thorlabs PM100D / PM100USB optical power meter with a photodiode sensor (docs/protocols.md §3a).
 
 SCPI over USBTMC. The meter measures a photocurrent and divides it by the sensor
 responsivity at the *configured* wavelength — so a wrongly set wavelength gives a wrong
