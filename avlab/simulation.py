@@ -10,7 +10,7 @@ from typing import Any
 
 from .config import InstrumentConfig, LabConfig
 
-#: Ports of the real instruments' network interfaces (PROTOCOLS.md); other twins get ports
+#: Ports of the real instruments' network interfaces (docs/protocols.md §8); other twins get ports
 #: counted up from the base port.
 REAL_PORTS: dict[str, int] = {"ipg_ylr": 10001, "lakeshore_33x": 7777,
                               "montana_cryostation": 7773}

@@ -1,7 +1,7 @@
 """Pump modulation for rise/decay measurements: the pump square-wave on and off, with a marker.
 
 A photon-avalanche rise curve needs the pump switched on from dark, again and again, with a TTL
-that tells the time tagger when (PROTOCOLS.md §5: start channel = modulation TTL). One signal does
+that tells the time tagger when (docs/protocols.md §5: start channel = modulation TTL). One signal does
 both jobs: a DAQ counter output generates the square wave (high = pump on), which drives the
 laser's modulation input and, through a BNC tee, the time tagger's start channel. Its rising edge
 is pump-on, its falling edge pump-off.
@@ -11,7 +11,7 @@ Two pieces, kept apart on purpose:
 * `PumpModulator` (below) runs the waveform; `NIDAQPumpModulator` does it with an NI-DAQ
   counter (nidaqmx, imported only when a modulator is created).
 * The laser must *listen* to its modulation input. The IPG YLR does after `EMOD` (modulation
-  enable, status bit 12; `DMOD` disables it, PROTOCOLS.md §1a): the YLR is modulated through its
+  enable, status bit 12; `DMOD` disables it, docs/protocols.md §1a): the YLR is modulated through its
   rear modulation input, the serial command only enables that input —
   `IPGYLR.analog_modulation_enabled`.
   With modulation enabled and the waveform stopped (output idling low) the YLR emits nothing;

@@ -53,7 +53,7 @@ class BenchOptics:
     waist_um: float | None = None
 
     def waist_at_um(self, wavelength_nm: float) -> float:
-        """1/e² radius of the focus: given, or w0 = λ/(2·NA·√(2 ln 2)) (PHYSICS.md §6)."""
+        """1/e² radius of the focus: given, or w0 = λ/(2·NA·√(2 ln 2)) (docs/physics.md §6)."""
         if self.waist_um is not None:
             return self.waist_um
         return wavelength_nm * 1e-3 / (2.0 * self.numerical_aperture * math.sqrt(2.0 * math.log(2.0)))
@@ -70,7 +70,7 @@ def table_temperature_K(temperature_K: float) -> float:
     """The temperature a steady-state table is built for: the sample temperature rounded to
     0.5 K below 20 K, 1 K below 100 K and 2 K above. Each new table costs ~0.1 s, so a
     cryostat sweep must not ask for a new one at every millikelvin; the rounding is far finer
-    than the rates change (PHYSICS.md 5)."""
+    than the rates change (docs/physics.md §5)."""
     step = 0.5 if temperature_K < 20.0 else 1.0 if temperature_K < 100.0 else 2.0
     return max(step, round(temperature_K / step) * step)
 

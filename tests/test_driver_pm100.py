@@ -1,4 +1,4 @@
-"""Thorlabs PM100 driver: exact SCPI exchanges (PROTOCOLS.md §3a), then SimThorlabsPM100 on a
+"""Thorlabs PM100 driver: exact SCPI exchanges (docs/protocols.md §3a), then SimThorlabsPM100 on a
 simulated bench, and pymeasure's own PM100USB driver against the same simulator.
 """
 

@@ -3,7 +3,7 @@
 A confocal image of single ANPs is a raster of pixels; at each pixel the spot dwells for
 `dwell_s` while a counter counts detector pulses. Doing this with software timing (move, sleep,
 count) makes every pixel's dwell as uncertain as the operating system's scheduler, so the real
-backend clocks the galvo waveform and the counter from one hardware sample clock (PROTOCOLS.md
+backend clocks the galvo waveform and the counter from one hardware sample clock (docs/protocols.md
 §4). That backend is an SDK-level device, so it sits behind this interface, the way qudi's
 finite-sampling I/O interface separates "what to sample" from the card: anything with this shape
 can serve a `scanner` role — the NI-DAQ backend (`nidaq_galvo`), the simulated twin in

@@ -8,9 +8,9 @@ sample before anything is written to the card:
 * **voltage**: |V| ≤ `max_volts` (the amplifier's input range, and the AO channel range);
 * **slew rate**: |ΔV| per sample × sample rate ≤ `max_slew_V_per_ms` (a galvo driven faster
   than it can follow overheats its coils and lags the command; for the GVS series one project
-  derives ≈15.7 V/ms from the 250 Hz full-scale sine spec — PROTOCOLS.md §4).
+  derives ≈15.7 V/ms from the 250 Hz full-scale sine spec — docs/protocols.md §4).
 
-The waveform follows the counting scheme of PROTOCOLS.md §4: one AO sample per pixel, the
+The waveform follows the counting scheme of docs/protocols.md §4: one AO sample per pixel, the
 counter latching its cumulative count on every AO sample-clock edge. Edge k moves the spot to
 sample k and latches the count so far; the photons of sample k are counted until edge k+1. So
 N pixels need N+1 samples (the first latch is the reference, `np.diff` of the cumulative counts

@@ -1,5 +1,5 @@
 """Galvo raster scanning with photon counting on one NI-DAQ card (nidaqmx, imported only when
-used; recipe and API names: PROTOCOLS.md §4).
+used; recipe and API names: docs/protocols.md §4).
 
 Two analog outputs drive the x and y galvos with a precomputed waveform, one sample per pixel.
 A counter counts the detector's TTL pulses and latches its cumulative count on every edge of

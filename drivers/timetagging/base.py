@@ -3,7 +3,7 @@
 A photon-avalanche rise curve is a histogram of detector clicks against the time since the pump
 was switched on: the pump is square-wave modulated, the modulation TTL goes to the tagger's
 *start* channel, the detector to its *click* channel, and every period adds to one histogram
-(PROTOCOLS.md §5). Anything with this shape can serve a `time_tagger` role: the Swabian backend
+(docs/protocols.md §5). Anything with this shape can serve a `time_tagger` role: the Swabian backend
 (`swabian.py`), the simulated twin in `sim_devices`, later a PicoHarp.
 
 Units: the tagger SDKs speak **integer picoseconds**; procedures think in seconds. Both stay

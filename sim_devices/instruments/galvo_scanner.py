@@ -1,6 +1,6 @@
 """Simulated galvo scanner with synchronised photon counting (twin of `drivers.scanning`).
 
-The real scanner is an SDK-level device (NI-DAQ AO + counter, PROTOCOLS.md §4), so the twin
+The real scanner is an SDK-level device (NI-DAQ AO + counter, docs/protocols.md §4), so the twin
 implements the small scanning interface directly, like the simulated photon counter. It reuses
 that interface's pure-numpy parts — `RasterFrame`/`LineResult`, the calibration and the
 raster waveform builder from `drivers.scanning` — so the simulated bench checks every frame
@@ -13,7 +13,7 @@ counts Poisson photons from the sample plus dark counts, saturated by a non-para
 time (m = r / (1 + r·τ)), as the simulated counter does. Flyback samples are counted and
 dropped, as on the card. Emission is the steady state at each pixel's local intensity;
 `pixel_counts` is the one place a finite-dwell model (populations carried from pixel to pixel,
-PHYSICS.md §6) will replace it.
+docs/physics.md §6) will replace it.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class SimGalvoScanner(SdkFaults):
         self.dead_time_s = dead_time_s
         self.park_rate_Hz = park_rate_Hz
         #: Integrate the rate equations through each pixel's dwell, carrying populations from
-        #: pixel to pixel (PHYSICS.md 6: near threshold t_half ~0.2 s >> typical dwell, so an
+        #: pixel to pixel (docs/physics.md §6: near threshold t_half ~0.2 s >> typical dwell, so an
         #: image streaks along the scan); False: steady-state emission per pixel.
         self.finite_dwell = finite_dwell
         self._particles: list = []

@@ -1,11 +1,12 @@
-"""Simulated Thorlabs PM100D / PM100USB optical power meter with a photodiode sensor (PROTOCOLS.md §3a).
+"""Simulated Thorlabs PM100D / PM100USB optical power meter with a photodiode sensor (docs/protocols.md §3a).
 
 SCPI over USBTMC. The meter measures a photocurrent and divides it by the sensor
 responsivity at the *configured* wavelength — so a wrongly set wavelength gives a wrong
 reading, as on the real meter. Noise falls with averaging; each reading takes
 `averages × 1 ms` of bench time; readings above the range answer 9.9E37 (over-range).
-Error queue, `*CLS`, `*OPC?` and `SYST:ERR?` as on the CLD twin (`ScpiErrorQueue`: 10 entries,
-then -350 "Error queue overflow").
+Error queue, `SYST:ERR?` and the IEEE 488.2 common commands (`*STB?`, `*ESE`, `*SRE`, `*ESR?`,
+`*CLS`, `*OPC`, `*TST?`, `*WAI`) as on the CLD twin (`ScpiErrorQueue`: 10 entries, then -350
+"Error queue overflow"; the status byte follows the queue and the event register).
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class SimThorlabsPM100(ScpiErrorQueue, SimulatedMessageInstrument):
             return None
         common = self._common_command(key, query)
         if common is not None:
-            return common()
+            return common(args)
         if key == "SYST:SENS:IDN" and query:
             if "sensor_unplugged" in self.active_faults:
                 return "no sensor"

@@ -174,7 +174,7 @@ class Transfer:
     source: str = ""
 
 
-#: Line FWHM (nm) at the reference temperature when a preset gives none (PHYSICS.md §4: 10–20 nm
+#: Line FWHM (nm) at the reference temperature when a preset gives none (docs/physics.md §4: 10–20 nm
 #: at 295 K); the low-temperature limit defaults to a fifth of it ("a few nm below ~50 K").
 DEFAULT_LINE_FWHM_NM = 15.0
 DEFAULT_LOW_T_NARROWING = 0.2
@@ -187,7 +187,7 @@ class EmissionLine:
     """An emission line: photons/s per ion = share × (radiative rate of `upper`) × x_upper.
 
     `fwhm_nm` is the Gaussian FWHM at the preset's reference temperature and `fwhm_low_T_nm` its
-    T → 0 limit; :func:`.spectra.line_fwhm_nm` interpolates between them (PHYSICS.md §4).
+    T → 0 limit; :func:`.spectra.line_fwhm_nm` interpolates between them (docs/physics.md §4).
     """
 
     name: str
@@ -209,7 +209,7 @@ class DerivedLine:
     * ``kind = "pumped"``: one more pump photon absorbed from `base` (σ = `cross_section_cm2`,
       scaled with temperature by `mismatch_cm1` like an absorption) reaches an unmodelled level
       that emits `photon_yield` photons on this line per absorption. Photons/s per ion =
-      photon_yield·σ·Φ·x_base: a "higher-order" line with slope S_base + 1 (PHYSICS.md §3,
+      photon_yield·σ·Φ·x_base: a "higher-order" line with slope S_base + 1 (docs/physics.md §3,
       Tm ¹G₄ 475 nm). Perturbative: valid while σ·Φ is far below the decay rate of `base`.
     * ``kind = "thermal"``: a level `gap_cm1` above `base` in Boltzmann equilibrium with it
       (e.g. Nd ⁴F₅/₂ above ⁴F₃/₂). Photons/s per ion = rate_per_s·exp(−gap/kT)·x_base, with
@@ -347,7 +347,7 @@ class Preset:
 
     @property
     def beta(self) -> float:
-        """β = σ_ESA/σ_GSA: the largest ESA over the largest GSA cross-section (PHYSICS.md §3)."""
+        """β = σ_ESA/σ_GSA: the largest ESA over the largest GSA cross-section (docs/physics.md §3)."""
         gsa = [t.cross_section_cm2 for t in self.pump_transitions if self.is_gsa(t)]
         esa = [t.cross_section_cm2 for t in self.pump_transitions if self.is_esa(t)]
         if not gsa or not esa or max(gsa) == 0.0:
@@ -367,7 +367,7 @@ class Preset:
         return photon_flux_per_cm2_s(intensity_kW_cm2, self.pump_wavelength_nm)
 
     def loop_threshold_kW_cm2(self, temperature_K: float | None = None) -> float:
-        """Threshold convention 3 (PHYSICS.md §1): linear stability of the nearly empty state.
+        """Threshold convention 3 (docs/physics.md §1): linear stability of the nearly empty state.
 
         The pump intensity at which the dark state, with GSA switched off and ETU negligible,
         stops being stable; for the Tm 3-level model this is the Joubert-type formula
