@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,21 @@ class SimulationConfig:
     realtime: bool = False
     #: Faults to inject into simulated twins at given bench times: (role, fault, at_s).
     faults: tuple[tuple[str, str, float], ...] = ()
+    #: Sample design overrides of `[simulation.sample]` / `avlab run --sample` (name, value):
+    #: concentration, core_diameter_nm, shell_thickness_nm (docs/physics.md), temperature_K.
+    sample: tuple[tuple[str, float], ...] = ()
+
+    def sample_for_world(self) -> tuple[Any, float | None]:
+        """(the simulated sample's preset — its name, or a Preset with the overrides applied —,
+        its fixed temperature in K or None)."""
+        overrides = dict(self.sample)
+        temperature_K = overrides.pop("temperature_K", None)
+        if not overrides:
+            return self.sample_preset, temperature_K
+        from sim_devices.physics import get_preset
+        from sim_devices.physics.overrides import apply_overrides
+
+        return apply_overrides(get_preset(self.sample_preset), overrides), temperature_K
 
 
 @dataclass(frozen=True)
@@ -296,7 +311,7 @@ def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentCon
 
 def _parse_simulation(checker: _Checker, table: dict) -> SimulationConfig:
     allowed = {"sample_preset", "attenuation_to_meter", "collection_efficiency", "seed",
-               "realtime", "faults"}
+               "realtime", "faults", "sample"}
     _reject_unknown(checker, table, "simulation", allowed)
     default = SimulationConfig()
     preset = checker.string(table, "simulation", "sample_preset", default=default.sample_preset)
@@ -322,7 +337,52 @@ def _parse_simulation(checker: _Checker, table: dict) -> SimulationConfig:
         seed=seed,
         realtime=realtime,
         faults=_parse_faults(checker, table.get("faults", [])),
+        sample=_parse_sample(checker, preset, checker.table(table, "sample", required=False)),
     )
+
+
+def _parse_sample(checker: _Checker, preset: str, table: dict) -> tuple[tuple[str, float], ...]:
+    """`[simulation.sample]`: numbers by name, checked by applying them to the preset."""
+    values = {key: checker.number(table, "simulation.sample", key) for key in table}
+    return _checked_sample(preset, values, lambda problem: checker.fail("simulation.sample",
+                                                                        problem))
+
+
+def _checked_sample(preset: str, values: dict[str, Any], fail: Any) -> tuple[tuple[str, float],
+                                                                              ...]:
+    from sim_devices.physics import get_preset
+    from sim_devices.physics.overrides import OverrideError, apply_overrides, canonical_name
+
+    values = {("temperature_K" if k in ("temperature", "T") else canonical_name(k)): float(v)
+              for k, v in values.items()}
+    temperature_K = values.get("temperature_K")
+    if temperature_K is not None and not 0.0 < temperature_K <= 1000.0:
+        raise fail(f"temperature_K = {temperature_K:g} must be in (0, 1000] K")
+    try:
+        apply_overrides(get_preset(preset),
+                        {k: v for k, v in values.items() if k != "temperature_K"})
+    except OverrideError as exc:
+        raise fail(str(exc)) from None
+    return tuple(values.items())
+
+
+def with_sample_overrides(config: LabConfig, assignments: list[str]) -> LabConfig:
+    """`config` with `NAME=VALUE` sample overrides (`avlab run --sample`) added to its
+    `[simulation.sample]`; raises ConfigError naming the bad assignment."""
+    if not assignments:
+        return config
+    from sim_devices.physics.overrides import OverrideError, parse_assignments
+
+    def fail(problem: str) -> ConfigError:
+        return ConfigError("--sample", " ".join(assignments), problem)
+
+    try:
+        values = parse_assignments(assignments)
+    except OverrideError as exc:
+        raise fail(str(exc)) from None
+    merged = {**dict(config.simulation.sample), **values}
+    sample = _checked_sample(config.simulation.sample_preset, merged, fail)
+    return replace(config, simulation=replace(config.simulation, sample=sample))
 
 
 def _parse_faults(checker: _Checker, entries: Any) -> tuple[tuple[str, str, float], ...]:

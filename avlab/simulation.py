@@ -24,6 +24,7 @@ def build_world(config: LabConfig, *, realtime: bool | None = None) -> Any:
     if realtime is None:
         all_simulated = all(i.simulated for i in config.instruments.values())
         realtime = config.simulation.realtime or not all_simulated
+    sample_preset, sample_temperature_K = config.simulation.sample_for_world()
     return SimWorld(
         clock=RealTimeClock() if realtime else VirtualClock(),
         optics=BenchOptics(
@@ -32,7 +33,7 @@ def build_world(config: LabConfig, *, realtime: bool | None = None) -> Any:
             transmission_to_sample=config.optics.transmission_to_sample,
             waist_um=config.optics.spot_waist_um,
         ),
-        sample=Sample(preset=config.simulation.sample_preset),
+        sample=Sample(preset=sample_preset, temperature_K=sample_temperature_K),
         detection=Detection(collection_efficiency=config.simulation.collection_efficiency),
         seed=config.simulation.seed,
     )

@@ -79,7 +79,8 @@ def table_temperature_K(temperature_K: float) -> float:
 class Sample:
     """Point-like ANPs at fixed positions (µm) in the sample plane."""
 
-    preset: str = "tm8_1064"
+    #: A shipped preset's name, or a Preset (e.g. a sample design from `apply_overrides`).
+    preset: str | Preset = "tm8_1064"
     particle_positions_um: np.ndarray = field(default_factory=lambda: np.zeros((1, 2)))
     #: Sample temperature in K when no cryostat is attached (None: the preset's reference).
     temperature_K: float | None = None
@@ -204,7 +205,8 @@ class SimWorld:
     @property
     def preset(self) -> Preset:
         """The sample's preset (without building an emission table)."""
-        return get_preset(self.sample.preset)
+        preset = self.sample.preset
+        return preset if isinstance(preset, Preset) else get_preset(preset)
 
     def emission_table(self) -> EmissionTable:
         """The steady-state table of the sample at `table_temperature_K()`."""
