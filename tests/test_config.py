@@ -48,7 +48,8 @@ def test_example_lab_config_parses():
     path = Path(experiments.__file__).parent / "labs" / "example_lab.toml"
     config = load_config(path)
     assert not config.uses_simulation
-    assert config.instruments["pump_1064"].resource.startswith("ASRL")
+    assert config.instruments["fiber_pump"].resource.startswith("ASRL")
+    assert config.instruments["fiber_pump"].wavelength_nm == 1064.0
 
 
 def test_waist_is_derived_from_wavelength_and_na_when_not_given():
