@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     model_cli.add_parser(sub)
     config = sub.add_parser("config", help="check a lab config and show what it sets up")
     config.add_argument("file", nargs="?", help="lab config TOML (default: the built-in one)")
+    config.add_argument("--drivers", action="store_true",
+                        help="also list every known driver (built-in and installed), its role "
+                             "kinds and its simulated twin")
     return parser
 
 
@@ -328,7 +331,16 @@ def _cmd_config(args: argparse.Namespace) -> int:
           f"{config.optics.transmission_to_sample}")
     for role, inst in config.instruments.items():
         limits = ", ".join(f"{k} = {v:g}" for k, v in inst.limits.items()) or "none"
-        print(f"  {role:<12} {inst.driver:<16} {inst.resource:<28} limits: {limits}")
+        kind = inst.kind + (f" {inst.wavelength_nm:g} nm" if inst.wavelength_nm else "")
+        print(f"  {role:<12} {kind:<17} {inst.driver:<16} {inst.resource:<28} limits: {limits}")
+    if args.drivers:
+        from .specs import driver_specs
+
+        print("drivers:")
+        for name, spec in sorted(driver_specs().items()):
+            twin = ("no twin" if spec.twin is None else "twin, served" if spec.twin.served
+                    else "twin, in-process")
+            print(f"  {name:<20} {'/'.join(spec.kinds):<13} {twin:<17} {spec.description}")
     return EXIT_OK
 
 

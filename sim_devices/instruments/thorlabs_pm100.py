@@ -28,6 +28,15 @@ _SI_RESPONSIVITY = (
     (900.0, 0.58), (960.0, 0.60), (1000.0, 0.53), (1064.0, 0.25), (1100.0, 0.12),
 )
 
+# Approximate responsivity of an InGaAs photodiode sensor (S122C-class, 800-1700 nm), A/W.
+_INGAAS_RESPONSIVITY = (
+    (800.0, 0.20), (900.0, 0.45), (1000.0, 0.62), (1100.0, 0.72), (1200.0, 0.80),
+    (1300.0, 0.86), (1400.0, 0.92), (1450.0, 0.95), (1550.0, 1.00), (1650.0, 0.90),
+    (1700.0, 0.60),
+)
+#: Responsivity table of each simulated sensor head.
+SENSOR_RESPONSIVITY = {"S120C": _SI_RESPONSIVITY, "S122C": _INGAAS_RESPONSIVITY}
+
 _VOCAB = ScpiVocabulary(
     [
         "*IDN", "IDN", "*RST", "*CLS", "*OPC", "SYSTem", "ERRor", "NEXT", "SENSe", "SENSor", "CORRection",
@@ -63,6 +72,9 @@ class SimThorlabsPM100(ScpiErrorQueue, SimulatedMessageInstrument):
         dark_offset_W: float = 0.8e-9,
     ) -> None:
         super().__init__()
+        if sensor not in SENSOR_RESPONSIVITY:
+            raise ValueError(f"unknown sensor {sensor!r}; simulated: "
+                             f"{', '.join(SENSOR_RESPONSIVITY)}")
         self.world = world
         self.model, self.serial, self.firmware = model, serial, firmware
         self.sensor, self.sensor_serial = sensor, sensor_serial
@@ -83,9 +95,9 @@ class SimThorlabsPM100(ScpiErrorQueue, SimulatedMessageInstrument):
         self._fetched: float | None = None
 
     # --- measurement model -----------------------------------------------------------------
-    @staticmethod
-    def responsivity_A_W(wavelength_nm: float) -> float:
-        lam, resp = zip(*_SI_RESPONSIVITY)
+    def responsivity_A_W(self, wavelength_nm: float) -> float:
+        """Responsivity of this meter's sensor head in A/W at `wavelength_nm`."""
+        lam, resp = zip(*SENSOR_RESPONSIVITY[self.sensor])
         return float(np.interp(wavelength_nm, lam, resp, left=1e-3, right=1e-3))
 
     def _measure_W(self) -> float:
