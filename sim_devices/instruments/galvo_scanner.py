@@ -22,13 +22,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from drivers.scanning.base import (
-    LineResult,
-    RasterFrame,
-    ScannerConnectionError,
-    ScannerTimeoutError,
-)
-from drivers.scanning.calibration import GalvoCalibration, RasterWaveform, raster_waveform
+from drivers.scanning.base import ScannerConnectionError, ScannerTimeoutError
+from instrument_data.galvo import GalvoCalibration, RasterWaveform, raster_waveform
+from instrument_data.scanning import LineResult, RasterFrame
 
 from ..world import SimWorld
 from .photon_counter import counted_rate_cps

@@ -50,8 +50,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivers.modulation import PumpWaveform, check_waveform
-from drivers.timetagging.base import (
+from instrument_data.modulation import PumpWaveform, check_waveform
+from instrument_data.timetagging import (
     CountTrace,
     GatedCounts,
     TimeHistogram,
