@@ -27,7 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from instrument_data.modulation import PumpWaveform, check_waveform
 
-from .errors import NIDAQMX_INSTALL_HINT, import_optional
+from .errors import NIDAQMX_INSTALL_HINT, import_optional, sdk_part
 
 #: Shortest period accepted by default (10 kHz). The YLR's modulation bandwidth is model
 #: dependent (a few kHz to tens of kHz) [G: check the laser's datasheet]; PA rise and decay
@@ -73,11 +73,14 @@ class NIDAQPumpModulator:
     `counter` is e.g. "Dev1/ctr2"; `output_terminal` (e.g. "PFI12") routes the counter output to
     a specific pin, otherwise it appears on the counter's default output pin. Wire that pin to
     the laser's modulation input and, with a tee, to the time tagger's start channel.
+    `sdk` is the nidaqmx module to use: by default the installed one (imported here), on the
+    simulated bench a simulated one (`sim_devices.sdk`).
     """
 
     def __init__(self, counter: str = "Dev1/ctr2", *, output_terminal: str | None = None,
-                 min_period_s: float = DEFAULT_MIN_PERIOD_S, max_period_s: float = 100.0) -> None:
-        self._nidaqmx = _import_nidaqmx()
+                 min_period_s: float = DEFAULT_MIN_PERIOD_S, max_period_s: float = 100.0,
+                 sdk: Any = None) -> None:
+        self._nidaqmx = _import_nidaqmx() if sdk is None else sdk
         self.counter = counter
         self.output_terminal = output_terminal
         self.device = counter.split("/")[0]
@@ -100,7 +103,8 @@ class NIDAQPumpModulator:
         check_waveform(waveform, min_period_s=self.min_period_s, max_period_s=self.max_period_s)
         self.stop()
         nidaqmx = self._nidaqmx
-        from nidaqmx.constants import AcquisitionType, Level
+        constants = sdk_part(nidaqmx, "constants")
+        AcquisitionType, Level = constants.AcquisitionType, constants.Level
 
         task = nidaqmx.Task()
         try:
