@@ -50,7 +50,8 @@ class SimulatedTimeTaggerSDK:
             raise RuntimeError(f"Time Tagger {self.serial}: device disconnected (simulated "
                                "fault)")
 
-    def createTimeTagger(self, serial: str = "", resolution: Any = None) -> SimTaggerHandle:  # noqa: N802
+    def createTimeTagger(self, serial: str = "",  # noqa: N802 - the SDK's names
+                         resolution: Any = None) -> SimTaggerHandle:
         if serial and serial != self.serial:
             raise RuntimeError(f"No Time Tagger with serial {serial!r} found")
         self._check_link()
@@ -65,8 +66,9 @@ class SimulatedTimeTaggerSDK:
             return True
         return False
 
-    def Histogram(self, tagger: SimTaggerHandle, click_channel: int, start_channel: int,  # noqa: N802
-                  binwidth: int = 1000, n_bins: int = 1000) -> _Measurement:
+    def Histogram(self, tagger: SimTaggerHandle, click_channel: int,  # noqa: N802
+                  start_channel: int, binwidth: int = 1000,
+                  n_bins: int = 1000) -> _Measurement:
         def run(capture_ps: int) -> np.ndarray:
             result = self.twin.run_histogram(start_channel, click_channel, int(binwidth),
                                              int(n_bins), capture_ps / 1e12)
@@ -74,8 +76,8 @@ class SimulatedTimeTaggerSDK:
 
         return _Measurement(tagger, run, np.zeros(int(n_bins), dtype=np.int32))
 
-    def Counter(self, tagger: SimTaggerHandle, channels: list[int], binwidth: int = 10**9,  # noqa: N802
-                n_values: int = 1) -> _Measurement:
+    def Counter(self, tagger: SimTaggerHandle, channels: list[int],  # noqa: N802
+                binwidth: int = 10**9, n_values: int = 1) -> _Measurement:
         channels = [int(c) for c in channels]
 
         def run(capture_ps: int) -> np.ndarray:
