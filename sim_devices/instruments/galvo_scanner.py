@@ -22,13 +22,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from drivers.scanning.base import (
-    LineResult,
-    RasterFrame,
-    ScannerConnectionError,
-    ScannerTimeoutError,
-)
-from drivers.scanning.calibration import GalvoCalibration, RasterWaveform, raster_waveform
+from drivers.scanning.base import ScannerConnectionError, ScannerTimeoutError
+from instrument_data.galvo import GalvoCalibration, RasterWaveform, raster_waveform
+from instrument_data.scanning import LineResult, RasterFrame
 
 from ..world import SimWorld
 from .photon_counter import counted_rate_cps
@@ -184,3 +180,38 @@ class SimGalvoScanner(SdkFaults):
             if line == waveform.lines - 1:
                 self._point(waveform.volts[:, -1])  # the closing edge moves the spot once more
             yield waveform.line_result(line, counts, dwell_s)
+
+    # --- the simulated NI-DAQ card's view (`sim_devices.sdk`) ----------------------------------
+    # The card drives the galvos with whatever samples its AO task generates and counts the
+    # photons of each sample-clock period; these are the twin's physics for it, without the
+    # twin's own frame logic and faults (the card raises the SDK's errors itself).
+
+    @property
+    def volts(self) -> np.ndarray:
+        """The galvo commands (x, y) in V the spot follows now."""
+        return self._volts.copy()
+
+    def start_frame(self) -> None:
+        """A clocked AO/counter acquisition starts: finite-dwell populations start from the
+        steady state at the spot, as at the start of `scan_lines`."""
+        if self.finite_dwell:
+            self._start_particles()
+
+    def glide_to(self, volts: np.ndarray, duration_s: float) -> None:
+        """An uncounted generation of `duration_s` that ends at `volts` (a park move)."""
+        with self.world.lock:
+            self.world.clock.sleep(duration_s)
+            self._point(np.asarray(volts, dtype=float))
+        self.moves += 1
+
+    def count_samples(self, volts: np.ndarray, dwell_s: float) -> np.ndarray:
+        """Photons (int64) counted in each sample-clock period while the galvos follow the
+        columns of `volts` (shape (2, n)), one `dwell_s` each; the spot ends at the last."""
+        volts = np.asarray(volts, dtype=float)
+        counts = np.empty(volts.shape[1], dtype=np.int64)
+        with self.world.lock:
+            for k in range(volts.shape[1]):
+                self._point(volts[:, k])
+                counts[k] = self.pixel_counts(dwell_s)
+        self.samples_counted += volts.shape[1]
+        return counts
