@@ -484,9 +484,10 @@ class _WriteTarget:
                 else arr.astype(target)
         if arr.dtype.kind not in "biuf":
             raise self._fail(f"holds numbers; got {arr.dtype} values")
-        if not np.can_cast(arr.dtype, target, "same_kind"):
+        integral = arr.dtype.kind in "biu" and target.kind in "iu"
+        if not integral and not np.can_cast(arr.dtype, target, "same_kind"):
             raise self._fail(f"cannot store {arr.dtype} values without losing their "
-                             f"fractional part or sign")
+                             f"fractional part")
         if target.kind in "iu" and arr.dtype != target and arr.size:
             info = np.iinfo(target)
             if arr.min() < info.min or arr.max() > info.max:
@@ -507,7 +508,7 @@ class _WriteTarget:
         tail = tuple(self.shape[k:])
         if arr.shape == tail:
             count = 0  # one block at `index`
-        elif k >= 1 and arr.ndim == len(tail) + 1 and arr.shape[1:] == tail:
+        elif k >= 1 and arr.ndim == len(tail) + 1 and arr.shape[1:] == tail and arr.shape[0]:
             count = arr.shape[0]  # `count` consecutive entries from index[-1] on
         else:
             raise self._fail(f"values of shape {arr.shape} do not fit at index {index}: "
