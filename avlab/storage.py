@@ -26,7 +26,20 @@ Layout (``NX_class`` attributes follow NeXus so viewers find the default plot)::
         parameters/  NXcollection    one scalar per procedure parameter, @units
         instrument/  NXinstrument    one NXcollection per role: driver, identity, resource
         sample/      NXsample        optional
+        <item>/      NXdata          one group per array item (image, histogram stack, ...):
+            <item>                   the signal, @units, @long_name, @interpretation ("image"),
+                                     chunked one innermost row per chunk, NaN (floats) or 0
+                                     where nothing was written; stacks grow along the first axis
+            <axis>                   coordinates with @units (e.g. "um"); one dataset,
+                                     hard-linked into every group that shares the axis
+            @signal, @axes ("." for a dimension without coordinates), @<axis>_indices
         <results>/   NXprocess       added after the run by RunWriter.add_results()
+
+``/entry@default`` names the first plot: "data" (the point table) or an array item's group.
+Axis units follow the UDUNITS spelling NeXus asks for ("um", "ns", "W"): plain ASCII, so
+every viewer shows them; readers such as nexusformat pass the attribute through as given.
+The root also records the writer's host and pid (``writer_host``, ``writer_pid``) so
+``avlab recover`` can refuse a file that is still being written (see avlab/recover.py).
 
 Crash safety
 ------------
@@ -46,7 +59,16 @@ plainly fail with "file is already open for write"; ``h5clear -s FILE`` (HDF5 co
 tools) clears the flag.
 
 Appending is cheap: no attribute writes and no reopening per point, only a resize, a write
-and (every ``flush_every`` points) a flush.
+and (every ``flush_every`` points) a flush. Array writes (:meth:`RunWriter.write`) are whole
+rows written as whole chunks, flushed after every call.
+
+Reading
+-------
+:func:`read_run` loads the point table, parameters and results, and gives array items as
+lazy :class:`ArrayHandle` objects (nothing is read until sliced), so opening a gigabyte stack
+costs nothing; :func:`open_run` keeps the file open for many slices. Both first check the
+file (:func:`check_file`) and refuse a truncated or corrupt one with
+:class:`DamagedRunFileError` instead of letting HDF5's SWMR open retry for minutes.
 """
 
 from __future__ import annotations
@@ -342,11 +364,6 @@ def _set_fixed_text(ds: h5py.Dataset, text: str, marker: str = "") -> None:
 AXIS_CHUNK = 512
 
 
-def _fill_for(dt: np.dtype) -> Any:
-    """Fill of unwritten array elements: NaN for floats, so an unfinished line is visible."""
-    return _fill_value(dt)
-
-
 def _h5_dtype(np_dtype: np.dtype) -> Any:
     return h5py.string_dtype("utf-8", np_dtype.itemsize) if np_dtype.kind == "S" else np_dtype
 
@@ -377,7 +394,7 @@ class _ArrayLayout:
             ds = g.create_dataset(
                 item.name, shape=item.stored_shape(), maxshape=item.max_shape(),
                 chunks=item.chunk_shape(), dtype=h5_dtype,
-                fillvalue=np.array(_fill_for(np_dtype), dtype=h5_dtype))
+                fillvalue=np.array(_fill_value(np_dtype), dtype=h5_dtype))  # NaN: unwritten shows
             ds.attrs["units"] = item.unit
             ds.attrs["long_name"] = f"{item.name} ({item.unit})" if item.unit else item.name
             if item.interpretation:
