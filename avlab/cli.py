@@ -7,7 +7,6 @@ Heavy modules (scipy, h5py, matplotlib, drivers) are imported inside the command
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
@@ -47,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     recover = sub.add_parser("recover", help="make a run file left by a killed run open in "
                                              "every HDF5 tool (status becomes 'failed')")
     recover.add_argument("file", help="run file (.h5) whose writer was killed")
+    recover.add_argument("--force", action="store_true",
+                         help="recover a file written on another host (whose writer this "
+                              "machine cannot check); never needed for local runs")
 
     instruments = sub.add_parser(
         "instruments", help="connect every configured role and show identity and a live reading",
@@ -126,12 +128,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning, module="pymeasure")
-    from .bench import Bench
     from .config import ConfigError, load_config, with_sample_overrides
     from .errors import AvlabError
+    from .outputs import OutputError, reserve_outputs
     from .registry import load_procedure
-    from .runner import Runner
-    from .storage import RunFileExistsError
 
     try:
         procedure_cls = load_procedure(args.procedure)
@@ -141,10 +141,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (KeyError, ConfigError, AvlabError) as exc:
         print(f"avlab: {_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    out = Path(args.out) if args.out else _default_run_path(procedure.name)
-    if out.exists():
-        print(f"avlab: {out} already exists; run files are never overwritten", file=sys.stderr)
+    try:  # every output is claimed before any instrument is touched
+        outputs = reserve_outputs(Path(args.out) if args.out else None,
+                                  procedure=procedure.name, siblings=procedure.outputs)
+    except OutputError as exc:
+        print(f"avlab: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        return _run_reserved(procedure, config, outputs, plot=not args.no_plot)
+    finally:
+        outputs.release_unused()
+
+
+def _run_reserved(procedure: Any, config: Any, outputs: Any, *, plot: bool) -> int:
+    from .bench import Bench
+    from .errors import AvlabError
+    from .runner import Runner
+    from .storage import RunFileExistsError
+
     print(f"avlab {procedure.name} on {config.name} ({config.source})")
     try:
         bench = Bench(config)
@@ -153,15 +167,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     with bench:
         bar = ProgressBar(sys.stderr)
-        runner = Runner(procedure, bench, out, listeners=[bar])
+        runner = Runner(procedure, bench, outputs.run_file, listeners=[bar], reserved=True)
         try:
             result = runner.run()
-        except (AvlabError, RunFileExistsError) as exc:
+        except (AvlabError, RunFileExistsError, ValueError) as exc:
             print(f"avlab: {exc}", file=sys.stderr)
             return EXIT_USAGE
         finally:
             bar.close()
-    _report(result, procedure, plot=not args.no_plot)
+    _report(result, procedure, png=outputs.siblings.get(".png") if plot else None)
     if result.status == "completed":
         return EXIT_OK
     if result.status == "aborted":
@@ -169,7 +183,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
-def _report(result: Any, procedure: Any, *, plot: bool) -> None:
+def _report(result: Any, procedure: Any, *, png: Path | None) -> None:
     print(f"run file : {result.path}")
     print(f"status   : {result.status}" + (f" ({result.message})" if result.message else ""))
     print(f"points   : {result.n_points}   bench time {result.bench_time_s:.1f} s, "
@@ -181,8 +195,7 @@ def _report(result: Any, procedure: Any, *, plot: bool) -> None:
             print(f"  {line}")
     elif result.analysis_error:
         print(f"analysis : not possible ({result.analysis_error})")
-    if plot and result.data is not None:
-        png = result.path.with_suffix(".png")
+    if png is not None and result.data is not None:
         try:
             written = procedure.plot(result.data, result.analysis, png)
             if written is not None:
@@ -223,8 +236,8 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     from .recover import RecoverError, recover_run
 
     try:
-        print(recover_run(args.file))
-    except (OSError, RecoverError) as exc:
+        print(recover_run(args.file, force=args.force))
+    except (OSError, ValueError, RecoverError) as exc:
         print(f"avlab: cannot recover {args.file}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
@@ -348,16 +361,6 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 def _message(exc: BaseException) -> str:
     return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-
-
-def _default_run_path(procedure: str) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path("runs") / f"{procedure}_{stamp}"
-    path, n = base.with_suffix(".h5"), 1
-    while path.exists():
-        n += 1
-        path = base.parent / f"{base.name}-{n}.h5"
-    return path
 
 
 class ProgressBar:

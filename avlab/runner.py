@@ -106,11 +106,14 @@ class Runner:
     """Executes one procedure on a bench, writing one run file."""
 
     def __init__(self, procedure: Procedure, bench: Bench, out_path: str | Path, *,
-                 listeners: Iterable[RunListener] = (), flush_every: int = 1) -> None:
+                 listeners: Iterable[RunListener] = (), flush_every: int = 1,
+                 reserved: bool = False) -> None:
         self.procedure = procedure
         self.bench = bench
         self.out_path = Path(out_path)
         self.flush_every = flush_every
+        #: The run file was claimed empty beforehand (avlab.outputs); the writer takes it over.
+        self.reserved = reserved
         self.run_id = uuid.uuid4().hex[:12]
         self.hub = EventHub(self.run_id)
         self.description = procedure.describe_data()
@@ -171,6 +174,7 @@ class Runner:
             sample=self._sample_description(),
             measurements=self.procedure.measurements,
             flush_every=self.flush_every,
+            reserved=self.reserved,
         )
         self._t0 = time.perf_counter()
         self._bench_t0 = self.bench.now()

@@ -71,7 +71,7 @@ def test_existing_out_file_is_refused(tmp_path, capsys):
     out = tmp_path / "s.h5"
     out.write_bytes(b"keep me")
     assert main(["run", "scurve", "--out", str(out)]) == 2
-    assert "never overwritten" in capsys.readouterr().err
+    assert "never overwrites" in capsys.readouterr().err
     assert out.read_bytes() == b"keep me"
 
 
