@@ -71,6 +71,9 @@ class Bench:
         self.stop_event = threading.Event()
         self.devices: dict[str, RoleDevice] = {}
         self.failures: dict[str, str] = {}
+        #: The simulated twin behind each `sim` role, by role: where tests, demos and the
+        #: fault controls reach the simulated instrument (the driver is the real one).
+        self.twins: dict[str, Any] = {}
         for role, inst in config.instruments.items():
             try:
                 self.devices[role] = self._connect(inst)
@@ -200,6 +203,8 @@ class Bench:
         from .connect import connect_role
 
         connection = connect_role(inst, self.world, self.config.simulation.faults, self.wait)
+        if connection.twin is not None:
+            self.twins[inst.role] = connection.twin
         driver = connection.driver
         common = {"identity": connection.identity, "resource": inst.resource,
                   "driver_name": inst.driver, "reopen": connection.reopen}

@@ -81,6 +81,24 @@ def twin_is_driver(ctx: OpenContext) -> Any:
     return ctx.twin
 
 
+DriverArguments = Callable[[OpenContext], tuple[tuple[Any, ...], dict[str, Any]]]
+
+
+def over_simulated_sdk(arguments: DriverArguments) -> Callable[[OpenContext], Any]:
+    """Simulated open of an SDK-level driver: the *real* driver class over the simulated
+    vendor SDK (sim_devices.sdk), wired as the driver's arguments say, so the code a lab runs
+    is the code the simulated bench runs. `arguments(ctx)` gives the driver constructor's
+    (args, kwargs), the same ones the spec's hardware `open` passes."""
+
+    def open_simulated(ctx: OpenContext) -> Any:
+        from sim_devices.sdk import open_simulated as open_over_sdk
+
+        args, kwargs = arguments(ctx)
+        return open_over_sdk(ctx.inst.driver, ctx.twin, *args, **kwargs)
+
+    return open_simulated
+
+
 @dataclass(frozen=True)
 class TwinSpec:
     """The simulated twin of a driver."""

@@ -27,7 +27,13 @@ from typing import Any, Protocol, runtime_checkable
 
 from instrument_data.modulation import PumpWaveform, check_waveform
 
-from .errors import NIDAQMX_INSTALL_HINT, import_optional, sdk_part
+from .errors import (
+    NIDAQMX_INSTALL_HINT,
+    classify_daq_error,
+    import_optional,
+    sdk_part,
+    translating,
+)
 
 #: Shortest period accepted by default (10 kHz). The YLR's modulation bandwidth is model
 #: dependent (a few kHz to tens of kHz) [G: check the laser's datasheet]; PA rise and decay
@@ -106,7 +112,9 @@ class NIDAQPumpModulator:
         constants = sdk_part(nidaqmx, "constants")
         AcquisitionType, Level = constants.AcquisitionType, constants.Level
 
-        task = nidaqmx.Task()
+        classify = classify_daq_error(f"NI-DAQ modulator {self.counter}", "starting")
+        with translating(classify):
+            task = nidaqmx.Task()
         try:
             channel = task.co_channels.add_co_pulse_chan_time(
                 self.counter, idle_state=Level.LOW, initial_delay=waveform.off_s,
@@ -114,7 +122,8 @@ class NIDAQPumpModulator:
             if self.output_terminal:
                 channel.co_pulse_term = f"/{self.device}/{self.output_terminal}"
             task.timing.cfg_implicit_timing(sample_mode=AcquisitionType.CONTINUOUS)
-            task.start()
+            with translating(classify):
+                task.start()
         except BaseException:
             task.close()
             raise

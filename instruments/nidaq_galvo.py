@@ -9,7 +9,7 @@ from typing import Any
 from avlab import resources
 from avlab.devices import scanner_device
 from avlab.roles import SCANNER, OptionSpec
-from avlab.specs import DriverSpec, OpenContext, TwinSpec, twin_is_driver
+from avlab.specs import DriverSpec, OpenContext, TwinSpec, over_simulated_sdk
 
 from ._shared import DEAD_TIME_OPTION
 
@@ -26,15 +26,29 @@ def galvo_calibration(inst: Any) -> Any:
                             max_slew_V_per_ms=inst.limits["max_slew_V_per_ms"])
 
 
+#: Where a simulated role sits on the simulated NI card.
+SIMULATED_RESOURCE = 'Dev1'
+
+
+def _arguments(ctx: OpenContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The driver constructor's arguments, the same on hardware and over the simulated SDK
+    (where a `sim` role is cabled to the simulated card as 'Dev1')."""
+    resource = SIMULATED_RESOURCE if ctx.simulated else ctx.inst.resource
+    opts = ctx.options
+    kwargs = {"calibration": galvo_calibration(ctx.inst),
+              "x_channel": opts.get("x_channel", "ao0"), "y_channel": opts.get("y_channel", "ao1"),
+              "counter": opts.get("counter", "ctr0"),
+              "photon_terminal": opts.get("photon_terminal", "PFI8")}
+    if "park_rate_Hz" in opts:
+        kwargs["park_rate_Hz"] = opts["park_rate_Hz"]
+    return (resource,), kwargs
+
+
 def _open(ctx: OpenContext) -> Any:
     from drivers.scanning.nidaq_galvo import NIDAQGalvoScanner
 
-    opts = ctx.options
-    return NIDAQGalvoScanner(
-        ctx.inst.resource, calibration=galvo_calibration(ctx.inst),
-        x_channel=opts.get("x_channel", "ao0"), y_channel=opts.get("y_channel", "ao1"),
-        counter=opts.get("counter", "ctr0"), photon_terminal=opts.get("photon_terminal", "PFI8"),
-        **({"park_rate_Hz": opts["park_rate_Hz"]} if "park_rate_Hz" in opts else {}))
+    args, kwargs = _arguments(ctx)
+    return NIDAQGalvoScanner(*args, **kwargs)
 
 
 def _twin(inst: Any, world: Any) -> Any:
@@ -72,5 +86,5 @@ SPEC = DriverSpec(
                                                  "(simulation only)"),
     },
     open=_open, device=scanner_device, resource=resources.ni_device,
-    twin=TwinSpec(build=_twin, fault_names=_faults, served=False, open=twin_is_driver),
+    twin=TwinSpec(build=_twin, fault_names=_faults, served=False, open=over_simulated_sdk(_arguments)),
 )

@@ -9,19 +9,30 @@ from typing import Any
 from avlab import resources
 from avlab.devices import modulator_device
 from avlab.roles import MODULATOR, OptionSpec
-from avlab.specs import DriverSpec, OpenContext, TwinSpec, twin_is_driver
+from avlab.specs import DriverSpec, OpenContext, TwinSpec, over_simulated_sdk
 
 
 def _period_limits(inst: Any) -> dict[str, float]:
     return {k: inst.limits[k] for k in ("min_period_s", "max_period_s") if k in inst.limits}
 
 
+#: Where a simulated role sits on the simulated NI card.
+SIMULATED_RESOURCE = 'Dev1/ctr2'
+
+
+def _arguments(ctx: OpenContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The driver constructor's arguments, the same on hardware and over the simulated SDK
+    (where a `sim` role is cabled to the simulated card as 'Dev1/ctr2')."""
+    resource = SIMULATED_RESOURCE if ctx.simulated else ctx.inst.resource
+    return ((resource,),
+            {"output_terminal": ctx.options.get("output_terminal"), **_period_limits(ctx.inst)})
+
+
 def _open(ctx: OpenContext) -> Any:
     from drivers.modulation import NIDAQPumpModulator
 
-    return NIDAQPumpModulator(ctx.inst.resource,
-                              output_terminal=ctx.options.get("output_terminal"),
-                              **_period_limits(ctx.inst))
+    args, kwargs = _arguments(ctx)
+    return NIDAQPumpModulator(*args, **kwargs)
 
 
 def _twin(inst: Any, world: Any) -> Any:
@@ -47,5 +58,5 @@ SPEC = DriverSpec(
                                 role_of_kind="laser"),
     },
     open=_open, device=modulator_device, resource=resources.ni_channel,
-    twin=TwinSpec(build=_twin, fault_names=_faults, served=False, open=twin_is_driver),
+    twin=TwinSpec(build=_twin, fault_names=_faults, served=False, open=over_simulated_sdk(_arguments)),
 )

@@ -9,17 +9,23 @@ from typing import Any
 from avlab import resources
 from avlab.devices import time_tagger_device
 from avlab.roles import TIME_TAGGER, OptionSpec
-from avlab.specs import DriverSpec, OpenContext, TwinSpec, twin_is_driver
+from avlab.specs import DriverSpec, OpenContext, TwinSpec, over_simulated_sdk
 
 from ._shared import DEAD_TIME_OPTION
 
 _TWIN_KEYS = ("detector_channel", "marker_channel", "dark_count_rate_cps", "timing_jitter_ps")
 
 
+def _arguments(ctx: OpenContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The driver constructor's arguments, the same on hardware and over the simulated SDK."""
+    return (ctx.options.get("serial", ""),), {}
+
+
 def _open(ctx: OpenContext) -> Any:
     from drivers.timetagging.swabian import SwabianTimeTagger
 
-    return SwabianTimeTagger(ctx.options.get("serial", ""))
+    args, kwargs = _arguments(ctx)
+    return SwabianTimeTagger(*args, **kwargs)
 
 
 def _prepare(inst: Any, driver: Any) -> None:
@@ -59,5 +65,5 @@ SPEC = DriverSpec(
         "timing_jitter_ps": OptionSpec(float, "simulation only", positive=True),
     },
     open=_open, prepare=_prepare, device=time_tagger_device, resource=resources.serial_number,
-    twin=TwinSpec(build=_twin, fault_names=_faults, served=False, open=twin_is_driver),
+    twin=TwinSpec(build=_twin, fault_names=_faults, served=False, open=over_simulated_sdk(_arguments)),
 )

@@ -148,7 +148,7 @@ def test_ctrl_c_stops_a_real_time_run_with_emission_off_and_status_aborted(tmp_p
          "--set", "max_gate_s=0.1", "--set", "settle_s=0.05"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     deadline = time.monotonic() + 60
-    while not out.exists() and time.monotonic() < deadline:
+    while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(4.0)  # past the laser's 3 s emission start-up, into the sweep
     proc.send_signal(signal.SIGINT)

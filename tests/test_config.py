@@ -159,7 +159,7 @@ def test_an_omitted_dead_time_is_one_value_for_the_twin_and_the_rate_correction(
     config = parse_config(GOOD)
     assert config.instruments["detector"].options["dead_time_ns"] == DEFAULT_DEAD_TIME_NS
     with Bench(config) as bench:
-        twin = bench.detector().driver
+        twin = bench.twins["detector"]
         assert bench.detector().dead_time_s == twin.dead_time_s == DEFAULT_DEAD_TIME_NS * 1e-9
 
 

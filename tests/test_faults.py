@@ -24,8 +24,7 @@ from experiments.scurve import SCurve
 
 
 def twin(bench, role):
-    driver = bench[role].driver
-    return getattr(driver, "adapter", None) and driver.adapter.device or driver
+    return bench.twins[role]
 
 
 @pytest.mark.parametrize(("role", "fault", "action", "error"), [
@@ -90,7 +89,7 @@ def test_a_fault_mid_run_ends_it_with_the_pump_off_and_data_on_disk(tmp_path, ro
         assert result.shutdown.outcomes["pump_1064"].startswith("emission off")
     data = read_run(tmp_path / "run.h5")
     assert data.status == "failed" and data.message
-    assert data.n_points > 5  # the sweep was under way, and its points are kept
+    assert data.n_points >= 4  # the sweep was under way, and its points are kept
 
 
 @pytest.mark.parametrize("fault", ["stop_answering", "answer_garbage"])

@@ -11,6 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from drivers.scanning.base import ScannerConnectionError
+
+from drivers.errors import InstrumentConnectionError, InstrumentTimeoutError
+
 from drivers.counters.nidaq import NIDAQPhotonCounter
 from drivers.scanning import RasterFrame, ScannerTimeoutError, assemble_image
 from drivers.scanning.nidaq_galvo import NIDAQGalvoScanner
@@ -115,9 +119,9 @@ def test_dropped_card_raises_the_daqmx_device_error():
     twin = SimPhotonCounter(_world(0.5))
     counter = sdk.nidaq_counter(twin)
     twin.inject("drop_connection")
-    with pytest.raises(DaqError) as error:
+    with pytest.raises(InstrumentConnectionError) as error:
         counter.count(0.1)
-    assert error.value.error_code == -201003
+    assert error.value.__cause__.error_code == -201003
 
 
 def test_hung_gate_times_out_after_the_driver_s_timeout():
@@ -126,9 +130,9 @@ def test_hung_gate_times_out_after_the_driver_s_timeout():
     counter = sdk.nidaq_counter(twin)
     twin.inject("stop_answering")
     before = world.clock.now()
-    with pytest.raises(DaqError) as error:
+    with pytest.raises(InstrumentTimeoutError) as error:
         counter.count(0.5)
-    assert error.value.error_code == -200560
+    assert error.value.__cause__.error_code == -200560
     assert world.clock.now() - before == pytest.approx(0.5 + 10.0)  # the driver's timeout
 
 
@@ -234,10 +238,10 @@ def test_dropped_card_mid_frame_raises_the_daqmx_device_error():
     frame = _frame(pixels_x=10, pixels_y=10, dwell_s=1e-2)
     twin.schedule_fault("drop_connection", world.clock.now() + 0.5, world.clock)
     received = []
-    with pytest.raises(DaqError) as error:
+    with pytest.raises(ScannerConnectionError) as error:
         for line in scanner.scan_lines(frame):
             received.append(line)
-    assert error.value.error_code == -201003
+    assert error.value.__cause__.error_code == -201003
     assert 0 < len(received) < frame.pixels_y
 
 

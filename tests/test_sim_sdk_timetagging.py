@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pytest
 
+from drivers.errors import InstrumentConnectionError
+
 from drivers.lasers.ipg_ylr import IPGYLR
 from drivers.modulation import NIDAQPumpModulator, PumpWaveform
 from drivers.timetagging import TimeTaggerConnectionError, TimeTaggerTimeoutError
@@ -177,16 +179,16 @@ def test_opening_an_unplugged_tagger_raises_the_driver_s_connection_error():
 def test_dropped_tagger_raises_the_sdk_s_runtime_error():
     _, _, tagger, _, tagger_twin = _bench(5.6)
     tagger_twin.inject("drop_connection")
-    with pytest.raises(RuntimeError, match="disconnected"):
+    with pytest.raises(TimeTaggerConnectionError, match="disconnected"):
         tagger.histogram(MARKER, DETECTOR, binwidth_ps=10**9, n_bins=10, duration_s=1.0)
 
 
 def test_dropped_daq_card_refuses_to_start_the_modulation():
     _, modulator, _, modulator_twin, _ = _bench(5.6)
     modulator_twin.inject("drop_connection")
-    with pytest.raises(DaqError) as error:
+    with pytest.raises(InstrumentConnectionError) as error:
         modulator.start(period_s=1.0)
-    assert error.value.error_code == -201003
+    assert error.value.__cause__.error_code == -201003
     assert modulator_twin.waveform is None
 
 

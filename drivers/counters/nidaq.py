@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import NIDAQMX_INSTALL_HINT, import_optional, sdk_part
+from ..errors import NIDAQMX_INSTALL_HINT, classify_daq_error, import_optional, sdk_part, translating
 
 
 def _import_nidaqmx() -> Any:
@@ -44,7 +44,8 @@ class NIDAQPhotonCounter:
         Edge, Level, TriggerType = constants.Edge, constants.Level, constants.TriggerType
 
         gate_output = f"/{self.device}/{self.gate_counter.split('/')[-1].capitalize()}InternalOutput"
-        with nidaqmx.Task() as counting, nidaqmx.Task() as gate:
+        with (translating(classify_daq_error(f"NI-DAQ counter {self.counter}", "counting")),
+              nidaqmx.Task() as counting, nidaqmx.Task() as gate):
             channel = counting.ci_channels.add_ci_count_edges_chan(
                 self.counter, edge=Edge.RISING, initial_count=0)
             channel.ci_count_edges_term = f"/{self.device}/{self.input_terminal}"

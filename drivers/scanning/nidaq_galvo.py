@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NIDAQMX_INSTALL_HINT, import_optional, sdk_part
-from .base import LineResult, RasterFrame, ScannerTimeoutError
+from ..errors import NIDAQMX_INSTALL_HINT, classify_daq_error, import_optional, sdk_part
+from .base import LineResult, RasterFrame, ScannerConnectionError, ScannerTimeoutError
 from .calibration import GalvoCalibration, RasterWaveform, raster_waveform
 
 #: Sample rate of the slew-limited moves of `park` and of the move to a frame's start.
@@ -239,4 +239,8 @@ class NIDAQGalvoScanner:
         if code in _TIMEOUT_CODES:
             raise ScannerTimeoutError(f"{self.device}: {action}: {_TIMEOUT_CODES[code]} "
                                       f"(DAQmx {code}); is the sample clock running?") from exc
+        translated = classify_daq_error(f"NI-DAQ galvo scanner {self.device}", action,
+                                        connection_error=ScannerConnectionError)(exc)
+        if translated is not None:
+            raise translated from exc
         raise exc
