@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import model_cli
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
@@ -33,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", metavar="FILE", help="lab config TOML (default: simulated bench)")
     run.add_argument("--set", dest="assignments", metavar="NAME=VALUE", action="append",
                      default=[], help="set a procedure parameter (repeatable)")
+    run.add_argument("--sample", dest="sample", metavar="NAME=VALUE", action="append", default=[],
+                     help="simulated sample design, e.g. concentration=0.04 (repeatable)")
     run.add_argument("--out", metavar="FILE", help="run file to create (never overwritten); "
                                                    "default runs/<procedure>_<time>.h5")
     run.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
@@ -70,8 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     procs = sub.add_parser("procedures", help="list procedures and their parameters")
     procs.add_argument("name", nargs="?", help="show only this procedure")
 
+    model_cli.add_parser(sub)
     config = sub.add_parser("config", help="check a lab config and show what it sets up")
     config.add_argument("file", nargs="?", help="lab config TOML (default: the built-in one)")
+    config.add_argument("--drivers", action="store_true",
+                        help="also list every known driver (built-in and installed), its role "
+                             "kinds and its simulated twin")
     return parser
 
 
@@ -108,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     handler = {**extra, "run": _cmd_run, "inspect": _cmd_inspect, "recover": _cmd_recover,
                "sim": _cmd_sim, "instruments": _cmd_instruments, "procedures": _cmd_procedures,
-               "config": _cmd_config}[args.command]
+               "config": _cmd_config, "model": model_cli.run}[args.command]
     return handler(args)
 
 
@@ -119,7 +127,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     warnings.filterwarnings("ignore", category=FutureWarning, module="pymeasure")
     from .bench import Bench
-    from .config import ConfigError, load_config
+    from .config import ConfigError, load_config, with_sample_overrides
     from .errors import AvlabError
     from .registry import load_procedure
     from .runner import Runner
@@ -127,7 +135,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         procedure_cls = load_procedure(args.procedure)
-        config = load_config(args.config)  # checked completely before any instrument
+        config = with_sample_overrides(load_config(args.config), args.sample)
         procedure = procedure_cls()
         procedure.set_from_strings(args.assignments)
     except (KeyError, ConfigError, AvlabError) as exc:
@@ -323,7 +331,16 @@ def _cmd_config(args: argparse.Namespace) -> int:
           f"{config.optics.transmission_to_sample}")
     for role, inst in config.instruments.items():
         limits = ", ".join(f"{k} = {v:g}" for k, v in inst.limits.items()) or "none"
-        print(f"  {role:<12} {inst.driver:<16} {inst.resource:<28} limits: {limits}")
+        kind = inst.kind + (f" {inst.wavelength_nm:g} nm" if inst.wavelength_nm else "")
+        print(f"  {role:<12} {kind:<17} {inst.driver:<16} {inst.resource:<28} limits: {limits}")
+    if args.drivers:
+        from .specs import driver_specs
+
+        print("drivers:")
+        for name, spec in sorted(driver_specs().items()):
+            twin = ("no twin" if spec.twin is None else "twin, served" if spec.twin.served
+                    else "twin, in-process")
+            print(f"  {name:<20} {'/'.join(spec.kinds):<13} {twin:<17} {spec.description}")
     return EXIT_OK
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -57,6 +58,20 @@ def import_optional(module: str | Sequence[str], what: str, hint: str) -> Any:
         except (ImportError, AttributeError):
             continue
     raise BackendNotInstalledError(what, hint) from None
+
+
+def sdk_part(sdk: Any, name: str) -> Any:
+    """Submodule `name` of a vendor SDK handed over as an object (`nidaqmx` → `.constants`).
+
+    Drivers take their SDK by injection (the real module by default, a simulated one on the
+    simulated bench), so they reach its submodules through the object they were given, never by
+    a fixed import path: the attribute if the package already loaded it, else the submodule
+    imported under the package's own name (`nidaqmx` does not import `stream_readers` itself).
+    """
+    part = getattr(sdk, name, None)
+    if part is None:
+        part = importlib.import_module(f"{sdk.__name__}.{name}")
+    return part
 
 
 class SetpointTimeoutError(InstrumentError, TimeoutError):

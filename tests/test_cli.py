@@ -171,13 +171,13 @@ def test_instruments_shows_identity_and_a_live_reading_per_role(capsys):
 
 def test_instruments_reports_a_broken_role_and_still_checks_the_others(tmp_path, capsys):
     config = tmp_path / "lab.toml"
-    # Port 9 on loopback: nothing listens there, so the connection is refused at once.
+    # A serial port that does not exist: opening it fails at once.
     config.write_text(builtin_config_text().replace(
         'driver = "thorlabs_pm100"\nresource = "sim"',
-        'driver = "thorlabs_pm100"\nresource = "TCPIP0::127.0.0.1::9::SOCKET"'))
+        'driver = "thorlabs_pm100"\nresource = "ASRL/dev/ttyAVLAB_NONE::INSTR"'))
     assert main(["instruments", "--config", str(config)]) == 1
     text = capsys.readouterr().out
-    assert "power_meter  [thorlabs_pm100 @ TCPIP0::127.0.0.1::9::SOCKET]\n  PROBLEM:" in text
+    assert "power_meter  [thorlabs_pm100 @ ASRL/dev/ttyAVLAB_NONE::INSTR]\n  PROBLEM:" in text
     assert "identity: IPG Photonics" in text  # the laser after it was still connected
     assert "2 of 3 roles OK" in text
 

@@ -121,11 +121,13 @@ def test_scheduled_fault_for_an_unknown_role_is_a_config_error():
         config_with_fault("pump_852", "over_temperature")
 
 
-def test_unknown_scheduled_fault_is_reported_when_the_bench_is_built():
-    from avlab.errors import BenchError
+def test_unknown_scheduled_fault_is_refused_with_the_config():
+    from avlab.config import ConfigError
 
-    with pytest.raises(BenchError, match="no fault 'meltdown'"):
-        Bench(config_with_fault("pump_1064", "meltdown"))
+    with pytest.raises(ConfigError, match="no fault 'meltdown'") as caught:
+        config_with_fault("pump_1064", "meltdown")
+    assert caught.value.key == "simulation.faults[0].fault"
+    assert "interlock_open" in str(caught.value)  # the twin's spec lists what it offers
 
 
 # --- clearing a laser's device fault over the fault-control channel -------------------------

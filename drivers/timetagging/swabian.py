@@ -52,10 +52,15 @@ def _import_sdk() -> Any:
 
 
 class SwabianTimeTagger:
-    """A Swabian Time Tagger; `serial` picks one of several (empty: the first found)."""
+    """A Swabian Time Tagger; `serial` picks one of several (empty: the first found).
 
-    def __init__(self, serial: str = "", *, timeout_margin_s: float = 10.0) -> None:
-        self._sdk = _import_sdk()
+    `sdk` is the TimeTagger module to use: by default the installed one (imported here), on the
+    simulated bench a simulated one (`sim_devices.sdk`).
+    """
+
+    def __init__(self, serial: str = "", *, timeout_margin_s: float = 10.0,
+                 sdk: Any = None) -> None:
+        self._sdk = _import_sdk() if sdk is None else sdk
         self.serial = serial
         self.timeout_margin_s = float(timeout_margin_s)
         try:

@@ -1,6 +1,6 @@
 """Analysis of a measured photon-avalanche S-curve (emission rate vs pump intensity).
 
-Definitions follow PHYSICS.md §3:
+Definitions follow docs/physics.md §3:
 
 * **Local slope** ``S(I) = d ln I_em / d ln I_pump``.
 * **Threshold**, convention 1 (default): the intensity where S peaks.
@@ -618,7 +618,7 @@ def analyse_scurve(
        fit). With ``low_power_model="critical"`` (default) the model is
        ``rate = A·I^k / (1 − I/I_th)`` on I <= 0.8·I_th. Why: below threshold the
        feedback loop amplifies the reservoir population as 1/(1 − I/I_th)
-       (linear-stability / mean-field picture, PHYSICS.md §1), so the local
+       (linear-stability / mean-field picture, docs/physics.md §1), so the local
        slope is already k + (I/I_th)/(1 − I/I_th) — 2.18 at 0.15·I_th and 3.5
        at 0.6·I_th for Tm — and a plain power law through sub-threshold points
        overestimates k (3.1 instead of 2.0 on the Tm test data) and misplaces

@@ -1,6 +1,6 @@
 """Simulated galvo scanner with synchronised photon counting (twin of `drivers.scanning`).
 
-The real scanner is an SDK-level device (NI-DAQ AO + counter, PROTOCOLS.md §4), so the twin
+The real scanner is an SDK-level device (NI-DAQ AO + counter, docs/protocols.md §4), so the twin
 implements the small scanning interface directly, like the simulated photon counter. It reuses
 that interface's pure-numpy parts — `RasterFrame`/`LineResult`, the calibration and the
 raster waveform builder from `drivers.scanning` — so the simulated bench checks every frame
@@ -13,7 +13,7 @@ counts Poisson photons from the sample plus dark counts, saturated by a non-para
 time (m = r / (1 + r·τ)), as the simulated counter does. Flyback samples are counted and
 dropped, as on the card. Emission is the steady state at each pixel's local intensity;
 `pixel_counts` is the one place a finite-dwell model (populations carried from pixel to pixel,
-PHYSICS.md §6) will replace it.
+docs/physics.md §6) will replace it.
 """
 
 from __future__ import annotations
@@ -22,13 +22,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from drivers.scanning.base import (
-    LineResult,
-    RasterFrame,
-    ScannerConnectionError,
-    ScannerTimeoutError,
-)
-from drivers.scanning.calibration import GalvoCalibration, RasterWaveform, raster_waveform
+from drivers.scanning.base import ScannerConnectionError, ScannerTimeoutError
+from instrument_data.galvo import GalvoCalibration, RasterWaveform, raster_waveform
+from instrument_data.scanning import LineResult, RasterFrame
 
 from ..world import SimWorld
 from .photon_counter import counted_rate_cps
@@ -71,7 +67,7 @@ class SimGalvoScanner(SdkFaults):
         self.dead_time_s = dead_time_s
         self.park_rate_Hz = park_rate_Hz
         #: Integrate the rate equations through each pixel's dwell, carrying populations from
-        #: pixel to pixel (PHYSICS.md 6: near threshold t_half ~0.2 s >> typical dwell, so an
+        #: pixel to pixel (docs/physics.md §6: near threshold t_half ~0.2 s >> typical dwell, so an
         #: image streaks along the scan); False: steady-state emission per pixel.
         self.finite_dwell = finite_dwell
         self._particles: list = []
@@ -184,3 +180,38 @@ class SimGalvoScanner(SdkFaults):
             if line == waveform.lines - 1:
                 self._point(waveform.volts[:, -1])  # the closing edge moves the spot once more
             yield waveform.line_result(line, counts, dwell_s)
+
+    # --- the simulated NI-DAQ card's view (`sim_devices.sdk`) ----------------------------------
+    # The card drives the galvos with whatever samples its AO task generates and counts the
+    # photons of each sample-clock period; these are the twin's physics for it, without the
+    # twin's own frame logic and faults (the card raises the SDK's errors itself).
+
+    @property
+    def volts(self) -> np.ndarray:
+        """The galvo commands (x, y) in V the spot follows now."""
+        return self._volts.copy()
+
+    def start_frame(self) -> None:
+        """A clocked AO/counter acquisition starts: finite-dwell populations start from the
+        steady state at the spot, as at the start of `scan_lines`."""
+        if self.finite_dwell:
+            self._start_particles()
+
+    def glide_to(self, volts: np.ndarray, duration_s: float) -> None:
+        """An uncounted generation of `duration_s` that ends at `volts` (a park move)."""
+        with self.world.lock:
+            self.world.clock.sleep(duration_s)
+            self._point(np.asarray(volts, dtype=float))
+        self.moves += 1
+
+    def count_samples(self, volts: np.ndarray, dwell_s: float) -> np.ndarray:
+        """Photons (int64) counted in each sample-clock period while the galvos follow the
+        columns of `volts` (shape (2, n)), one `dwell_s` each; the spot ends at the last."""
+        volts = np.asarray(volts, dtype=float)
+        counts = np.empty(volts.shape[1], dtype=np.int64)
+        with self.world.lock:
+            for k in range(volts.shape[1]):
+                self._point(volts[:, k])
+                counts[k] = self.pixel_counts(dwell_s)
+        self.samples_counted += volts.shape[1]
+        return counts

@@ -5,7 +5,7 @@ Full state y: the level fractions of every species, concatenated in preset order
 
     dy/dt = (A_decay + Φ·A_pump)·y + Σ_t S[:, t]·k_t·y[donor_t]·y[acceptor_t]
 
-(PHYSICS.md §1, "generic form"); every process moves population between levels of one species,
+(docs/physics.md §1, "generic form"); every process moves population between levels of one species,
 so Σ dy/dt over a species is zero by construction. The solvers work in **reduced coordinates** z
 (every level except each species' ground level), with y = g + E·z, which makes conservation
 exact (to rounding, ~1e-16) instead of a constraint to be enforced. In z the right-hand side is a
