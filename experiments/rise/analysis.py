@@ -41,7 +41,9 @@ STEADY_TOLERANCE = 0.02
 #: Largest left-over signal at switch-on / end of the off-phase, relative to the steady level.
 DARK_TOLERANCE = 0.02
 #: Fraction of the on-phase (its end) that must be flat; also the steady-level window.
-STEADY_WINDOW = 0.2
+STEADY_WINDOW = 0.3
+#: The flatness test must be able to see a drift this large (3 sigma), else it is unconfirmed.
+MAX_UNRESOLVED_DRIFT = 0.10
 #: Fraction of the off-phase (its end) that must be dark.
 DARK_WINDOW = 0.2
 #: Bootstrap redraws for the uncertainties of t½ and t10–90.
@@ -119,9 +121,16 @@ def check_rise(counts: np.ndarray, on_bins: int, dark_per_bin: float,
         reasons.append("no signal above the dark level")
     scale = max(steady, 1e-300)
     drift = (late - early) / scale
-    settled = not (abs(late - early) > CHECK_SIGMAS * math.hypot(s_early, s_late)
-                   and abs(drift) > STEADY_TOLERANCE)
-    if not settled:
+    drift_sigma = math.hypot(s_early, s_late) / scale
+    # Steady needs positive evidence: no drift beyond noise and tolerance, AND counts enough
+    # to have seen a drift of MAX_UNRESOLVED_DRIFT (a dim truncated rise cannot pass as flat).
+    resolved = CHECK_SIGMAS * drift_sigma <= MAX_UNRESOLVED_DRIFT
+    settled = resolved and not (abs(drift) > CHECK_SIGMAS * drift_sigma
+                                and abs(drift) > STEADY_TOLERANCE)
+    if not resolved and has_signal:
+        reasons.append(f"too few counts to confirm the steady state (drift {drift:+.1%} ± "
+                       f"{drift_sigma:.1%})")
+    elif not settled:
         reasons.append(f"not steady before switch-off (level drifts {drift:+.1%} over the "
                        f"last {STEADY_WINDOW:.0%} of the on-phase)")
     # First bins after switch-on: a rise from dark starts at the dark level.
@@ -239,7 +248,8 @@ def fit_decay(counts: Sequence[float] | np.ndarray, binwidth_s: float, dark_per_
               *, skip_s: float = 5e-6) -> DecayFit:
     """Weighted log-linear fit of the decay histogram (time since switch-off) over the part
     that stands clear of the dark level, from `skip_s` (timing jitter, switching edge) until
-    the signal falls below 1/e³ of its start."""
+    the signal falls below 1/e² of its start (later, the reservoir's
+    refeeding shows)."""
     counts = np.asarray(counts, dtype=float)
     t = (np.arange(counts.size) + 0.5) * binwidth_s
     signal = counts - dark_per_bin
@@ -260,7 +270,7 @@ def fit_decay(counts: Sequence[float] | np.ndarray, binwidth_s: float, dark_per_
     tt = t[start:start + n * factor].reshape(n, factor).mean(axis=1)
     s = c - dark_per_bin * factor
     keep = np.flatnonzero(s > np.maximum(3.0 * np.sqrt(np.maximum(c, 1.0)),
-                                         s[0] * math.exp(-3.0)))
+                                         s[0] * math.exp(-2.0)))
     # Use the leading run only (noise later on can rise above the cut again).
     if keep.size:
         breaks = np.flatnonzero(np.diff(keep) > 1)

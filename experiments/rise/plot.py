@@ -48,6 +48,13 @@ def plot_rise(data: Any, report: Any, png_path: str | Path) -> Path:
             y = (counts[k] - curve.dark_counts_per_bin) / curve.steady_counts_per_bin
         else:
             y = counts[k] / max(np.max(counts[k]), 1.0)
+        if curve is not None and not curve.check.has_signal:
+            continue  # lost in the dark counts: nothing to draw
+        # Rebinned for display (the analysis uses every bin).
+        factor = max(1, int(on.sum()) // 150)
+        m = int(on.sum()) // factor * factor
+        t, y, on = (t[:m].reshape(-1, factor).mean(axis=1), y[:m].reshape(-1, factor).mean(axis=1),
+                    np.ones(m // factor, dtype=bool))
         colour = cmap((math.log(intensity[k]) - lo) / (hi - lo) if hi > lo else 0.5)
         reliable = bool(rows["reliable"][k])
         ax_curves.plot(t[on], y[on], lw=0.8, color=colour, ls="-" if reliable else ":",

@@ -90,7 +90,7 @@ class Rise(Procedure):
     pump_role = Text("", doc="laser role to modulate; empty: the bench's only laser")
     powers_W = Text("", doc="comma-separated laser setpoints (W) to measure in this order; "
                             "empty: the log range power_min_W … power_max_W")
-    power_min_W = Float(0.12, minimum=0.0, unit="W", doc="lowest setpoint of the log range")
+    power_min_W = Float(0.15, minimum=0.0, unit="W", doc="lowest setpoint of the log range")
     power_max_W = Float(0.8, minimum=0.0, unit="W", doc="highest setpoint of the log range")
     points = Int(20, minimum=2, maximum=500, doc="coarse points of the log range")
     refine = Bool(True, doc="add points around the t½ peak after the coarse pass")
@@ -357,10 +357,9 @@ class RiseSweep:
             at_limit = period >= self.high_period
             on_s = period * p.duty_cycle
             curve, counts, cycles, meter_W = self.capture(setpoint, period)
-            truncated = not (curve.check.settled and curve.check.decayed)
-            # A longer period cures a truncated curve, not a missing signal (that needs a
-            # longer capture, bounded by max_capture_s).
-            if not truncated or not p.adapt_period or attempts >= p.max_attempts or at_limit:
+            # A longer period cures a truncated curve, and also a signal still lost in the
+            # dark counts when the on-phase ended before the emission had risen.
+            if curve.check.ok or not p.adapt_period or attempts >= p.max_attempts or at_limit:
                 break
             ctx.log(f"{setpoint * 1e3:.1f} mW, period {period:.4g} s: "
                     f"{'; '.join(curve.check.reasons)}; lengthening the period", 20)
