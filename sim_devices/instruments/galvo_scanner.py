@@ -7,13 +7,14 @@ raster waveform builder from `drivers.scanning` — so the simulated bench check
 against the same voltage and slew limits and walks the same samples as the card would; it
 imports no hardware backend.
 
-Each sample of the waveform is one dwell: the twin points the world's beam at the sample's
-position (volts → µm through the calibration), lets the dwell pass on the bench clock and
-counts Poisson photons from the sample plus dark counts, saturated by a non-paralyzable dead
-time (m = r / (1 + r·τ)), as the simulated counter does. Flyback samples are counted and
-dropped, as on the card. Emission is the steady state at each pixel's local intensity;
-`pixel_counts` is the one place a finite-dwell model (populations carried from pixel to pixel,
-PHYSICS.md §6) will replace it.
+Each sample of the waveform is one dwell with the spot at the sample's position (volts → µm
+through the calibration); the twin counts Poisson photons from the sample plus dark counts,
+saturated by a non-paralyzable dead time (m = r / (1 + r·τ)), as the simulated counter does,
+and lets the line's dwells pass on the bench clock. Flyback samples are counted and dropped,
+as on the card. The counts of a whole line come from `sim_devices.scan_engine.ScanEngine`
+(docs/physics.md, "Confocal scan engine"): steady-state emission per sample, or with
+`finite_dwell` every particle's populations carried from pixel to pixel, so a spot near
+threshold streaks along the scan.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from drivers.scanning.base import (
 )
 from drivers.scanning.calibration import GalvoCalibration, RasterWaveform, raster_waveform
 
+from ..scan_engine import ScanEngine
 from ..world import SimWorld
 from .photon_counter import counted_rate_cps
 from .sdk_faults import SdkFaults
@@ -74,7 +76,8 @@ class SimGalvoScanner(SdkFaults):
         #: pixel to pixel (PHYSICS.md 6: near threshold t_half ~0.2 s >> typical dwell, so an
         #: image streaks along the scan); False: steady-state emission per pixel.
         self.finite_dwell = finite_dwell
-        self._particles: list = []
+        self.engine = ScanEngine(world, dark_count_rate_cps=dark_count_rate_cps,
+                                 dead_time_s=dead_time_s, finite_dwell=finite_dwell)
         self.name = name
         #: Samples dwelt on (pixels and flyback) and lines delivered, for tests and diagnostics.
         self.samples_counted = 0
@@ -116,37 +119,12 @@ class SimGalvoScanner(SdkFaults):
     def close(self) -> None:
         """Nothing to release in the simulation."""
 
-    # --- the seam for finite-dwell physics -----------------------------------------------------
-    def _start_particles(self) -> None:
-        """At the start of a frame each particle is in steady state at the spot's current
-        position (the beam was parked there long enough); from then on its populations are
-        integrated through every pixel."""
-        from sim_devices.physics import ParticleDynamics
-
-        preset, temperature = self.world.sample.preset, self.world.temperature_K
-        self._particles = []
-        for intensity in self.world.particle_intensities_kW_cm2():
-            dynamics = ParticleDynamics(preset, temperature_K=temperature)
-            dynamics.set_steady_state(float(intensity))
-            self._particles.append(dynamics)
-
-    def _signal_rate_cps(self, dwell_s: float) -> float:
-        """Detected signal photons/s over the next dwell, with the beam where it is now."""
-        if not self.finite_dwell or not self._particles:
-            return self.world.detected_photon_rate_cps()
-        ions = self.world.preset.ions_per_particle
-        photons = sum(dynamics.advance(dwell_s, float(intensity)) for dynamics, intensity
-                      in zip(self._particles, self.world.particle_intensities_kW_cm2()))
-        return photons * ions * self.world.detection.collection_efficiency / dwell_s
-
+    # --- photon counts ------------------------------------------------------------------------
     def pixel_counts(self, dwell_s: float) -> int:
         """Photons counted during `dwell_s` of bench time with the beam where it is now:
-        Poisson statistics, dark counts, non-paralyzable dead time, and (with finite_dwell)
-        the emission integrated from the rate equations over the dwell."""
-        measured_rate = counted_rate_cps(self._signal_rate_cps(dwell_s),
-                                         self.dark_count_rate_cps, self.dead_time_s,
-                                         flood="flood" in self.active_faults)
-        counts = int(self.world.rng.poisson(measured_rate * dwell_s))
+        Poisson statistics, dark counts, non-paralyzable dead time, and (with finite_dwell,
+        after a frame) the particles' populations carried on from the frame."""
+        counts = self.engine.park_counts(dwell_s, flood="flood" in self.active_faults)
         self.world.clock.sleep(dwell_s)
         return counts
 
@@ -168,18 +146,19 @@ class SimGalvoScanner(SdkFaults):
 
     def _run_frame(self, waveform: RasterWaveform) -> Iterator[LineResult]:
         self._move_to(waveform.volts[:, 0])
-        if self.finite_dwell:
-            self._start_particles()
         dwell_s = waveform.frame.dwell_s
+        self.engine.start_frame(self.calibration.to_um(waveform.volts), dwell_s,
+                                self.world.clock.now(),
+                                samples_per_line=waveform.samples_per_line)
         for line in range(waveform.lines):
             self._check_faults(waveform.frame.line_duration_s)
-            samples = range(*waveform.line_samples(line).indices(waveform.n_samples))
-            counts = np.empty(len(samples), dtype=np.int64)
+            samples = waveform.line_samples(line)
             with self.world.lock:
-                for k, index in enumerate(samples):
-                    self._point(waveform.volts[:, index])
-                    counts[k] = self.pixel_counts(dwell_s)
-            self.samples_counted += len(samples)
+                counts = self.engine.counts(samples.start, samples.stop,
+                                            flood="flood" in self.active_faults)
+                self.world.clock.sleep(waveform.samples_per_line * dwell_s)
+                self._point(waveform.volts[:, samples.stop - 1])
+            self.samples_counted += waveform.samples_per_line
             self.lines_scanned += 1
             if line == waveform.lines - 1:
                 self._point(waveform.volts[:, -1])  # the closing edge moves the spot once more
