@@ -33,7 +33,6 @@ from drivers.scanning.calibration import GalvoCalibration, RasterWaveform, raste
 
 from ..scan_engine import ScanEngine
 from ..world import SimWorld
-from .photon_counter import counted_rate_cps
 from .sdk_faults import SdkFaults
 
 #: Faults of the scanning chain (SDK-level: they surface as the scanner's exceptions).
@@ -73,7 +72,7 @@ class SimGalvoScanner(SdkFaults):
         self.dead_time_s = dead_time_s
         self.park_rate_Hz = park_rate_Hz
         #: Integrate the rate equations through each pixel's dwell, carrying populations from
-        #: pixel to pixel (PHYSICS.md 6: near threshold t_half ~0.2 s >> typical dwell, so an
+        #: pixel to pixel (docs/physics.md: near threshold t_half ~0.2 s >> typical dwell, so an
         #: image streaks along the scan); False: steady-state emission per pixel.
         self.finite_dwell = finite_dwell
         self.engine = ScanEngine(world, dark_count_rate_cps=dark_count_rate_cps,

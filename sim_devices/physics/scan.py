@@ -304,6 +304,32 @@ class ParticleStates:
         out[np.arange(n_max)[None, :] >= lengths[:, None]] = 0.0
         return np.maximum(out, 0.0)
 
+    def _afterglow_into_path(self, pairs: LitPairs, n_samples: int, dwell_s: float,
+                             start_time_s: float) -> np.ndarray:
+        """Photons per ion per sample from particles lit shortly before the path starts (the
+        previous segment of a frame, the previous park), up to their first lit sample here:
+        their states are first relaxed in the dark to the path's start."""
+        out = np.zeros(n_samples)
+        age = start_time_s - self.time_s
+        recent = np.nonzero((age >= 0) & (age < self.afterglow_time_s())
+                            & (self.z @ self._line_row > 0))[0]
+        if recent.size == 0 or n_samples == 0:
+            return out
+        first_lit = np.full(self.n_particles, n_samples)
+        np.minimum.at(first_lit, pairs.particle, pairs.sample)
+        tail = int(np.ceil(self.afterglow_time_s() / dwell_s))
+        lengths = np.minimum(first_lit[recent], tail)
+        rows, lengths = recent[lengths > 0], lengths[lengths > 0]
+        if rows.size == 0:
+            return out
+        aged = age[rows] > 0
+        if np.any(aged):
+            self._steps(rows[aged], age[rows[aged]], np.zeros(int(aged.sum())))
+        self.time_s[rows] = start_time_s
+        glow = self._afterglow(self.z[rows], lengths, dwell_s)
+        out[:glow.shape[1]] = glow.sum(axis=0)
+        return out
+
     def afterglow_time_s(self) -> float:
         """How long a particle keeps emitting after the beam leaves (`afterglow_time_s`)."""
         return afterglow_time_s(self.model, self.line)
@@ -318,8 +344,9 @@ class ParticleStates:
         Each particle lit somewhere on the path relaxes in the dark from its own time to its
         first lit sample, is integrated through each run of lit samples, and relaxes in the
         dark between runs; its afterglow after each run is counted in the samples that
-        follow, up to the next run (`afterglow_time_s`). Afterwards its row is valid at the
-        end of its last lit sample. Afterglow from before the path is not counted.
+        follow, up to the next run (`afterglow_time_s`), and so is the afterglow of a particle
+        that was lit shortly before the path. Afterwards its row is valid at the end of its
+        last lit sample.
         """
         path = np.asarray(path_um, dtype=float)
         n_samples = path.shape[1]
@@ -328,8 +355,9 @@ class ParticleStates:
         radius = max(cutoff_radius_um(table, peak_intensity_kW_cm2, waist_um),
                      MIN_CUTOFF_WAISTS * waist_um if peak_intensity_kW_cm2 > 0 else 0.0)
         pairs = lit_pairs(particles_um, path, radius)
+        out += self._afterglow_into_path(pairs, n_samples, dwell_s, start_time_s)
         if pairs.sample.size == 0:
-            return out
+            return out * self.preset.ions_per_particle
         part, samp = pairs.particle, pairs.sample
         flux_lit = (peak_intensity_kW_cm2 * self.model.flux_per_kW_cm2
                     * np.exp(-2.0 * pairs.r2_um2 / waist_um**2))
