@@ -34,6 +34,7 @@ Why it is fast (a 512 × 512 frame with 100 particles in well under a second):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -51,7 +52,7 @@ EMISSION_CUTOFF = 1e-10
 #: slows the decay noticeably.
 MIN_CUTOFF_WAISTS = 2.5
 #: Samples per block for the bounding-box culling of a path.
-BLOCK_SAMPLES = 64
+BLOCK_SAMPLES = 32
 #: Exponential steps across one dark gap (lengths doubling: the fast levels settle in the first
 #: ones, the slow tail is taken in long ones).
 GAP_STEPS = 8
@@ -62,20 +63,39 @@ STEP_ATOL = 1e-15
 MAX_HALVINGS = 16
 
 
+#: Largest ‖A‖₁ for which the degree-d Taylor polynomial of exp(A) is accurate to ~1e-15:
+#: ‖A‖^(d+1)/(d+1)! ≤ 1e-15.
+_TAYLOR_THETA = {d: (1e-15 * math.factorial(d + 1)) ** (1.0 / (d + 1)) for d in range(2, 15)}
+
+
 def _expm_batch(A: np.ndarray) -> np.ndarray:
-    """exp(A) for a stack of small square matrices (…, k, k): scaling and squaring with a
-    degree-12 Taylor polynomial (truncation < 1e-15 once ‖A/2^s‖₁ ≤ 0.5). One scaling for
-    the whole stack, which is harmless for the better-scaled members."""
-    k = A.shape[-1]
+    """exp(A) for a stack of small square matrices (n, k, k): scaling and squaring with a
+    Taylor polynomial, the degree and the number of squarings chosen together from the
+    largest 1-norm in the stack (fewest matrix products for ~1e-15 truncation). One scaling
+    for the whole stack, which is harmless for its better-scaled members."""
+    n, k = A.shape[0], A.shape[-1]
     norm = float(np.abs(A).sum(axis=-2).max()) if A.size else 0.0
-    s = max(0, int(np.ceil(np.log2(norm / 0.5)))) if norm > 0.5 else 0
-    B = A / (2.0**s)
-    eye = np.broadcast_to(np.eye(k), A.shape)
-    E = eye + B / 12.0
-    for j in range(11, 0, -1):
-        E = eye + (B @ E) / j
-    for _ in range(s):
-        E = E @ E
+    degree, squarings = 2, 0
+    if norm > 0.0:
+        best = None
+        for d, theta in _TAYLOR_THETA.items():
+            s = max(0, math.ceil(math.log2(norm / theta))) if norm > theta else 0
+            if best is None or d + s < best:
+                best, degree, squarings = d + s, d, s
+    scaled = A * (0.5**squarings)
+    # Horner: E = I + B·(I + B/2·(I + B/3·(…))), with the 1/j folded into B once.
+    steps = scaled[None] / np.arange(1, degree + 1, dtype=float)[:, None, None, None]
+    E = steps[degree - 1].copy()
+    diagonal = E.reshape(n, k * k)[:, ::k + 1]
+    diagonal += 1.0
+    buffer = np.empty_like(E)
+    for j in range(degree - 2, -1, -1):
+        np.matmul(steps[j], E, out=buffer)
+        E, buffer = buffer, E
+        E.reshape(n, k * k)[:, ::k + 1] += 1.0
+    for _ in range(squarings):
+        np.matmul(E, E, out=buffer)
+        E, buffer = buffer, E
     return E
 
 
