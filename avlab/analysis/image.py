@@ -237,8 +237,10 @@ def find_spots(image: ArrayLike, x_um: ArrayLike, y_um: ArrayLike, *,
     if background > 0:
         tail = float(poisson.isf(norm.sf(threshold_sigma), background * n_eff)) / n_eff
         threshold = max(threshold, tail)
-    size = (2 * max(1, int(min_separation_um / dy)) + 1, 2 * max(1, int(min_separation_um / dx)) + 1)
-    peaks = (smoothed == maximum_filter(smoothed, size=size, mode="nearest")) & (smoothed > threshold)
+    size = (2 * max(1, int(min_separation_um / dy)) + 1,
+            2 * max(1, int(min_separation_um / dx)) + 1)
+    local_max = smoothed == maximum_filter(smoothed, size=size, mode="nearest")
+    peaks = local_max & (smoothed > threshold)
     rows, cols = np.nonzero(peaks)
     order = np.argsort(-smoothed[rows, cols], kind="stable")
     kept: list[tuple[int, int]] = []

@@ -28,8 +28,13 @@ Why it is fast (a 512 × 512 frame with 100 particles in well under a second):
   h·φ1(hJ)·f(z_n); the emitted photons are the exact integral of the linearised emission,
   L·(h·z_n + h²·φ2(hJ)·f(z_n)). Both come from one matrix exponential of an (m+2)-square
   augmented matrix. The step is exact for linear decay of any stiffness, keeps every steady
-  state fixed, and is second order in h for the quadratic (cross-relaxation / ETU) terms; its
-  agreement with LSODA carried pixel by pixel is tested.
+  state fixed, and is second order in h for the quadratic (cross-relaxation / ETU) terms; a
+  step whose neglected quadratic term is too large is halved. Its agreement with LSODA carried
+  pixel by pixel is tested.
+* **Afterglow.** When the beam has left, the emitting level keeps decaying (³H₄ of Tm: 92 µs);
+  those photons belong to the following samples and are counted there, from the dark
+  evolution linearised at the end of the lit run, until the next run or until the emission
+  has fallen by `EMISSION_CUTOFF` (`afterglow_time_s`).
 """
 
 from __future__ import annotations
@@ -223,8 +228,6 @@ class ParticleStates:
     def set_steady_state(self, intensities_kW_cm2: np.ndarray, time_s: float) -> None:
         """Every particle at the steady state of its intensity (as after a long park there):
         the table's interpolated populations, polished by a few batched Newton steps."""
-        from .table import emission_table
-
         intensities = np.asarray(intensities_kW_cm2, dtype=float).reshape(self.n_particles)
         table = emission_table(self.preset, self.model.temperature_K)
         z = self.model.reduced(table.populations(np.maximum(intensities, 0.0)))
