@@ -64,15 +64,16 @@ def _frame(dwell_s: float, **changes) -> RasterFrame:
 
 
 def per_pixel_reference(particles: np.ndarray, path: np.ndarray, peak_kW_cm2: float,
-                        dwell_s: float) -> np.ndarray:
+                        dwell_s: float, preset: str = "tm8_1064",
+                        waist_um: float = WAIST_UM) -> np.ndarray:
     """Photons per sample: one LSODA particle per ANP, advanced sample by sample, starting in
     the steady state of the path's first position (the previous twin's method)."""
-    ions = TABLE.preset.ions_per_particle
+    ions = emission_table(preset).preset.ions_per_particle
     out = np.zeros(path.shape[1])
     for particle in particles:
         intensity = peak_kW_cm2 * np.exp(-2 * np.sum((path.T - particle) ** 2, axis=1)
-                                         / WAIST_UM**2)
-        dynamics = ParticleDynamics("tm8_1064")
+                                         / waist_um**2)
+        dynamics = ParticleDynamics(preset)
         dynamics.set_steady_state(float(intensity[0]))
         for k, value in enumerate(intensity):
             out[k] += dynamics.advance(dwell_s, float(value)) * ions
@@ -99,6 +100,20 @@ def test_finite_dwell_matches_lsoda_pixel_by_pixel(threshold_factor, dwell_s, bi
     # and it is not the steady-state picture: the comparison can fail
     steady = steady_path_photons(TABLE, TWO_PARTICLES, path, peak, WAIST_UM, dwell_s)
     assert np.abs(steady - reference).max() > 0.1 * reference.max()
+
+
+def test_finite_dwell_matches_lsoda_for_a_two_species_preset():
+    """Pr/Yb (852 nm): two species, energy transfer both ways, three reduced populations."""
+    table = emission_table("pryb_852")
+    peak = 2.0 * table.s_max()[1]
+    waist = 0.852 / (2 * 1.49 * math.sqrt(2 * math.log(2)))
+    path = raster_positions_um(_frame(2e-4))
+    states = ParticleStates("pryb_852", len(TWO_PARTICLES))
+    r2 = np.sum((TWO_PARTICLES - path[:, 0]) ** 2, axis=1)
+    states.set_steady_state(peak * np.exp(-2 * r2 / waist**2), 0.0)
+    engine = states.run_path(TWO_PARTICLES, path, peak, waist, 2e-4, 0.0)
+    reference = per_pixel_reference(TWO_PARTICLES, path, peak, 2e-4, "pryb_852", waist)
+    assert np.abs(engine - reference).max() <= 2e-3 * reference.max()
 
 
 def test_a_particle_the_beam_returns_to_has_decayed_in_the_dark_meanwhile():
