@@ -798,14 +798,11 @@ def test_finite_dwell_near_threshold_streaks_the_spot_along_the_scan():
     x_um = np.linspace(-0.6, 0.6, 121)
 
     def signal_peak(finite_dwell: bool, positions: np.ndarray) -> float:
-        scanner = _scanner(world, finite_dwell=finite_dwell)
-        world.beam_position_um = np.array([positions[0], 0.0])
-        scanner._start_particles()
-        rates = []
-        for x in positions:
-            world.beam_position_um = np.array([x, 0.0])
-            rates.append(scanner._signal_rate_cps(1e-3))
-        return float(positions[int(np.argmax(rates))])
+        engine = _scanner(world, finite_dwell=finite_dwell).engine
+        engine.start_frame(np.stack([positions, np.zeros_like(positions)]), 1e-3,
+                           world.clock.now())
+        signal = engine.signal_photons(0, len(positions))
+        return float(positions[int(np.argmax(signal))])
 
     forward, backward = signal_peak(True, x_um), signal_peak(True, x_um[::-1])
     assert forward > 0.02 and backward < -0.02  # streaked along each pass (µm)

@@ -175,8 +175,9 @@ class SimDaqCard:
                 raise self.error("Generation cannot be started, because the output buffer is "
                                  "empty", DAQmxErrors.NO_DATA_AVAILABLE_FOR_GENERATION, task)
             if any(self._on_ao_clock(t) for t, s in self._tasks.values() if s.running):
-                if self._galvo is not None:
-                    self._galvo.start_frame()
+                volts = self._galvo_volts(task, state.buffer)
+                if volts is not None:
+                    self._galvo.start_frame(volts, 1.0 / task.timing.samp_clk_rate)
         if len(task.ci_channels):
             state.count = task.ci_channels[0].ci_count_edges_initial_cnt
             state.latches, state.read = [], 0
