@@ -116,7 +116,7 @@ class Series(Procedure):
                    doc="how long the stage must stay in the band before a step starts")
     settle_timeout_s = Float(7200.0, minimum=1.0, maximum=604800.0, unit="s",
                              doc="give up (the series fails) if the stage has not settled by then")
-    poll_s = Float(5.0, minimum=0.01, maximum=600.0, unit="s",
+    poll_s = Float(10.0, minimum=0.01, maximum=600.0, unit="s",
                    doc="stage temperature sampling interval while settling")
     trace_interval_s = Float(5.0, minimum=0.0, maximum=3600.0, unit="s",
                              doc="least bench time between temperature samples during a step")
