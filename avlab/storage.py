@@ -105,6 +105,7 @@ __all__ = [
     "check_file",
     "open_run",
     "read_run",
+    "run_entries",
     "summarize",
 ]
 
@@ -607,8 +608,15 @@ class RunWriter:
         array_axes: Sequence[Axis] = (),
         default: str = "data",
         reserved: bool = False,
+        entry: str = "entry",
+        add_to_file: bool = False,
     ) -> None:
         self._path = Path(path)
+        _check_name("entry", entry)
+        if add_to_file and (reserved or entry == "entry"):
+            raise ValueError("add_to_file adds a further entry (not 'entry') to an existing "
+                             "run file; it cannot be combined with reserved=")
+        self._entry_name = entry
         if description is not None:
             if columns or signal or axes or arrays or array_axes or default != "data":
                 raise ValueError("give either description= or columns/signal/axes/arrays/"
@@ -674,7 +682,17 @@ class RunWriter:
             raise TypeError("config_text must be the TOML text (str)")
 
         # ---- create: never overwrite
-        if reserved:
+        if add_to_file:
+            # A further run in an existing run file (a series stores each inner run as its
+            # own NXentry): the file and its other entries stay as they are.
+            if not self._path.is_file():
+                raise ValueError(f"run file {self._path} does not exist; cannot add entry {entry!r}")
+            self._file = h5py.File(self._path, "r+", libver="latest")
+            if not _is_run_file(self._file) or entry in self._file:
+                self._file.close()
+                raise ValueError(f"{self._path}: cannot add entry {entry!r} (not an avlab run "
+                                 "file, or the entry exists already)")
+        elif reserved:
             # Reserved by avlab.outputs.reserve_outputs (an empty file created with
             # O_EXCL): take it over, but only while it is still empty.
             try:
@@ -708,6 +726,11 @@ class RunWriter:
             self._file.swmr_mode = True
             self._file.flush()
         except BaseException:
+            if add_to_file:  # the file holds other runs: remove only our half-built entry
+                if entry in self._file:
+                    del self._file[entry]
+                self._file.close()
+                raise
             self._file.close()
             self._path.unlink(missing_ok=True)  # ours (mode "x"), and not a valid run
             raise
@@ -727,6 +750,12 @@ class RunWriter:
         """Create every group, dataset and attribute the run will ever need (pre-SWMR)."""
         f = self._file
         start = _now_iso()
+        if self._entry_name != "entry":  # a further run in an existing file: root is set
+            self._build_entry(procedure=procedure, signal=signal, axes=axes,
+                              parameters=parameters, config_text=config_text,
+                              instruments=instruments, software_version=software_version,
+                              sample=sample, start=start)
+            return
         f.attrs["NX_class"] = "NXroot"
         f.attrs["default"] = "entry"
         f.attrs["creator"] = f"avlab {software_version}"
@@ -738,8 +767,17 @@ class RunWriter:
 
         for key, value in writer_identity().items():  # lets `avlab recover` spot a live writer
             f.attrs[key] = value
+        self._build_entry(procedure=procedure, signal=signal, axes=axes, parameters=parameters,
+                          config_text=config_text, instruments=instruments,
+                          software_version=software_version, sample=sample, start=start)
 
-        entry = f.create_group("entry", track_order=True)
+    def _build_entry(self, *, procedure: str, signal: str, axes: list[str],
+                     parameters: Mapping[str, tuple[object, str]], config_text: str,
+                     instruments: Mapping[str, Mapping[str, str]], software_version: str,
+                     sample: Mapping[str, object] | None, start: str) -> None:
+        """The NXentry of this run, with every dataset it will ever need (pre-SWMR)."""
+        f = self._file
+        entry = f.create_group(self._entry_name, track_order=True)
         entry.attrs["NX_class"] = "NXentry"
         entry.attrs["default"] = self._default
         entry.create_dataset("title", data=procedure, dtype=_STR_DTYPE)
@@ -930,6 +968,39 @@ class RunWriter:
             ds.id.set_extent((n_rows,))
             ds.id.write_direct_chunk(origin, buffer.tobytes())
 
+    # ---- sharing the file with another writer
+
+    def suspend(self) -> None:
+        """Write buffered points and close the file, so that another writer may add an entry
+        to it (a series runs each inner run as its own entry of the series file). Nothing
+        may be written until :meth:`resume`; a process killed meanwhile leaves a valid file."""
+        if self._finished:
+            raise RuntimeError(f"run {self._path} is finished; nothing to suspend")
+        self._write_pending()
+        self._file.flush()
+        # Names now: a closed file's objects no longer know theirs.
+        self._suspended_names = (
+            [ds.name for ds in self._datasets],
+            (self._end_time.name, self._status.name, self._status_message.name),
+            {n: ds.name for n, ds in self._measurements.items()},
+            {key: target.ds.name for key, target in self._targets.items()})
+        self._file.close()
+
+    def resume(self) -> None:
+        """Reopen the file after :meth:`suspend` (SWMR again) and carry on writing."""
+        if self._finished:
+            raise RuntimeError(f"run {self._path} is finished; nothing to resume")
+        if self._file.id.valid:
+            raise RuntimeError(f"run {self._path} is not suspended")
+        columns, (end_time, status, message), measurements, targets = self._suspended_names
+        f = self._file = h5py.File(self._path, "r+", libver="latest")
+        self._datasets = [f[name] for name in columns]
+        self._end_time, self._status, self._status_message = f[end_time], f[status], f[message]
+        self._measurements = {n: f[name] for n, name in measurements.items()}
+        for key, name in targets.items():
+            self._targets[key].ds = f[name]
+        f.swmr_mode = True
+
     # ---- ending
 
     def finish(self, status: str, message: str = "") -> None:
@@ -997,14 +1068,14 @@ class RunWriter:
         if both:
             raise ValueError(f"result names given both as scalar and array: {both}")
         with h5py.File(self._path, "r+") as f:
-            entry = f["entry"]
+            entry = f[self._entry_name]
             if group in entry:
                 g = entry[group]
                 if not isinstance(g, h5py.Group) or g.attrs.get("NX_class") != "NXprocess":
-                    raise ValueError(f"/entry/{group} exists and is not a results group")
+                    raise ValueError(f"/{self._entry_name}/{group} exists and is not a results group")
                 clash = sorted(n for n in [*scalars, *arrays] if n in g)
                 if clash:
-                    raise ValueError(f"/entry/{group} already holds {clash}; results are not overwritten")
+                    raise ValueError(f"/{self._entry_name}/{group} already holds {clash}; results are not overwritten")
             else:
                 g = entry.create_group(group, track_order=True)
                 g.attrs["NX_class"] = "NXprocess"
@@ -1194,8 +1265,8 @@ def _open_for_reading(path: Path) -> h5py.File:
                                   "or not a complete run file") from exc
 
 
-def _is_run_file(f: h5py.File) -> bool:
-    entry = f.get("entry")
+def _is_run_file(f: h5py.File, entry_name: str = "entry") -> bool:
+    entry = f.get(entry_name)
     return (
         str(f.attrs.get("creator", "")).startswith("avlab")
         and isinstance(entry, h5py.Group)
@@ -1211,7 +1282,7 @@ def _attr_text(obj: h5py.HLObject, name: str, default: str = "") -> str:
     return str(value)
 
 
-def read_run(path: str | os.PathLike[str]) -> RunData:
+def read_run(path: str | os.PathLike[str], entry: str = "entry") -> RunData:
     """Read a run file (finished, live or crashed) into a :class:`RunData`.
 
     Opens read-only with ``swmr=True`` so it works while the run is still being written and
@@ -1222,11 +1293,21 @@ def read_run(path: str | os.PathLike[str]) -> RunData:
     """
     path = Path(path)
     with _open_for_reading(path) as f:
-        return _read(f, path, bind=False)
+        return _read(f, path, bind=False, entry_name=entry)
+
+
+def run_entries(path: str | os.PathLike[str]) -> list[str]:
+    """The runs a file holds, in file order: "entry" first, then the further NXentry groups
+    (one per inner run of a series); read each with ``read_run(path, entry=name)``."""
+    with _open_for_reading(Path(path)) as f:
+        names = [name for name, g in f.items()
+                 if isinstance(g, h5py.Group) and _attr_text(g, "NX_class") == "NXentry"
+                 and _is_run_file(f, name)]
+    return sorted(names, key=lambda n: (n != "entry",))
 
 
 @contextmanager
-def open_run(path: str | os.PathLike[str]) -> Iterator[RunData]:
+def open_run(path: str | os.PathLike[str], entry: str = "entry") -> Iterator[RunData]:
     """Like :func:`read_run`, keeping the file open so array slices need no reopening::
 
         with open_run("runs/scan.h5") as run:
@@ -1236,7 +1317,7 @@ def open_run(path: str | os.PathLike[str]) -> Iterator[RunData]:
     f = _open_for_reading(path)
     run: RunData | None = None
     try:
-        run = _read(f, path, bind=True)
+        run = _read(f, path, bind=True, entry_name=entry)
         yield run
     finally:
         if run is not None:
@@ -1272,10 +1353,12 @@ def _rows_written(ds: h5py.Dataset) -> tuple[int, int]:
     return (int(ds.id.get_num_chunks()), total)
 
 
-def _read(f: h5py.File, path: Path, *, bind: bool) -> RunData:
-    if not _is_run_file(f):
+def _read(f: h5py.File, path: Path, *, bind: bool, entry_name: str = "entry") -> RunData:
+    if not _is_run_file(f, entry_name):
+        if entry_name != "entry" and _is_run_file(f):
+            raise KeyError(f"{path} holds no run {entry_name!r}")
         raise NotARunFileError(f"{path} is not an avlab run file")
-    entry = f["entry"]
+    entry = f[entry_name]
     data = entry["data"]
 
     datasets = {name: ds for name, ds in data.items() if isinstance(ds, h5py.Dataset)}
@@ -1408,9 +1491,21 @@ def summarize(path: str | os.PathLike[str]) -> str:
     path = Path(path)
     try:
         with open_run(path) as run:
-            return _summarize_run(path, run)
+            text = _summarize_run(path, run)
     except NotARunFileError:
         return _summarize_foreign(path)
+    further = [name for name in run_entries(path) if name != "entry"]
+    if not further:
+        return text
+    lines = [text, f"further runs in this file ({len(further)}; read_run(path, entry=NAME)):"]
+    for name in further:
+        inner = read_run(path, entry=name)
+        lines.append(f"  {name}: {inner.procedure}, {inner.status}, {inner.n_points} points"
+                     + (f" - {inner.message}" if inner.message else ""))
+        for value_name, (value, unit) in inner.results.get("analysis", {}).items():
+            if not isinstance(value, np.ndarray):
+                lines.append(f"    {value_name} = {_fmt_value(value, unit)}")
+    return "\n".join(lines)
 
 
 def _describe_array(handle: ArrayHandle, run: RunData) -> list[str]:
