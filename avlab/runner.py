@@ -163,23 +163,15 @@ class Runner:
             raise RuntimeError("a Runner runs once; make a new one")
         self.procedure.check(self.bench)
         self.bench.stop_event.clear()
-        shaped: dict[str, Any] = {}
-        if self.description.arrays:
-            shaped = {"arrays": self.description.arrays, "array_axes": self.description.axes,
-                      "default": self.description.default}
         self._writer = RunWriter(
             self.out_path,
             procedure=self.procedure.name,
-            columns=self.procedure.columns,
-            signal=self.procedure.signal,
-            axes=self.procedure.axes,
-            **shaped,
+            description=self.description,  # the same description the RunStarted event carries
             parameters=self.procedure.values(),
             config_text=self.bench.config.text,
             instruments=self.bench.identities(),
             software_version=__version__,
             sample=self._sample_description(),
-            measurements=self.procedure.measurements,
             flush_every=self.flush_every,
             reserved=self.reserved,
             **({"entry": self.entry, "add_to_file": True} if self.entry != "entry" else {}),
