@@ -170,6 +170,23 @@ def main() -> None:
     print(f"  raw h5py            : {med['raw_hist']:9.0f} histograms/s")
     print(f"  avlab RunWriter     : {med['avlab_hist']:9.0f} histograms/s")
     print(f"  ratio avlab/raw     : {med['avlab_hist'] / med['raw_hist']:9.2f}  (target >= 0.7)")
+    print("S-curve path, per point (benchmarks/scurve_overhead.py, 1000 points):")
+    overhead = _load_sibling("scurve_overhead")
+    with tempfile.TemporaryDirectory() as tmp:
+        per_point, n, gates = overhead.avlab_run(1000, Path(tmp), 0)
+    bare = overhead.bare_loop(n, gates / n, 0)
+    drivers = overhead.bare_drivers(n, gates / n, 0)
+    print(f"  avlab {per_point * 1e3:.3f} ms, bare twins {bare * 1e3:.3f} ms, bare drivers "
+          f"{drivers * 1e3:.3f} ms -> framework {(per_point - drivers) * 1e3:.3f} ms per point")
+
+
+def _load_sibling(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":
