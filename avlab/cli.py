@@ -147,13 +147,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except OutputError as exc:
         print(f"avlab: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    plotter = None
+    if not args.no_plot and outputs.siblings.get(".png") is not None:
+        from .plot_worker import PlotWorker
+
+        plotter = PlotWorker()  # loads matplotlib on the other core while the run goes
     try:
-        return _run_reserved(procedure, config, outputs, plot=not args.no_plot)
+        return _run_reserved(procedure, config, outputs, plotter=plotter)
     finally:
+        if plotter is not None:
+            plotter.close()
         outputs.release_unused()
 
 
-def _run_reserved(procedure: Any, config: Any, outputs: Any, *, plot: bool) -> int:
+def _run_reserved(procedure: Any, config: Any, outputs: Any, *, plotter: Any) -> int:
     from .bench import Bench
     from .errors import AvlabError
     from .runner import Runner
@@ -175,7 +182,8 @@ def _run_reserved(procedure: Any, config: Any, outputs: Any, *, plot: bool) -> i
             return EXIT_USAGE
         finally:
             bar.close()
-    _report(result, procedure, png=outputs.siblings.get(".png") if plot else None)
+    _report(result, procedure, png=outputs.siblings.get(".png") if plotter else None,
+            plotter=plotter)
     if result.status == "completed":
         return EXIT_OK
     if result.status == "aborted":
@@ -183,7 +191,7 @@ def _run_reserved(procedure: Any, config: Any, outputs: Any, *, plot: bool) -> i
     return EXIT_FAILED
 
 
-def _report(result: Any, procedure: Any, *, png: Path | None) -> None:
+def _report(result: Any, procedure: Any, *, png: Path | None, plotter: Any = None) -> None:
     print(f"run file : {result.path}")
     print(f"status   : {result.status}" + (f" ({result.message})" if result.message else ""))
     print(f"points   : {result.n_points}   bench time {result.bench_time_s:.1f} s, "
@@ -197,7 +205,9 @@ def _report(result: Any, procedure: Any, *, png: Path | None) -> None:
         print(f"analysis : not possible ({result.analysis_error})")
     if png is not None and result.data is not None:
         try:
-            written = procedure.plot(result.data, result.analysis, png)
+            draw = plotter.plot if plotter is not None else (
+                lambda proc, run, analysis, path: proc.plot(run, analysis, path))
+            written = draw(procedure, result.data, result.analysis, png)
             if written is not None:
                 print(f"plot     : {written}")
         except Exception as exc:  # a plot must never hide the result
