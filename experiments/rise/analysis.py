@@ -515,8 +515,19 @@ def analyse_rise_run(rows: Mapping[str, np.ndarray], rise_counts: np.ndarray,
                              seed=row_seed(k))
         curves.append(curve)
         if not curve.reliable:
-            problems.append(f"point {k} at {intensity[k]:.3g} kW/cm² unreliable: "
-                            + "; ".join(curve.check.reasons or ("no t½",)))
+            line = (f"point {k} at {intensity[k]:.3g} kW/cm² unreliable: "
+                    + "; ".join(curve.check.reasons or ("no t½",)))
+            if not (curve.check.resolved and curve.check.has_signal):
+                # Counting statistics, not the period: say what capture would resolve it.
+                cycles = int(rows["cycles"][k])
+                on_bins = int(round(curve.on_s / curve.binwidth_s))
+                signal = max(curve.steady_counts_per_bin, curve.steady_sigma) / cycles
+                need_s = cycles_to_resolve(signal, curve.dark_counts_per_bin / cycles,
+                                           on_bins) * curve.period_s
+                line += (f" (signal ≈ {signal / curve.binwidth_s:.2g} counts/s against "
+                         f"{dark_cps:.2g} dark: ≈ {need_s / 3600:.2g} h of capture would "
+                         "resolve it)")
+            problems.append(line)
         decay = None
         if decay_counts is not None and decay_binwidth_s > 0 and k < decay_counts.shape[0]:
             cycles = int(rows["decay_cycles"][k])

@@ -14,8 +14,13 @@ the t½ expected from the previous points (extrapolated towards the peak), and e
 is checked before it is accepted (`analysis.check_rise`): the emission must be steady before
 switch-off and dark again before switch-on. A failed check lengthens the period and measures
 again, up to `max_attempts`; a point that still fails is stored flagged `reliable = 0` and
-left out of the peak search — a truncated rise is never fitted silently. A second, finely
-binned histogram from the falling edge gives the decay after switch-off.
+left out of the peak search — a truncated rise is never fitted silently. Only a cut-off
+rise lengthens the period; a curve with too few counts (a dim signal against the dark counts,
+below threshold) instead gets more cycles, sized from its measured signal-to-dark ratio
+(`analysis.cycles_to_resolve`) up to `max_capture_s`, and is stored unreliable with the
+capture it would need when that bound is too short. A second, finely binned histogram from
+the falling edge, taken in the same modulation series (the emission already periodic), gives
+the decay after switch-off.
 
 Each power's histograms stream to the run file as stacked array items (`rise_counts`,
 `decay_counts`, one row per power along `rise_intensity_kW_cm2`), and its summary is one row
@@ -117,7 +122,8 @@ class Rise(Procedure):
                         doc="signal clicks to collect in a rise histogram")
     min_cycles = Int(20, minimum=2, doc="fewest modulation periods per histogram")
     max_capture_s = Float(600.0, minimum=1e-3, unit="s",
-                          doc="longest rise capture per attempt")
+                          doc="longest rise capture per attempt (dim points get up to this "
+                              "much, from their measured signal-to-dark ratio)")
     decay_bins = Int(250, minimum=10, maximum=100_000, doc="bins of a decay histogram")
     decay_binwidth_s = Float(4e-6, minimum=1e-9, unit="s", doc="bin width of a decay histogram")
     decay_capture_s = Float(300.0, minimum=0.0, unit="s",

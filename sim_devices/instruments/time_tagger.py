@@ -27,7 +27,12 @@ long enough to empty the reservoir, tens when it is not), then counts every late
 that periodic one — so a 1000-s capture of 2.5-s periods costs one or two periods of
 integration, and a capture that starts before the particle has settled shows its transient.
 Beyond `max_profiled_periods` periods still unsettled are integrated state-only (at most
-`max_settling_periods`) and the rest take the final period's profile.
+`max_settling_periods`) and the rest take the final period's profile. The settled period is
+kept: a later capture under the same waveform and intensities that starts from that periodic
+state (a top-up, a decay histogram, the catch-up over a power-meter reading) reuses it for any
+phases it holds and integrates one period only for phases it lacks — honest for a
+deterministic rate model, because the expected photons repeat exactly while the Poisson
+counting is drawn afresh for every histogram.
 
 **Counts.** Expected clicks per bin = starts × (signal photons in the bin × collection
 efficiency, dark counts × bin width, the flood fault's rate × bin width), each bin's rate
