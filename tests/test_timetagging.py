@@ -558,3 +558,32 @@ def test_ylr_driver_makes_the_simulated_laser_follow_the_modulator():
     assert twin.modulation and modulator.gate() == "off"
     modulator.start(period_s=1.0, duty_cycle=0.5)
     assert modulator.gate() == "square"
+
+
+def test_periodic_state_is_integrated_once_and_reused(monkeypatch):
+    # Once the state at a period boundary repeats, later captures under the same waveform take
+    # the one integrated period (any phases it holds) instead of integrating it again; phases
+    # it lacks cost one period, which then serves both grids.
+    import sim_devices.instruments.time_tagger as tt
+
+    world, _, modulator, tagger = _bench(6.0)
+    waveform = modulator.start(period_s=1.2, duty_cycle=0.5)
+    rise = np.linspace(0.0, 1.2, 301)
+    decay = 0.6 + np.arange(251) * 4e-6
+    first = tagger._run_periods(waveform, rise, 50, commit=50)
+    calls = []
+    real = tt.integrate
+    monkeypatch.setattr(tt, "integrate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = tagger._run_periods(waveform, rise, 50, commit=50)
+    assert calls == [] and len(again.explicit) == 0
+    np.testing.assert_allclose(again.steady[np.searchsorted(again.phases, rise)],
+                               first.steady[np.searchsorted(first.phases, rise)], rtol=1e-6)
+    both = tagger._run_periods(waveform, decay, 50, commit=50)
+    assert len(calls) == 2  # one period: on-phase and off-phase
+    tagger._run_periods(waveform, np.concatenate((rise[::7], decay[::3])), 5, commit=5)
+    assert len(calls) == 2
+    # The reused period equals a fresh integration of one period from the periodic state.
+    fresh = tagger._one_period(tagger._model(), tagger._periodic.z_start, [0],
+                               *tagger._intensities(), waveform.on_s, both.phases)[0]
+    scale = tagger._detected_per_ion_photon(tagger._model())
+    np.testing.assert_allclose(both.steady, fresh * scale, rtol=1e-9)

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["DecayFit", "RiseAnalysisError", "RiseCheck", "RiseCurve", "RisePeak", "RiseReport",
-           "analyse_rise", "analyse_rise_run", "check_rise", "fit_decay", "locate_peak"]
+           "analyse_rise", "analyse_rise_run", "check_rise", "cycles_to_resolve", "fit_decay",
+           "locate_peak", "row_seed"]
 
 #: A check fails beyond this many sigmas AND beyond its tolerance (relative to the steady
 #: signal), so neither Poisson noise alone nor a negligible systematic trips it.
@@ -46,8 +47,9 @@ STEADY_WINDOW = 0.3
 MAX_UNRESOLVED_DRIFT = 0.10
 #: Fraction of the off-phase (its end) that must be dark.
 DARK_WINDOW = 0.2
-#: Bootstrap redraws for the uncertainties of t½ and t10–90.
-BOOTSTRAP = 200
+#: Bootstrap redraws for the uncertainties of t½ and t10–90: the spread of 100 redraws is
+#: itself known to ~7 % (1/√(2·100)), plenty for an error bar, at half the cost of 200.
+BOOTSTRAP = 100
 
 
 class RiseAnalysisError(ValueError):
@@ -65,6 +67,9 @@ class RiseCheck:
     leftover_off: float  # signal at the end of the off-phase / steady
     has_signal: bool
     reasons: tuple[str, ...] = ()
+    #: Enough counts to have seen a drift of MAX_UNRESOLVED_DRIFT (False: the remedy is more
+    #: cycles, not a longer period).
+    resolved: bool = True
 
     @property
     def ok(self) -> bool:
@@ -157,7 +162,21 @@ def check_rise(counts: np.ndarray, on_bins: int, dark_per_bin: float,
         reasons.append(f"emission at the end of the off-phase is {leftover_off:.1%} of steady "
                        "(not decayed before switch-on)")
     return RiseCheck(settled, decayed, float(drift), float(leftover_on), float(leftover_off),
-                     bool(has_signal), tuple(reasons))
+                     bool(has_signal), tuple(reasons), bool(resolved))
+
+
+def cycles_to_resolve(steady_per_bin_cycle: float, dark_per_bin_cycle: float,
+                      on_bins: int, margin: float = 1.3) -> float:
+    """Modulation periods needed before `check_rise` can confirm a steady state: the drift
+    between the two halves of the steady window (h = STEADY_WINDOW·on_bins/2 bins each) has
+    σ = √(2(s + d)/(h·N))/s for s signal and d dark counts per bin and cycle, and it must be
+    ≤ MAX_UNRESOLVED_DRIFT / CHECK_SIGMAS (with `margin` to spare). Infinite without signal."""
+    if not steady_per_bin_cycle > 0:
+        return math.inf
+    h = max(1.0, 0.5 * max(2, round(STEADY_WINDOW * on_bins)))
+    target = MAX_UNRESOLVED_DRIFT / CHECK_SIGMAS / margin
+    return 2.0 * (steady_per_bin_cycle + max(dark_per_bin_cycle, 0.0)) / (
+        h * steady_per_bin_cycle**2 * target**2)
 
 
 def _rise_times(on_counts: np.ndarray, t: np.ndarray, dark: float,
@@ -188,15 +207,48 @@ def _rise_times(on_counts: np.ndarray, t: np.ndarray, dark: float,
     return out[0], out[1], out[2]
 
 
+#: Curves already analysed with their bootstrap, by content (see `analyse_rise`).
+_MEMO: dict[bytes, RiseCurve] = {}
+_MEMO_SIZE = 512
+
+
 def analyse_rise(counts: Sequence[float] | np.ndarray, *, period_s: float, on_s: float,
                  dark_cps: float, cycles: int, dark_sigma_cps: float = 0.0,
-                 rng: np.random.Generator | None = None) -> RiseCurve:
+                 seed: int = 12345, bootstrap: bool = True) -> RiseCurve:
     """t½, t10–90 and the checks of one rise histogram covering one period from switch-on.
 
     `dark_cps`: detector dark rate (measured with the pump off); `cycles`: modulation periods
-    summed, so the dark level per bin is dark_cps × bin width × cycles.
+    summed, so the dark level per bin is dark_cps × bin width × cycles. `seed` seeds the
+    parametric bootstrap; `bootstrap=False` skips it (uncertainties NaN) for quick decisions
+    during a run.
+
+    The result is a pure function of the arguments, so bootstrapped curves are remembered by
+    content: the live analysis of a point (seeded by its row) and the analysis of the stored
+    file afterwards do the bootstrap once.
     """
     counts = np.asarray(counts, dtype=float)
+    key = b""
+    if bootstrap:
+        import hashlib
+
+        digest = hashlib.blake2b(counts.tobytes(), digest_size=16)
+        digest.update(repr((counts.size, period_s, on_s, dark_cps, cycles, dark_sigma_cps,
+                            seed)).encode())
+        key = digest.digest()
+        hit = _MEMO.get(key)
+        if hit is not None:
+            return hit
+    curve = _analyse_rise(counts, period_s, on_s, dark_cps, cycles, dark_sigma_cps, seed,
+                          bootstrap)
+    if bootstrap:
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[key] = curve
+    return curve
+
+
+def _analyse_rise(counts: np.ndarray, period_s: float, on_s: float, dark_cps: float,
+                  cycles: int, dark_sigma_cps: float, seed: int, bootstrap: bool) -> RiseCurve:
     n = counts.size
     binwidth = period_s / n
     on_bins = int(round(on_s / binwidth))
@@ -215,19 +267,25 @@ def analyse_rise(counts: Sequence[float] | np.ndarray, *, period_s: float, on_s:
         return RiseCurve(period_s, on_s, binwidth, steady, steady_sigma, dark, nan, nan, nan,
                          nan, nan, nan, check)
     t_half, t10, t90 = _rise_times(counts[:on_bins], t, dark, steady)
-    rng = rng or np.random.default_rng(12345)
     draws = []
-    for _ in range(BOOTSTRAP):
-        redrawn = rng.poisson(np.maximum(counts, 0.0)).astype(float)
-        s = float(redrawn[on_bins - w:on_bins].sum()) / w - dark
-        if s <= 0:
-            continue
-        draws.append(_rise_times(redrawn[:on_bins], t, dark, s))
+    if bootstrap:
+        # Only the on-phase enters t½, t10–90 and the steady level: redraw just those bins.
+        redrawn = np.random.default_rng(seed).poisson(
+            np.maximum(counts[:on_bins], 0.0), size=(BOOTSTRAP, on_bins)).astype(float)
+        levels = redrawn[:, on_bins - w:].sum(axis=1) / w - dark
+        for row, s in zip(redrawn, levels):
+            if s > 0:
+                draws.append(_rise_times(row, t, dark, float(s)))
     spread = np.nanstd(np.array(draws), axis=0) if len(draws) > 2 else np.full(3, nan)
     rise = t90 - t10
     rise_sigma = float(np.nanstd([d[2] - d[1] for d in draws])) if len(draws) > 2 else nan
     return RiseCurve(period_s, on_s, binwidth, steady, steady_sigma, dark, t_half,
                      float(spread[0]), t10, t90, rise, rise_sigma, check)
+
+
+def row_seed(k: int) -> int:
+    """Bootstrap seed of stored row k (live and file analyses agree, see `analyse_rise`)."""
+    return 1000 + int(k)
 
 
 @dataclass(frozen=True)
@@ -246,45 +304,63 @@ class DecayFit:
 
 def fit_decay(counts: Sequence[float] | np.ndarray, binwidth_s: float, dark_per_bin: float,
               *, skip_s: float = 5e-6) -> DecayFit:
-    """Weighted log-linear fit of the decay histogram (time since switch-off) over the part
-    that stands clear of the dark level, from `skip_s` (timing jitter, switching edge) until
-    the signal falls below 1/e² of its start (later, the reservoir's
-    refeeding shows)."""
+    """Lifetime of the fast decay after switch-off: a weighted least-squares fit of
+    A·exp(−t/τ) + B to the histogram (time since switch-off) from `skip_s` (timing jitter,
+    switching edge) to its end.
+
+    Why a free pedestal B rather than subtracting the dark reference: the pedestal holds the
+    dark counts *and* the slow refeeding of the emitting level from the reservoir (³F₄ lives
+    ms, the window is ~1 ms), and a dark reference taken over a much shorter time than a long
+    decay capture leaves an offset of several % of the dark level — either one, subtracted
+    wrongly, bends the log-linear decay and reads the lifetime 30 % long. With B free the fast
+    component is the emitting level's own decay (³H₄: ~92 µs below threshold, docs/physics.md
+    §7.2). `dark_per_bin` (the dark reference, counts per bin) is therefore not subtracted; it
+    stays in the signature so callers need not know how the pedestal is handled.
+    """
+    from scipy.optimize import curve_fit
+
     counts = np.asarray(counts, dtype=float)
-    t = (np.arange(counts.size) + 0.5) * binwidth_s
-    signal = counts - dark_per_bin
-    start = int(math.ceil(skip_s / binwidth_s))
     total = int(counts.sum())
     nan = math.nan
-    if start >= counts.size - 3:
+    start = int(math.ceil(skip_s / binwidth_s))
+    if counts.size - start < 8:
         return DecayFit(nan, nan, total)
-    # Rebin until bins hold enough counts to take logarithms.
-    head = max(signal[start:start + 3].mean(), 0.0)
-    if head <= 0:
+    c = counts[start:]
+    t = (np.arange(start, counts.size) + 0.5) * binwidth_s
+    # Rebin so that the tail bins hold ~20 counts (Gaussian weights stay unbiased enough).
+    tail_mean = max(float(c[-max(3, c.size // 5):].mean()), 1e-9)
+    factor = max(1, int(math.ceil(20.0 / tail_mean)))
+    n = c.size // factor
+    if n < 8:
         return DecayFit(nan, nan, total)
-    factor = max(1, int(math.ceil(20.0 / max(head, 1e-9))))
-    n = (counts.size - start) // factor
-    if n < 3:
+    c = c[:n * factor].reshape(n, factor).sum(axis=1)
+    t = t[:n * factor].reshape(n, factor).mean(axis=1)
+    bw = binwidth_s * factor
+    pedestal0 = float(np.median(c[-max(3, n // 5):]))
+    head = float(c[:3].mean()) - pedestal0
+    noise = math.sqrt(max(float(c[:3].mean()), 1.0) / 3.0)
+    if not head > 3.0 * noise or head <= 0:
         return DecayFit(nan, nan, total)
-    c = counts[start:start + n * factor].reshape(n, factor).sum(axis=1)
-    tt = t[start:start + n * factor].reshape(n, factor).mean(axis=1)
-    s = c - dark_per_bin * factor
-    keep = np.flatnonzero(s > np.maximum(3.0 * np.sqrt(np.maximum(c, 1.0)),
-                                         s[0] * math.exp(-2.0)))
-    # Use the leading run only (noise later on can rise above the cut again).
-    if keep.size:
-        breaks = np.flatnonzero(np.diff(keep) > 1)
-        keep = keep[:breaks[0] + 1] if breaks.size else keep
-    if keep.size < 3:
+    # Start: the 1/e point of the head above the pedestal.
+    below = np.flatnonzero(c - pedestal0 < head / math.e)
+    tau0 = float(t[below[0]] - t[0]) if below.size and below[0] > 0 else 10 * bw
+    sigma = np.sqrt(np.maximum(c, 1.0))
+
+    def model(tt: np.ndarray, a: float, tau: float, b: float) -> np.ndarray:
+        return a * np.exp(-(tt - t[0]) / tau) + b
+
+    try:
+        popt, pcov = curve_fit(model, t, c, p0=(head, max(tau0, bw), pedestal0), sigma=sigma,
+                               absolute_sigma=True, bounds=([0.0, 0.1 * bw, 0.0],
+                                                            [np.inf, 100.0 * t[-1], np.inf]))
+    except (RuntimeError, ValueError):
         return DecayFit(nan, nan, total)
-    y = np.log(s[keep])
-    weights = s[keep] / np.sqrt(np.maximum(c[keep], 1.0))  # 1/σ of ln(s)
-    coef, cov = np.polyfit(tt[keep], y, 1, w=weights, cov="unscaled")
-    slope, slope_sigma = coef[0], math.sqrt(cov[0, 0])
-    if slope >= 0:
+    tau = float(popt[1])
+    chi2 = float((((c - model(t, *popt)) / sigma) ** 2).sum()) / max(n - 3, 1)
+    tau_sigma = math.sqrt(max(float(pcov[1, 1]), 0.0) * max(chi2, 1.0))
+    if not math.isfinite(tau_sigma):
         return DecayFit(nan, nan, total)
-    tau = -1.0 / slope
-    return DecayFit(float(tau), float(slope_sigma * tau**2), total)
+    return DecayFit(tau, tau_sigma, total)
 
 
 @dataclass(frozen=True)
@@ -436,11 +512,22 @@ def analyse_rise_run(rows: Mapping[str, np.ndarray], rise_counts: np.ndarray,
         curve = analyse_rise(rise_counts[k], period_s=float(rows["period_s"][k]),
                              on_s=float(rows["on_s"][k]), dark_cps=dark_cps,
                              dark_sigma_cps=dark_sigma_cps, cycles=int(rows["cycles"][k]),
-                             rng=np.random.default_rng(1000 + k))
+                             seed=row_seed(k))
         curves.append(curve)
         if not curve.reliable:
-            problems.append(f"point {k} at {intensity[k]:.3g} kW/cm² unreliable: "
-                            + "; ".join(curve.check.reasons or ("no t½",)))
+            line = (f"point {k} at {intensity[k]:.3g} kW/cm² unreliable: "
+                    + "; ".join(curve.check.reasons or ("no t½",)))
+            if not (curve.check.resolved and curve.check.has_signal):
+                # Counting statistics, not the period: say what capture would resolve it.
+                cycles = int(rows["cycles"][k])
+                on_bins = int(round(curve.on_s / curve.binwidth_s))
+                signal = max(curve.steady_counts_per_bin, curve.steady_sigma) / cycles
+                need_s = cycles_to_resolve(signal, curve.dark_counts_per_bin / cycles,
+                                           on_bins) * curve.period_s
+                line += (f" (signal ≈ {signal / curve.binwidth_s:.2g} counts/s against "
+                         f"{dark_cps:.2g} dark: ≈ {need_s / 3600:.2g} h of capture would "
+                         "resolve it)")
+            problems.append(line)
         decay = None
         if decay_counts is not None and decay_binwidth_s > 0 and k < decay_counts.shape[0]:
             cycles = int(rows["decay_cycles"][k])

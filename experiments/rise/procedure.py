@@ -14,8 +14,13 @@ the t½ expected from the previous points (extrapolated towards the peak), and e
 is checked before it is accepted (`analysis.check_rise`): the emission must be steady before
 switch-off and dark again before switch-on. A failed check lengthens the period and measures
 again, up to `max_attempts`; a point that still fails is stored flagged `reliable = 0` and
-left out of the peak search — a truncated rise is never fitted silently. A second, finely
-binned histogram from the falling edge gives the decay after switch-off.
+left out of the peak search — a truncated rise is never fitted silently. Only a cut-off
+rise lengthens the period; a curve with too few counts (a dim signal against the dark counts,
+below threshold) instead gets more cycles, sized from its measured signal-to-dark ratio
+(`analysis.cycles_to_resolve`) up to `max_capture_s`, and is stored unreliable with the
+capture it would need when that bound is too short. A second, finely binned histogram from
+the falling edge, taken in the same modulation series (the emission already periodic), gives
+the decay after switch-off.
 
 Each power's histograms stream to the run file as stacked array items (`rise_counts`,
 `decay_counts`, one row per power along `rise_intensity_kW_cm2`), and its summary is one row
@@ -41,12 +46,15 @@ from avlab.errors import ParameterError
 from avlab.procedure import AnalysisResult, Bool, Float, Int, Procedure, RunContext, Text
 from avlab.views import CurvesView, ReadoutView, View, XYView
 
-from .analysis import RiseCurve, analyse_rise
+from .analysis import RiseCurve, analyse_rise, cycles_to_resolve, row_seed
 
 #: Stored with every point: how it was chosen.
 COARSE, REFINED = 0, 1
 #: Each failed check multiplies the period by this.
 LENGTHEN = 2.5
+#: A weak curve whose t½ estimate fits fewer times into the on-phase may be cut off (the
+#: steady window is the last 30 % of the on-phase): lengthen rather than give up.
+MIN_ON_OVER_T_HALF = 4.0
 #: The predicted t½ of the next power grows at most this much over the last measured one.
 MAX_PREDICTED_GROWTH = 4.0
 
@@ -114,7 +122,8 @@ class Rise(Procedure):
                         doc="signal clicks to collect in a rise histogram")
     min_cycles = Int(20, minimum=2, doc="fewest modulation periods per histogram")
     max_capture_s = Float(600.0, minimum=1e-3, unit="s",
-                          doc="longest rise capture per attempt")
+                          doc="longest rise capture per attempt (dim points get up to this "
+                              "much, from their measured signal-to-dark ratio)")
     decay_bins = Int(250, minimum=10, maximum=100_000, doc="bins of a decay histogram")
     decay_binwidth_s = Float(4e-6, minimum=1e-9, unit="s", doc="bin width of a decay histogram")
     decay_capture_s = Float(300.0, minimum=0.0, unit="s",
@@ -248,6 +257,9 @@ class RiseSweep:
         self.low_period, self.high_period = proc.period_limits(self.modulator)
         self.k = 0  # next stack row
         self.measured: dict[float, tuple[float, float]] = {}  # setpoint -> (t½, signal cps)
+        #: Every finite live t½ (unreliable ones too: a truncated rise gives a lower bound, a
+        #: weak one a rough value), to choose the next period.
+        self.estimates: dict[float, float] = {}
         self.dark_cps = 0.0
         self.dark_sigma_cps = 0.0
 
@@ -318,7 +330,7 @@ class RiseSweep:
         along its log-log trend (growth capped), so a period rising towards the peak keeps
         up."""
         p = self.p
-        known = sorted((s, t) for s, (t, _) in self.measured.items() if math.isfinite(t))
+        known = sorted(self.estimates.items())
         if not known:
             return p.period_s * p.duty_cycle / p.settle_factor
         below = [kv for kv in known if kv[0] <= setpoint]
@@ -344,6 +356,8 @@ class RiseSweep:
         return r * (setpoint / s) ** (30.0 if setpoint > s else 2.0)
 
     def measure(self, setpoint: float, rise_pass: int, total: int) -> None:
+        """One power: rise histograms until one passes the checks (or attempts run out), the
+        decay histogram in the same modulation series, one stored row."""
         p, ctx = self.p, self.ctx
         self.laser.set_power_W(setpoint)
         if p.adapt_period:
@@ -351,34 +365,46 @@ class RiseSweep:
         else:
             on_s = p.period_s * p.duty_cycle
         attempts = 0
+        meter_W = math.nan
         while True:
             attempts += 1
             period = min(max(on_s / p.duty_cycle, self.low_period), self.high_period)
             at_limit = period >= self.high_period
             on_s = period * p.duty_cycle
-            curve, counts, cycles, meter_W = self.capture(setpoint, period)
-            # A longer period cures a truncated curve, and also a signal still lost in the
-            # dark counts when the on-phase ended before the emission had risen.
-            if curve.check.ok or not p.adapt_period or attempts >= p.max_attempts or at_limit:
+            with self.modulator.modulating(period, p.duty_cycle):
+                curve, counts, cycles, weak = self.capture(setpoint, period)
+                if attempts == 1:
+                    # Time-averaged power (independent of the period), read once the emission
+                    # is periodic: the meter's averaging time adds no new transient.
+                    meter_W = self.meter.power_W()
+                # A period too short for the rise (not settled, not dark again) is cured by a
+                # longer one. Too few counts were already topped up as far as max_capture_s
+                # allows; a longer period helps them only when the rise may have been cut
+                # off — its t½ estimate (a lower bound then) does not fit MIN_ON_OVER_T_HALF
+                # times into the on-phase, or there is none.
+                cut_off = (not math.isfinite(curve.t_half_s)
+                           or curve.t_half_s * MIN_ON_OVER_T_HALF > on_s)
+                lengthen = (not curve.check.ok and p.adapt_period and (not weak or cut_off)
+                            and attempts < p.max_attempts and not at_limit)
+                decay, decay_cycles = (None, 0) if lengthen else self.capture_decay(period)
+            if not lengthen:
                 break
             ctx.log(f"{setpoint * 1e3:.1f} mW, period {period:.4g} s: "
                     f"{'; '.join(curve.check.reasons)}; lengthening the period", 20)
             on_s *= LENGTHEN
+        k = self.k
+        # The stored curve with its bootstrap, seeded by its row as the file analysis will be
+        # (so that analysis finds it already done).
+        curve = analyse_rise(counts, period_s=period, on_s=on_s, dark_cps=self.dark_cps,
+                             dark_sigma_cps=self.dark_sigma_cps, cycles=cycles,
+                             seed=row_seed(k))
         if not curve.check.ok:
             ctx.log(f"{setpoint * 1e3:.1f} mW stored as unreliable after {attempts} "
-                    f"histogram(s): {'; '.join(curve.check.reasons)}", 30)
+                    f"histogram(s): {'; '.join(curve.check.reasons)}"
+                    + (f"; {weak}" if weak else ""), 30)
         sample_W = meter_W / p.duty_cycle * self.transmission
         intensity = float(peak_intensity_kW_cm2(sample_W, self.waist_um))
-        decay_cycles = 0
-        decay = None
-        if p.decay_capture_s > 0 and p.decay_bins * p.decay_binwidth_s <= period - on_s:
-            decay_cycles = int(max(p.decay_capture_s, period) // period)
-            with self.modulator.modulating(period, p.duty_cycle):
-                decay = self.tagger.decay_histogram(
-                    binwidth_s=p.decay_binwidth_s, n_bins=p.decay_bins,
-                    duration_s=decay_cycles * period).counts
         signal_cps = curve.steady_counts_per_bin / (curve.binwidth_s * cycles)
-        k = self.k
         ctx.write("rise_counts", (k,), counts)
         if decay is not None:
             ctx.write("decay_counts", (k,), decay)
@@ -391,13 +417,31 @@ class RiseSweep:
                    reliable=int(curve.reliable), attempts=attempts, decay_cycles=decay_cycles,
                    rise_pass=rise_pass, bench_time_s=ctx.bench.now())
         self.measured[setpoint] = (curve.t_half_s if curve.reliable else math.nan, signal_cps)
+        if math.isfinite(curve.t_half_s):
+            self.estimates[setpoint] = curve.t_half_s
         ctx.progress(min(self.k / max(total, 1), 0.99),
                      f"{intensity:.2f} kW/cm²: t½ = {curve.t_half_s * 1e3:.3g} ms")
 
+    def capture_decay(self, period: float) -> tuple[np.ndarray | None, int]:
+        """The decay histogram after switch-off, in the modulation series already running
+        (the emission is in its periodic state: no new transient). (counts, periods)."""
+        p = self.p
+        on_s = period * p.duty_cycle
+        if not (p.decay_capture_s > 0 and p.decay_bins * p.decay_binwidth_s <= period - on_s):
+            return None, 0
+        cycles = int(max(p.decay_capture_s, period) // period)
+        counts = self.tagger.decay_histogram(binwidth_s=p.decay_binwidth_s, n_bins=p.decay_bins,
+                                             duration_s=cycles * period).counts
+        return counts, cycles
+
     def capture(self, setpoint: float,
-                period: float) -> tuple[RiseCurve, np.ndarray, int, float]:
-        """One rise histogram over whole periods: a first capture sized from the expected
-        signal, topped up once if it fell short of target_counts."""
+                period: float) -> tuple[RiseCurve, np.ndarray, int, str]:
+        """One rise histogram over whole periods, in the running modulation series: a first
+        capture sized from the expected signal, then one top-up sized from the *measured*
+        signal and dark levels — enough cycles for `target_counts` signal clicks and for the
+        steady-state check to resolve a drift (`analysis.cycles_to_resolve`), bounded by
+        `max_capture_s`. Returns (curve without bootstrap, counts, cycles, reason the signal
+        stayed too weak or "")."""
         p = self.p
         on_s = period * p.duty_cycle
         max_cycles = max(p.min_cycles, int(p.max_capture_s // period))
@@ -409,22 +453,37 @@ class RiseSweep:
             cycles = int(min(max(p.min_cycles, math.ceil(p.target_counts / per_cycle)),
                              max_cycles))
         binwidth = period / p.bins
-        with self.modulator.modulating(period, p.duty_cycle):
-            meter_W = self.meter.power_W()
-            counts = self.tagger.rise_histogram(binwidth_s=binwidth, n_bins=p.bins,
-                                                duration_s=cycles * period).counts
-            curve = analyse_rise(counts, period_s=period, on_s=on_s, dark_cps=self.dark_cps,
-                                 dark_sigma_cps=self.dark_sigma_cps, cycles=cycles)
-            signal = curve.steady_counts_per_bin * p.bins * p.duty_cycle
-            if signal < 0.5 * p.target_counts and cycles < max_cycles:
-                per_cycle = max(signal / cycles, 1e-9)
-                more = int(min(max_cycles - cycles,
-                               math.ceil((p.target_counts - signal) / per_cycle)))
-                if more > 0:
-                    counts = counts + self.tagger.rise_histogram(
-                        binwidth_s=binwidth, n_bins=p.bins, duration_s=more * period).counts
-                    cycles += more
-                    curve = analyse_rise(counts, period_s=period, on_s=on_s,
-                                         dark_cps=self.dark_cps,
-                                         dark_sigma_cps=self.dark_sigma_cps, cycles=cycles)
-        return curve, counts, cycles, meter_W
+        on_bins = int(round(on_s / binwidth))
+        dark_per_bin_cycle = self.dark_cps * binwidth
+
+        def analysed(counts: np.ndarray, cycles: int) -> RiseCurve:
+            return analyse_rise(counts, period_s=period, on_s=on_s, dark_cps=self.dark_cps,
+                                dark_sigma_cps=self.dark_sigma_cps, cycles=cycles,
+                                bootstrap=False)
+
+        counts = self.tagger.rise_histogram(binwidth_s=binwidth, n_bins=p.bins,
+                                            duration_s=cycles * period).counts
+        curve = analysed(counts, cycles)
+        # Signal per bin and cycle: measured when it stands out of the noise, else the
+        # expectation (at least a tenth of the dark level: a guess to size the top-up).
+        measured = curve.steady_counts_per_bin / cycles
+        if not curve.check.has_signal:
+            guess = (expected or 0.0) * binwidth
+            measured = max(measured, guess, 0.1 * dark_per_bin_cycle)
+        needed = max(p.target_counts / max(measured * p.bins * p.duty_cycle, 1e-12),
+                     cycles_to_resolve(measured, dark_per_bin_cycle, on_bins))
+        wanted = int(min(math.ceil(needed), max_cycles))
+        if wanted > cycles and (curve.steady_counts_per_bin * p.bins * p.duty_cycle
+                                < 0.5 * p.target_counts or not curve.check.resolved
+                                or not curve.check.has_signal):
+            counts = counts + self.tagger.rise_histogram(
+                binwidth_s=binwidth, n_bins=p.bins, duration_s=(wanted - cycles) * period).counts
+            cycles = wanted
+            curve = analysed(counts, cycles)
+        weak = ""
+        if not (curve.check.resolved and curve.check.has_signal):
+            weak = (f"signal {measured / binwidth:.3g} counts/s against {self.dark_cps:.3g} "
+                    f"dark: the steady-state check needs about "
+                    f"{min(needed, 1e12) * period:.3g} s of capture (max_capture_s "
+                    f"{p.max_capture_s:g} s)")
+        return curve, counts, cycles, weak

@@ -27,7 +27,12 @@ long enough to empty the reservoir, tens when it is not), then counts every late
 that periodic one — so a 1000-s capture of 2.5-s periods costs one or two periods of
 integration, and a capture that starts before the particle has settled shows its transient.
 Beyond `max_profiled_periods` periods still unsettled are integrated state-only (at most
-`max_settling_periods`) and the rest take the final period's profile.
+`max_settling_periods`) and the rest take the final period's profile. The settled period is
+kept: a later capture under the same waveform and intensities that starts from that periodic
+state (a top-up, a decay histogram, the catch-up over a power-meter reading) reuses it for any
+phases it holds and integrates one period only for phases it lacks — honest for a
+deterministic rate model, because the expected photons repeat exactly while the Poisson
+counting is drawn afresh for every histogram.
 
 **Counts.** Expected clicks per bin = starts × (signal photons in the bin × collection
 efficiency, dark counts × bin width, the flood fault's rate × bin width), each bin's rate
@@ -231,6 +236,24 @@ class _PeriodicSignal:
         return self.states[n_periods - 1] if n_periods <= len(self.states) else self.final_state
 
 
+@dataclass(frozen=True)
+class _PeriodicCache:
+    """One period of a periodic steady state: under the waveform and intensities `key`, the
+    state `z_start` at a period boundary comes back after one period; `profile` is the
+    cumulative emission per ion (summed over particles) at `phases` within that period.
+
+    Why it is honest to reuse: the rate equations are deterministic, so once the state at a
+    period boundary repeats (to the integrator's rtol 1e-6), every later period emits exactly
+    the same expected photons at the same phases; the randomness of a real capture is the
+    Poisson counting, which the tagger draws afresh for every histogram from the expected
+    counts of all its periods."""
+
+    key: tuple
+    z_start: np.ndarray
+    phases: np.ndarray
+    profile: np.ndarray
+
+
 def _split_phases(times_s: np.ndarray, period_s: float) -> tuple[np.ndarray, np.ndarray]:
     """(period index, phase) of absolute times after a period boundary."""
     q = np.floor(times_s / period_s).astype(np.int64)
@@ -290,6 +313,8 @@ class SimTimeTagger(SdkFaults):
         self._z: np.ndarray | None = None  # reduced populations, one row per particle
         self._z_key: tuple[str, int] | None = None
         self._state_time_s = world.clock.now()
+        #: The last periodic steady state integrated (see `_run_periods`).
+        self._periodic: _PeriodicCache | None = None
 
     @property
     def identity(self) -> str:
@@ -593,6 +618,25 @@ class SimTimeTagger(SdkFaults):
         period, on_s = waveform.period_s, waveform.on_s
         phases = np.unique(np.concatenate((phases_s, [0.0, on_s, period])))
         phases = phases[(phases >= 0.0) & (phases <= period)]
+        scale = self._detected_per_ion_photon(model)
+        key = (model.preset.name, model.temperature_K, period, on_s, on_I.tobytes(),
+               off_I.tobytes())
+        cached = self._periodic
+        if cached is not None and cached.key == key and _same_state(cached.z_start, z0):
+            # Already in the periodic steady state of this waveform: every period repeats the
+            # integrated one. Its profile serves any phases it holds; other phases need that
+            # one period integrated again (on the union, so later requests find theirs too).
+            if not np.all(np.isin(phases, cached.phases)):
+                union = np.union1d(cached.phases, phases)
+                active = [p for p in range(len(z0)) if on_I[p] > 0.0 or np.any(z0[p])]
+                profile, _ = self._one_period(model, cached.z_start, active, on_I, off_I,
+                                              on_s, union)
+                cached = self._periodic = _PeriodicCache(key, cached.z_start, union, profile)
+            run = _PeriodicSignal(period, cached.phases, np.zeros((0, cached.phases.size)),
+                                  cached.profile * scale, [], cached.z_start)
+            if commit > 0:
+                self._state_time_s = self.world.clock.now() + commit * period
+            return run
         active = [p for p in range(len(z0)) if on_I[p] > 0.0 or np.any(z0[p])]
         z = z0.copy()
         explicit: list[np.ndarray] = []
@@ -607,6 +651,8 @@ class SimTimeTagger(SdkFaults):
         done = len(explicit)
         if settled or done >= n_periods:
             steady = explicit[-1]
+            if settled:
+                self._periodic = _PeriodicCache(key, z, phases, steady)
         else:
             coarse = np.array([0.0, on_s, period])
             while done < min(n_periods, self.max_settling_periods) - 1:
@@ -614,10 +660,13 @@ class SimTimeTagger(SdkFaults):
                 done += 1
                 if _same_state(z, z_next):
                     z = z_next
+                    settled = True
                     break
                 z = z_next
+            start = z
             steady, z = self._one_period(model, z, active, on_I, off_I, on_s, phases)
-        scale = self._detected_per_ion_photon(model)
+            if settled or _same_state(start, z):
+                self._periodic = _PeriodicCache(key, z, phases, steady)
         run = _PeriodicSignal(period, phases, np.array(explicit) * scale, steady * scale,
                               states, z)
         if commit > 0:
