@@ -21,12 +21,9 @@ CRYO = Path(experiments.__file__).parent / "labs" / "cryostat_sim.toml"
 MODEL_S_MAX = {10.0: 43.2, 150.0: 36.6, 295.0: 26.4, 400.0: 21.9}
 
 
-def hot_cryo_bench(seed: int = 3) -> Bench:
-    """The cryostat bench with limits up to 420 K; the caller sets a 100 W heater (25 Ω, 2 A),
-    which the stage needs above ~300 K."""
-    text = CRYO.read_text().replace("max_setpoint_K = 350.0", "max_setpoint_K = 420.0") \
-        .replace("temperature_limit_K = 360.0", "temperature_limit_K = 430.0")
-    config = parse_config(text, "cryostat_hot.toml")
+def cryo_bench(seed: int = 3, text: str | None = None) -> Bench:
+    """The shipped cryostat lab file (100 W heater, limits to 420 K), with a fixed seed."""
+    config = parse_config(CRYO.read_text() if text is None else text, "cryostat_sim.toml")
     config = dataclasses.replace(config, simulation=dataclasses.replace(config.simulation,
                                                                         seed=seed))
     return Bench(config)
@@ -35,8 +32,7 @@ def hot_cryo_bench(seed: int = 3) -> Bench:
 @pytest.fixture(scope="module")
 def temperature_series(tmp_path_factory):
     path = tmp_path_factory.mktemp("series") / "series.h5"
-    with hot_cryo_bench() as bench:
-        bench.cryostat().driver.output(1).heater_setup = (25, 2.0, "current")
+    with cryo_bench() as bench:
         procedure = Series(over="temperature_K=10,150,295,400", hold_s=60.0,
                            inner="power_min_W=0.2;power_max_W=5;sweep_down=false")
         result = Runner(procedure, bench, path).run()
@@ -89,7 +85,11 @@ def test_the_stability_wait_is_in_the_stored_trace(temperature_series):
 
 
 def test_a_stage_that_never_settles_fails_clearly_and_keeps_the_finished_steps(tmp_path):
-    with hot_cryo_bench() as bench:  # default 50 W heater: the stage tops out near 300 K
+    # The controller's default heater (50 W) cannot hold the stage above ~300 K.
+    weak = CRYO.read_text().replace("heater_resistance_ohm = 25.0", "heater_resistance_ohm = 50.0") \
+        .replace("heater_max_current_A = 2.0", "heater_max_current_A = 1.0")
+    with cryo_bench(text=weak) as bench:
+        assert bench.cryostat().driver.output(1).heater_setup.max_current_A == 1.0
         procedure = Series(over="temperature_K=10,340", hold_s=10.0, settle_timeout_s=4000.0,
                            inner="power_min_W=0.2;power_max_W=5;sweep_down=false;points=8;"
                                  "refine=false")
