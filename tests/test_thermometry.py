@@ -132,21 +132,28 @@ def test_band_ratio_reads_an_uncalibrated_temperature_back(band_ratio_calibratio
 def test_cli_reads_a_temperature_with_the_calibration_flag(band_ratio_calibration, tmp_path,
                                                            capsys):
     """`avlab run thermometry --calibration FILE` on another bench (no cryostat, a sample at
-    270 K, other collection optics): the ratio needs no absolute signal level."""
+    270 K, NA 1.49 instead of 0.7, a different collection efficiency): the ratio needs no
+    absolute signal level. The spectrometer bench with the fibre throughput of the cryostat
+    bench, so the weak 475 nm band is as well measured, and a fixed seed."""
     from avlab.cli import main
 
+    lab = tmp_path / "spectra.toml"
+    lab.write_text(SPECTRA.read_text().replace("correct_dark_counts = true",
+                                               "correct_dark_counts = true\nthroughput = 1.0")
+                   .replace("collection_efficiency = 0.15", "collection_efficiency = 0.3\nseed = 4"))
     out = tmp_path / "reading.h5"
     code = main(["run", "thermometry", "--calibration", str(band_ratio_calibration),
-                 "--config", str(SPECTRA), "--sample", "temperature_K=270",
-                 "--set", "span=0.1", "--set", f"inner={SPECTRUM_INNER};averages=60",
-                 "--out", str(out)])
+                 "--config", str(lab), "--sample", "temperature_K=270",
+                 "--set", "span=0.1", "--set", f"inner={SPECTRUM_INNER}", "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0, text
     run = read_run(out)
     assert run.parameters["calibration"][0] == str(band_ratio_calibration)
     t = float(run.columns["temperature_K"][-1])
     sigma = float(run.columns["temperature_sigma_K"][-1])
-    assert abs(t - 270.0) <= 2 * sigma and sigma < 30.0, (t, sigma)
+    # another bench than the calibration's: 2 sigma (1.5 sigma with this seed); the reading on
+    # the calibration bench itself is held to 1 sigma above
+    assert abs(t - 270.0) <= 2 * sigma and sigma < 20.0, (t, sigma)
     assert out.with_suffix(".png").exists()
     assert main(["run", "thermometry", "--calibrate", "x", "--out", str(tmp_path / "b.h5")]) == 2
     assert "options of thermometry: --calibration" in capsys.readouterr().err
