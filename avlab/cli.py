@@ -105,7 +105,11 @@ def _add_registered_commands(parser: argparse.ArgumentParser) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     extra = _add_registered_commands(parser)
-    args = parser.parse_args(argv)
+    # Unknown options are left for the procedure's own flags (Procedure.cli_flags).
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.procedure_flags = rest
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.version:
@@ -137,7 +141,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         procedure_cls = load_procedure(args.procedure)
         config = with_sample_overrides(load_config(args.config), args.sample)
         procedure = procedure_cls()
-        procedure.set_from_strings(args.assignments)
+        procedure.set_from_strings(_flag_assignments(procedure_cls, args.procedure_flags)
+                                   + args.assignments)
     except (KeyError, ConfigError, AvlabError) as exc:
         print(f"avlab: {_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -158,6 +163,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if plotter is not None:
             plotter.close()
         outputs.release_unused()
+
+
+def _flag_assignments(procedure_cls: Any, argv: list[str]) -> list[str]:
+    """`--flag VALUE` options a procedure declares in `cli_flags`, as `name=value` strings."""
+    from .errors import ParameterError
+
+    flags = getattr(procedure_cls, "cli_flags", {})
+    parser = argparse.ArgumentParser(prog=f"avlab run {procedure_cls.name}", add_help=False,
+                                     allow_abbrev=False, exit_on_error=False)
+    for flag, name in flags.items():
+        parser.add_argument(flag, dest=name, metavar="VALUE")
+    try:
+        values, unknown = parser.parse_known_args(argv)
+    except argparse.ArgumentError as exc:
+        raise ParameterError(str(exc)) from None
+    if unknown:
+        known = ", ".join(flags) or "none; use --set NAME=VALUE"
+        raise ParameterError(f"unrecognized arguments: {' '.join(unknown)} (options of "
+                             f"{procedure_cls.name}: {known})")
+    return [f"{name}={value}" for name, value in vars(values).items() if value is not None]
 
 
 def _run_reserved(procedure: Any, config: Any, outputs: Any, *, plotter: Any) -> int:
@@ -336,8 +361,10 @@ def _cmd_procedures(args: argparse.Namespace) -> int:
             print(f"avlab: {_message(exc)}", file=sys.stderr)
             return EXIT_USAGE
         print(f"{name}: {cls.title}")
-        for param in cls.parameters().values():
-            print(f"  --set {param.describe()}")
+        flags = {name: flag for flag, name in getattr(cls, "cli_flags", {}).items()}
+        for name, param in cls.parameters().items():
+            also = f"  (or {flags[name]} VALUE)" if name in flags else ""
+            print(f"  --set {param.describe()}{also}")
     return EXIT_OK
 
 

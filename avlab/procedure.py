@@ -233,6 +233,10 @@ class Procedure(ABC):
     default_plot: ClassVar[str] = "data"
     #: File suffixes of the extra outputs `plot` writes next to the run file.
     outputs: ClassVar[tuple[str, ...]] = (".png",)
+    #: Extra `avlab run` options for this procedure, flag -> parameter name, e.g.
+    #: {"--calibration": "calibration"}: `--calibration FILE` is `--set calibration=FILE`.
+    #: Only for the one or two parameters a procedure cannot run without.
+    cli_flags: ClassVar[dict[str, str]] = {}
 
     def __init__(self, **values: Any) -> None:
         self._values: dict[str, Any] = {}

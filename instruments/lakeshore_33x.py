@@ -20,6 +20,17 @@ def _open(ctx: OpenContext) -> Any:
 
 def _prepare(inst: Any, driver: Any) -> None:
     driver.configure_safety_limit(inst.limits["temperature_limit_K"])
+    resistance = inst.options.get("heater_resistance_ohm")
+    current = inst.options.get("heater_max_current_A")
+    if resistance is not None or current is not None:
+        # The heater's full power (I_max^2 R) bounds the highest temperature the stage can
+        # hold against the cold head; the controller must be told what is wired to it.
+        output = driver.output(inst.options.get("control_output", 1))
+        present = output.heater_setup
+        output.heater_setup = (
+            float(resistance if resistance is not None else present.resistance_ohm),
+            float(current if current is not None else present.max_current_A),
+            present.display)
 
 
 def _twin(inst: Any, world: Any) -> Any:
@@ -48,6 +59,12 @@ SPEC = DriverSpec(
         "sample_input": OptionSpec(str, "sensor input on the sample ('A'-'D')"),
         "heater_range": OptionSpec(int, "heater range used for closed-loop control (1 low, 2 "
                                         "medium, 3 high)", positive=True),
+        "heater_resistance_ohm": OptionSpec(float, "resistance of the heater on the control "
+                                                   "output (25 or 50 Ω), set at connect",
+                                            positive=True),
+        "heater_max_current_A": OptionSpec(float, "its maximum current (A; ≤ 2 A at 25 Ω, "
+                                                  "≤ 1.414 A at 50 Ω): full power I²R",
+                                           positive=True),
         "model": OptionSpec(int, "335 or 336 (simulation only)", positive=True),
     },
     open=_open, prepare=_prepare, device=cryostat_device, resource=resources.visa,

@@ -12,7 +12,7 @@ import pytest
 import experiments
 from avlab.bench import Bench
 from avlab.config import ConfigError, load_config, parse_config
-from avlab.errors import SafetyLimitError
+from avlab.errors import BenchError, SafetyLimitError
 from avlab.runner import Runner
 from experiments.scurve import SCurve
 
@@ -39,17 +39,37 @@ def test_setpoint_is_reached_on_the_bench_clock_and_the_world_follows(cryo_bench
 
 
 def test_setpoint_above_the_configured_limit_is_refused(cryo_bench):
-    with pytest.raises(SafetyLimitError, match="350 K, the configured limit for cryostat"):
-        cryo_bench.cryostat().set_setpoint_K(400.0)
+    with pytest.raises(SafetyLimitError, match="420 K, the configured limit for cryostat"):
+        cryo_bench.cryostat().set_setpoint_K(425.0)
 
 
 def test_the_controller_gets_the_configured_cut_off(cryo_bench):
     driver = cryo_bench.cryostat().driver
-    assert driver.input("A").temperature_limit_K == pytest.approx(360.0)
+    assert driver.input("A").temperature_limit_K == pytest.approx(430.0)
+
+
+def test_the_configured_heater_is_set_at_connect_and_reaches_400_K(cryo_bench):
+    """The lab file's 25 Ω / 2 A heater (100 W) is what the controller drives; with it the
+    stage holds 400 K, which the controller's default 50 W heater cannot."""
+    from drivers.temperature.lakeshore_33x import HeaterSetup
+
+    cryostat = cryo_bench.cryostat()
+    assert cryostat.driver.output(1).heater_setup == HeaterSetup(25.0, 2.0, "current")
+    cryostat.set_setpoint_K(400.0)
+    temperature = cryostat.wait_stable(tolerance_K=0.2, stable_s=60.0, timeout_s=20000.0)
+    assert temperature == pytest.approx(400.0, abs=0.2)
+
+
+def test_a_heater_beyond_the_output_compliance_is_refused_at_connect():
+    text = CRYO_CONFIG.read_text().replace("heater_resistance_ohm = 25.0",
+                                           "heater_resistance_ohm = 50.0")  # 2 A into 50 Ω
+    with pytest.raises(BenchError, match="outside \\[0.1, 1.414\\] A"):
+        with Bench(parse_config(text, "cryo.toml")):
+            pass
 
 
 def test_cut_off_below_the_setpoint_limit_is_an_impossible_config():
-    text = CRYO_CONFIG.read_text().replace("temperature_limit_K = 360.0",
+    text = CRYO_CONFIG.read_text().replace("temperature_limit_K = 430.0",
                                            "temperature_limit_K = 300.0")
     with pytest.raises(ConfigError, match="temperature_limit_K: impossible limit 300 K"):
         parse_config(text, "cryo.toml")

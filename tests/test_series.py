@@ -21,12 +21,9 @@ CRYO = Path(experiments.__file__).parent / "labs" / "cryostat_sim.toml"
 MODEL_S_MAX = {10.0: 43.2, 150.0: 36.6, 295.0: 26.4, 400.0: 21.9}
 
 
-def hot_cryo_bench(seed: int = 3) -> Bench:
-    """The cryostat bench with limits up to 420 K; the caller sets a 100 W heater (25 Ω, 2 A),
-    which the stage needs above ~300 K."""
-    text = CRYO.read_text().replace("max_setpoint_K = 350.0", "max_setpoint_K = 420.0") \
-        .replace("temperature_limit_K = 360.0", "temperature_limit_K = 430.0")
-    config = parse_config(text, "cryostat_hot.toml")
+def cryo_bench(seed: int = 3, text: str | None = None) -> Bench:
+    """The shipped cryostat lab file (100 W heater, limits to 420 K), with a fixed seed."""
+    config = parse_config(CRYO.read_text() if text is None else text, "cryostat_sim.toml")
     config = dataclasses.replace(config, simulation=dataclasses.replace(config.simulation,
                                                                         seed=seed))
     return Bench(config)
@@ -35,8 +32,7 @@ def hot_cryo_bench(seed: int = 3) -> Bench:
 @pytest.fixture(scope="module")
 def temperature_series(tmp_path_factory):
     path = tmp_path_factory.mktemp("series") / "series.h5"
-    with hot_cryo_bench() as bench:
-        bench.cryostat().driver.output(1).heater_setup = (25, 2.0, "current")
+    with cryo_bench() as bench:
         procedure = Series(over="temperature_K=10,150,295,400", hold_s=60.0,
                            inner="power_min_W=0.2;power_max_W=5;sweep_down=false")
         result = Runner(procedure, bench, path).run()
@@ -89,7 +85,11 @@ def test_the_stability_wait_is_in_the_stored_trace(temperature_series):
 
 
 def test_a_stage_that_never_settles_fails_clearly_and_keeps_the_finished_steps(tmp_path):
-    with hot_cryo_bench() as bench:  # default 50 W heater: the stage tops out near 300 K
+    # The controller's default heater (50 W) cannot hold the stage above ~300 K.
+    weak = CRYO.read_text().replace("heater_resistance_ohm = 25.0", "heater_resistance_ohm = 50.0") \
+        .replace("heater_max_current_A = 2.0", "heater_max_current_A = 1.0")
+    with cryo_bench(text=weak) as bench:
+        assert bench.cryostat().driver.output(1).heater_setup.max_current_A == 1.0
         procedure = Series(over="temperature_K=10,340", hold_s=10.0, settle_timeout_s=4000.0,
                            inner="power_min_W=0.2;power_max_W=5;sweep_down=false;points=8;"
                                  "refine=false")
@@ -112,3 +112,77 @@ def test_series_over_an_inner_parameter_and_bad_settings(bench, tmp_path):
     with pytest.raises(ParameterError, match="neither temperature_K"):
         Series(over="nonsense=1,2").check(bench)
     assert parse_values("10:300:8")[-1] == 300.0 and len(parse_values("10:300:8")) == 8
+
+
+# --- an abort or a fault inside one step ----------------------------------------------------------
+
+QUICK_INNER = "power_min_W=0.2;power_max_W=5;sweep_down=false;points=12;refine=false"
+
+
+class _TripAfter(Series):
+    """A series whose step 1 is interrupted after its 3rd recorded point by `action` (called in
+    the worker thread, as an operator's stop or an instrument failing would land)."""
+
+    def __init__(self, action, **values):
+        super().__init__(**values)
+        self.action = action
+
+    def inner_procedure(self, value=None):
+        procedure = super().inner_procedure(value)
+        if value != 20.0:
+            return procedure
+        action, points = self.action, []
+        original = type(procedure).run
+
+        def run(ctx):
+            record = ctx.record
+
+            def counted(**row):
+                record(**row)
+                points.append(row)
+                if len(points) == 3:
+                    action()
+            ctx.record = counted
+            original(procedure, ctx)
+        procedure.run = run
+        return procedure
+
+
+def _trip_series(tmp_path, action_for):
+    with cryo_bench() as bench:
+        box = []
+        procedure = _TripAfter(lambda: action_for(bench, box[0]),
+                               over="temperature_K=10,20,30", hold_s=10.0, inner=QUICK_INNER)
+        runner = Runner(procedure, bench, tmp_path / "trip.h5")
+        box.append(runner)
+        result = runner.run()
+        laser = bench.twins["pump_1064"]
+        assert not laser.emission_requested  # the pump is off, at the twin itself
+        assert not bench.laser().is_emitting
+    return result
+
+
+def test_an_abort_inside_a_step_keeps_the_finished_steps_and_stops_the_pump(tmp_path):
+    result = _trip_series(tmp_path, lambda bench, runner: runner.abort("operator pressed stop"))
+    assert result.status == "aborted" and result.message == "operator pressed stop"
+    assert run_entries(result.path) == ["entry", "step_00", "step_01"]
+    first = read_run(result.path, entry="step_00")
+    assert first.status == "completed" and first.n_points == 12
+    assert "s_max" in first.results["analysis"]
+    broken = read_run(result.path, entry="step_01")
+    assert broken.status == "aborted" and broken.n_points == 3
+    assert read_run(result.path).status == "aborted"
+
+
+def test_an_instrument_fault_inside_a_step_keeps_the_finished_steps_and_stops_the_pump(
+        tmp_path):
+    result = _trip_series(tmp_path, lambda bench, runner:
+                          bench.twins["detector"].inject("drop_connection"))
+    assert result.status == "failed"
+    assert "step_01 (temperature_K = 20) failed" in result.message
+    assert "steps before it are complete" in result.message
+    assert run_entries(result.path) == ["entry", "step_00", "step_01"]
+    assert read_run(result.path, entry="step_00").status == "completed"
+    broken = read_run(result.path, entry="step_01")
+    assert broken.status == "failed" and "InstrumentConnectionError" in broken.message
+    assert broken.n_points == 3

@@ -78,3 +78,31 @@ def test_exposure_ladder_and_band_parsing():
     assert parse_bands("Tm 800:780-820;B:1-2") == [("Tm 800", 780.0, 820.0), ("B", 1.0, 2.0)]
     with pytest.raises(ValueError):
         parse_bands("x:5-1")
+
+
+def test_background_off_the_particle_when_the_bench_has_a_scanner(tmp_path):
+    """With a scanner the background frame is taken with the pump on and the beam parked beside
+    the particle (the stored parameter says so); without one the run says it used the
+    off-band median."""
+    confocal = (LAB.parent / "confocal_sim.toml").read_text()
+    spectrometer = LAB.read_text()
+    block = spectrometer[spectrometer.index("[instruments.spectrometer]"):
+                         spectrometer.index("[simulation]")]
+    text = confocal.replace("[simulation]", block + "\n[simulation]") \
+        .replace("collection_efficiency = 0.15", "collection_efficiency = 0.15\nseed = 2")
+    with Bench(parse_config(text, "confocal_spectrometer.toml")) as bench:
+        home = tuple(bench.world.beam_position_um)
+        procedure = Spectrum(powers_W="1.0,1.5", averages=2, settle_s=0.1)
+        result = Runner(procedure, bench, tmp_path / "off.h5").run()
+        assert tuple(bench.world.beam_position_um) == pytest.approx(home)  # beam back
+    assert result.status == "completed", result.message
+    data = result.data
+    assert str(data.parameters["background"][0]) == "off_particle"
+    # the simulated bench has no stray light: beside the particle only the dark is left
+    assert np.all(np.abs(data.columns["background_cps"]) < 5.0)
+    assert result.analysis.scalars["band_Tm_800_cps"][0] > 1e3
+
+
+def test_without_a_scanner_the_run_says_the_background_is_the_off_band_median(power_series):
+    _, result, _ = power_series
+    assert str(result.data.parameters["background"][0]) == "off_band"

@@ -10,8 +10,17 @@ Per power: the exposure is chosen so that the brightest pixel sits near `target_
 the detector's full scale (never saturated: a saturated frame is retaken shorter), or fixed
 (`auto_exposure=false`); `averages` frames are averaged; a dark frame (pump off, same exposure,
 same averaging) is subtracted — darks are taken once per exposure used, exposures are rounded
-to a 1-2-5 ladder so they repeat. The remaining background (stray light, drift) is the median
-of the pixels outside every band, subtracted per spectrum and recorded. Spectra are stored in
+to a 1-2-5 ladder so they repeat. The remaining background (stray light, pump leaking through
+the filters, substrate glow) is estimated one of two ways, and the run's stored `background`
+parameter says which was used:
+
+* ``off_particle`` (the default when the bench has a scanner): after each spectrum the beam is
+  parked `background_offset_um` beside the particle, the same frames are taken with the pump
+  on, and that averaged frame is subtracted instead of the dark — a true background frame;
+  the beam goes back before the next power;
+* ``off_band`` (the default otherwise, since the beam cannot leave the particle): the median
+  of the dark-corrected pixels outside every band is subtracted — it assumes the background
+  is flat across the spectrum and misses any background under the lines. Spectra are stored in
 counts/s as a stack (one per pump intensity, growing while the run goes) against the pixel
 index; the wavelength of every pixel (the spectrometer's calibration) is stored next to it, and
 the cubic fit of that calibration as run-level scalars.
@@ -127,6 +136,12 @@ class Spectrum(Procedure):
     settle_s = Float(1.0, minimum=0.0, maximum=600.0, unit="s", doc="wait after a power change")
     bands = Text("", doc="emission bands 'name:lo-hi;...' in nm; empty: the simulated "
                          "sample's lines")
+    background = Text("auto", doc="background estimate: 'off_particle' (beam parked beside "
+                                  "the particle, pump on; needs a scanner), 'off_band' (median "
+                                  "of the pixels outside the bands) or 'auto' (off_particle "
+                                  "when the bench has a scanner); the run stores the one used")
+    background_offset_um = Float(5.0, minimum=0.5, maximum=500.0, unit="um",
+                                 doc="off_particle: how far beside the particle (along x)")
 
     columns = [
         Column("power_setpoint_W", "W", "f8", "laser output setpoint"),
@@ -137,7 +152,7 @@ class Spectrum(Procedure):
         Column("peak_fraction", "", "f8", "brightest pixel / full scale (dark corrected)"),
         Column("saturated", "", "?", "a frame of this spectrum saturated (then discarded)"),
         Column("background_cps", "counts/s", "f8",
-               "per-pixel background outside every band, subtracted"),
+               "mean per-pixel background subtracted (off the particle, or outside the bands)"),
         Column("total_cps", "counts/s", "f8", "sum over all pixels after corrections"),
     ]
     signal = "total_cps"
@@ -191,6 +206,13 @@ class Spectrum(Procedure):
             raise ParameterError("parameter bands: no emission band inside the spectrometer's "
                                  "range")
         self.bands = format_bands(bands)  # stored with the run: the analysis needs no bench
+        if self.background not in ("auto", "off_particle", "off_band"):
+            raise ParameterError(f"parameter background: {self.background!r} is not 'auto', "
+                                 "'off_particle' or 'off_band'")
+        if self.background == "auto":  # resolved here so the run file says what was done
+            self.background = "off_particle" if bench.has("scanner") else "off_band"
+        if self.background == "off_particle":
+            bench.scanner()  # the beam must be movable off the particle
 
     # --- the run ------------------------------------------------------------------------------
     def run(self, ctx: RunContext) -> None:
@@ -220,6 +242,12 @@ class Spectrum(Procedure):
             off_band &= ~((wavelengths >= lo) & (wavelengths <= hi))
 
         darks: dict[float, np.ndarray] = {}
+        scanner = bench.scanner() if self.background == "off_particle" else None
+        home_um = tuple(scanner.driver.position_um) if scanner is not None else (0.0, 0.0)
+        ctx.log(f"background: {self.background}"
+                + (f", beam parked {self.background_offset_um:g} um beside ({home_um[0]:g}, "
+                   f"{home_um[1]:g}) um" if scanner is not None else
+                   ", median of the pixels outside the bands"))
         laser.emission_off()
         powers = self.power_list()
         exposure = ladder_exposure(self.exposure_s)
@@ -238,8 +266,14 @@ class Spectrum(Procedure):
                     ctx.wait(self.settle_s)
                 dark = darks[exposure]
                 rate = (signal - dark) / exposure
-                background = float(np.median(rate[off_band])) if off_band.any() else 0.0
-                rate = rate - background
+                if scanner is not None:
+                    off = self._off_particle(ctx, scanner, spectrometer, home_um, exposure)
+                    background_rate = (off - dark) / exposure
+                    rate = rate - background_rate
+                    background = float(np.mean(background_rate))
+                else:
+                    background = float(np.median(rate[off_band])) if off_band.any() else 0.0
+                    rate = rate - background
                 intensity = peak_intensity_kW_cm2(meter_W * transmission, waist_um)
                 ctx.write("pump_intensity_kW_cm2", (k,), intensity)
                 ctx.write("spectra", (k,), rate)
@@ -275,6 +309,19 @@ class Spectrum(Procedure):
             wanted = min(max(wanted, self.min_exposure_s), self.max_exposure_s)
             return ladder_exposure(wanted), saturated
         return exposure, saturated
+
+    def _off_particle(self, ctx: RunContext, scanner: Any, spectrometer: Any,
+                      home_um: tuple[float, float], exposure: float) -> np.ndarray:
+        """Averaged frame with the pump on and the beam parked beside the particle, then the
+        beam back on it."""
+        scanner.park(home_um[0] + self.background_offset_um, home_um[1])
+        try:
+            ctx.wait(self.settle_s)
+            return np.mean([spectrometer.acquire(exposure).counts
+                            for _ in range(self.averages)], axis=0)
+        finally:
+            scanner.park(*home_um)
+            ctx.wait(self.settle_s)
 
     def _dark(self, ctx: RunContext, laser: Any, spectrometer: Any, exposure: float) -> np.ndarray:
         """Averaged frame with the pump's emission off (a fibre laser's lowest setpoint still

@@ -1,22 +1,34 @@
 """Avalanche thermometry: a temperature calibration from a series, and a reading with its
 uncertainty from a new measurement.
 
-Why emission at a fixed pump intensity near threshold: the avalanche threshold moves with
-temperature (docs/physics.md §5), and near threshold the emission rises as the ~20th-40th power
-of intensity, so a small threshold shift is a large change of emission — a sensitive
-thermometer that needs only a counter. The feature of a run is its emission interpolated (in
-log-log, between the two up-sweep points around it) at `intensity_kW_cm2`, so calibration and
-measurement use exactly the same pump intensity whatever powers the laser reached.
+Two features, whichever the user picks (`method`):
 
-Calibration (`build_calibration`): from a series of S-curves over temperature_K, ln(feature)
-against the measured stage temperature is fitted by a polynomial (degree ≤ 2, fewer than the
-points); the relative sensitivity S_r = |d ln F / dT| in %/K, and the temperature resolution
-δT = (σ_F/F) / S_r with σ_F/F the feature's counting uncertainty. Saved as JSON.
+* ``emission`` — the emission at a fixed pump intensity near threshold. The avalanche threshold
+  moves with temperature (docs/physics.md §5), and near threshold the emission rises as the
+  ~20th-40th power of intensity, so a small threshold shift is a large change of emission — a
+  sensitive thermometer that needs only a counter. The feature of an S-curve run is its
+  emission interpolated (in log-log, between the two up-sweep points around it) at
+  `intensity_kW_cm2`. Calibrate from ``series --set do=scurve`` over temperature_K.
+* ``band_ratio`` — the ratio of two emission bands (e.g. ``Tm 475/Tm 800``) at a fixed pump
+  intensity. Lines of different order respond differently to temperature (populations and
+  line shapes), and a ratio needs no absolute collection efficiency, so it survives focus and
+  alignment drifts that change the emission itself; it is less sensitive per kelvin. Because
+  bands of different order also grow with different slopes, the ratio depends on the pump
+  intensity too: the feature of a spectrum run is ln(ratio) fitted linearly against
+  ln(intensity) over its spectra and evaluated at `intensity_kW_cm2` (its standard error from
+  the fit's scatter is the feature's uncertainty). Calibrate from ``series --set
+  do=spectrum`` over temperature_K with a few powers around the chosen intensity.
 
-Measurement (`avlab run thermometry --set calibration=FILE`): a short S-curve around the
-calibration intensity runs as the inner run `measurement` of this file, its feature is
-inverted through the calibration, and the temperature is stored with its uncertainty (the
-counting part and the calibration fit's residual, in quadrature).
+Calibration (`build_calibration`, or the command ``avlab thermometry-calibration SERIES``):
+ln(feature) against the measured stage temperature is fitted by a polynomial (degree ≤ 2,
+fewer than the points); the relative sensitivity S_r = |d ln F / dT| in %/K, and the
+temperature resolution δT = (σ_F/F) / S_r with σ_F/F the feature's relative uncertainty.
+Saved as JSON.
+
+Measurement (``avlab run thermometry --calibration FILE``): a short S-curve or spectrum series
+around the calibration intensity runs as the inner run `measurement` of this file, its feature
+is inverted through the calibration, and the temperature is stored with its uncertainty (the
+measurement's own part and the calibration fit's residual, in quadrature).
 """
 
 from __future__ import annotations
@@ -55,17 +67,79 @@ def emission_at(run: Any, intensity_kW_cm2: float) -> tuple[float, float]:
     return float(np.exp(ln_f)), float(np.exp(ln_f) * rel)
 
 
+#: Feature names stored in a calibration, by the user-facing method name.
+EMISSION, BAND_RATIO = "emission_at_intensity", "band_ratio"
+METHODS = {"emission": EMISSION, "band_ratio": BAND_RATIO}
+#: The inner procedure each method measures with.
+INNER_PROCEDURE = {EMISSION: "scurve", BAND_RATIO: "spectrum"}
+
+
+def parse_ratio(text: str) -> tuple[str, str]:
+    """``"Tm 475/Tm 800"`` → ("Tm 475", "Tm 800"): numerator and denominator band names."""
+    numerator, sep, denominator = text.partition("/")
+    if not sep or not numerator.strip() or not denominator.strip():
+        raise ValueError(f"ratio must be 'band/band', got {text!r}")
+    return numerator.strip(), denominator.strip()
+
+
+def band_ratio_at(run: Any, numerator: str, denominator: str,
+                  intensity_kW_cm2: float) -> tuple[float, float]:
+    """(ratio, 1-sigma) of two band integrals of a spectrum run at `intensity_kW_cm2`.
+
+    ln(ratio) is fitted linearly against ln(intensity) over the run's spectra (at least 3)
+    and evaluated at the intensity, which must lie inside the measured range; the sigma is
+    the standard error of that value from the scatter about the line."""
+    from experiments.spectrum.procedure import Spectrum
+
+    names, intensity, rates = Spectrum().band_integrals(run)
+    for name in (numerator, denominator):
+        if name not in names:
+            raise ValueError(f"band {name!r} is not in the run (bands: {', '.join(names)})")
+    num, den = rates[:, names.index(numerator)], rates[:, names.index(denominator)]
+    good = (num > 0) & (den > 0) & (intensity > 0)
+    if np.count_nonzero(good) < 3:
+        raise ValueError(f"a band ratio needs at least 3 spectra with both bands above "
+                         f"zero, the run has {np.count_nonzero(good)}")
+    intensity, ratio = intensity[good], num[good] / den[good]
+    if not intensity.min() * 0.999 <= intensity_kW_cm2 <= intensity.max() * 1.001:
+        raise ValueError(f"{intensity_kW_cm2:g} kW/cm² is outside the measured range "
+                         f"{intensity.min():.3g} … {intensity.max():.3g} kW/cm²")
+    x = np.log(intensity) - np.log(intensity_kW_cm2)
+    y = np.log(ratio)
+    slope, value = np.polyfit(x, y, 1)
+    n = len(x)
+    scatter = float(np.sqrt(np.sum((y - (value + slope * x)) ** 2) / (n - 2)))
+    sxx = float(np.sum((x - x.mean()) ** 2))
+    se = scatter * np.sqrt(1.0 / n + x.mean() ** 2 / sxx) if sxx > 0 else float("inf")
+    return float(np.exp(value)), float(np.exp(value) * se)
+
+
 @dataclass
 class Calibration:
     """ln(feature) = polynomial(T); everything needed to read a temperature back."""
 
-    feature: str
+    feature: str  # EMISSION or BAND_RATIO
     intensity_kW_cm2: float
     temperatures_K: list[float]
     features: list[float]
     feature_sigmas: list[float]
     coefficients: list[float]  # numpy polyfit order, highest power first
     residual_K: float
+    #: Band ratio only: "numerator/denominator" and the band definitions (name:lo-hi;... nm).
+    ratio: str = ""
+    bands: str = ""
+    #: The series file the calibration was built from (provenance only).
+    source: str = ""
+
+    @property
+    def method(self) -> str:
+        return {v: k for k, v in METHODS.items()}[self.feature]
+
+    def label(self) -> str:
+        """What the feature is, for plots and summaries."""
+        if self.feature == BAND_RATIO:
+            return f"band ratio {self.ratio} at {self.intensity_kW_cm2:.3g} kW/cm²"
+        return f"emission at {self.intensity_kW_cm2:.3g} kW/cm² (counts/s)"
 
     def ln_f(self, temperature_K: Any) -> Any:
         return np.polyval(self.coefficients, temperature_K)
@@ -75,7 +149,23 @@ class Calibration:
         return np.abs(np.polyval(np.polyder(self.coefficients), temperature_K))
 
     def resolution_K(self, temperature_K: float, relative_sigma: float) -> float:
+        """Temperature resolution δT = (σ_F/F) / S_r (K) for a feature known to
+        `relative_sigma`."""
         return float(relative_sigma / self.sensitivity_per_K(temperature_K))
+
+    def resolutions_K(self) -> list[float]:
+        """The resolution at each calibration point, with that point's own uncertainty."""
+        return [self.resolution_K(t, s / f) for t, f, s in
+                zip(self.temperatures_K, self.features, self.feature_sigmas)]
+
+    def summary(self) -> list[str]:
+        lines = [f"{self.method} calibration: {self.label()}, {len(self.temperatures_K)} "
+                 f"temperatures, fit residual {self.residual_K:.2g} K"]
+        for t, resolution in zip(self.temperatures_K, self.resolutions_K()):
+            lines.append(f"{t:7.2f} K: relative sensitivity "
+                         f"{100 * float(self.sensitivity_per_K(t)):.3f} %/K, resolution "
+                         f"{resolution:.2g} K")
+        return lines
 
     def temperature(self, feature: float, feature_sigma: float) -> tuple[float, float]:
         """(T, 1-sigma) for a measured feature; only inside the calibrated range."""
@@ -101,29 +191,66 @@ class Calibration:
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
-        return cls(**json.loads(Path(path).read_text()))
+        cal = cls(**json.loads(Path(path).read_text()))
+        if cal.feature not in INNER_PROCEDURE:
+            raise ValueError(f"unknown feature {cal.feature!r}")
+        return cal
 
 
-def build_calibration(series_path: str | Path, intensity_kW_cm2: float) -> Calibration:
-    """A calibration from a temperature series of S-curves (a series run file)."""
+def build_calibration(series_path: str | Path, intensity_kW_cm2: float | None = None, *,
+                      method: str = "emission", ratio: str = "") -> Calibration:
+    """A calibration from a temperature series (a series run file): `method` "emission"
+    (a series of S-curves; `intensity_kW_cm2` required) or "band_ratio" (a series of
+    spectra; `ratio` "band/band"; `intensity_kW_cm2` defaults to the geometric middle of the
+    intensity range every step measured)."""
     from avlab.storage import read_run, run_entries
 
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    feature = METHODS[method]
+    numerator = denominator = ""
+    if feature == BAND_RATIO:
+        numerator, denominator = parse_ratio(ratio)
+    elif intensity_kW_cm2 is None:
+        raise ValueError("the emission method needs the pump intensity (kW/cm²)")
     series = read_run(series_path)
+    if series.procedure != "series":
+        raise ValueError(f"{series_path} holds a {series.procedure!r} run, not a series")
     c = series.columns
-    temperatures, features, sigmas = [], [], []
+    steps = []
     for entry in [e for e in run_entries(series_path) if e.startswith("step_")]:
         inner = read_run(series_path, entry=entry)
         if inner.status != "completed":
             continue
+        if inner.procedure != INNER_PROCEDURE[feature]:
+            raise ValueError(f"the {method} method needs a series of "
+                             f"{INNER_PROCEDURE[feature]} runs; {entry} is {inner.procedure!r}")
         k = int(entry.split("_")[1])
         during = (c["step"] == k) & (c["phase"] == 1)
-        temperatures.append(float(np.nanmean(c["temperature_K"][during])))
-        f, s = emission_at(inner, intensity_kW_cm2)
+        steps.append((float(np.nanmean(c["temperature_K"][during])), inner))
+    if len(steps) < 3:
+        raise ValueError(f"a calibration needs at least 3 completed temperatures, "
+                         f"{series_path} has {len(steps)}")
+    bands = ""
+    if feature == BAND_RATIO:
+        bands = str(steps[0][1].parameters["bands"][0])
+        if intensity_kW_cm2 is None:
+            ranges = [_intensity_range(inner) for _, inner in steps]
+            lo, hi = max(r[0] for r in ranges), min(r[1] for r in ranges)
+            if not lo < hi:
+                raise ValueError("the steps' pump intensities do not overlap; give the "
+                                 "intensity")
+            intensity_kW_cm2 = float(np.sqrt(lo * hi))
+    assert intensity_kW_cm2 is not None
+    temperatures, features, sigmas = [], [], []
+    for temperature, inner in steps:
+        if feature == BAND_RATIO:
+            f, s = band_ratio_at(inner, numerator, denominator, intensity_kW_cm2)
+        else:
+            f, s = emission_at(inner, intensity_kW_cm2)
+        temperatures.append(temperature)
         features.append(f)
         sigmas.append(s)
-    if len(temperatures) < 3:
-        raise ValueError(f"a calibration needs at least 3 completed temperatures, "
-                         f"{series_path} has {len(temperatures)}")
     t, ln_f = np.array(temperatures), np.log(features)
     degree = min(2, len(t) - 2)
     coefficients = np.polyfit(t, ln_f, degree)
@@ -131,24 +258,37 @@ def build_calibration(series_path: str | Path, intensity_kW_cm2: float) -> Calib
     slope = np.abs(np.polyval(np.polyder(coefficients), t))
     dof = max(len(t) - degree - 1, 1)
     residual_K = float(np.sqrt(np.sum((residual / slope) ** 2) / dof))
-    return Calibration("emission_at_intensity", float(intensity_kW_cm2), t.tolist(),
-                       list(features), list(sigmas), coefficients.tolist(), residual_K)
+    return Calibration(feature, float(intensity_kW_cm2), t.tolist(), list(features),
+                       list(sigmas), coefficients.tolist(), residual_K,
+                       ratio=f"{numerator}/{denominator}" if numerator else "", bands=bands,
+                       source=str(series_path))
+
+
+def _intensity_range(run: Any) -> tuple[float, float]:
+    intensity = np.asarray(run.array_axes.get("pump_intensity_kW_cm2",
+                                              run.columns["intensity_kW_cm2"]), dtype=float)
+    intensity = intensity[np.isfinite(intensity) & (intensity > 0)]
+    return float(intensity.min()), float(intensity.max())
 
 
 class Thermometry(Procedure):
     """Read the sample temperature from the avalanche emission through a calibration."""
 
     name = "thermometry"
-    title = "Avalanche thermometry: temperature from emission near threshold"
+    title = "Avalanche thermometry: temperature from emission near threshold or a band ratio"
+    cli_flags = {"--calibration": "calibration"}
 
-    calibration = Text("", doc="calibration file (JSON) from build_calibration")
-    inner = Text("", doc="extra S-curve parameters 'name=value;...' for the measurement")
+    calibration = Text("", doc="calibration file (JSON) from `avlab thermometry-calibration`")
+    inner = Text("", doc="extra parameters 'name=value;...' of the measurement (an S-curve "
+                         "or a spectrum series, after the calibration's method)")
     span = Float(0.15, minimum=0.02, maximum=2.0,
                  doc="the measurement sweeps ±span (relative) around the calibration intensity")
 
     columns = [Column("temperature_K", "K", "f8", "temperature read from the emission"),
                Column("temperature_sigma_K", "K", "f8", "its 1-sigma uncertainty"),
-               Column("stage_temperature_K", "K", "f8", "cryostat reading (NaN without one)")]
+               Column("stage_temperature_K", "K", "f8", "cryostat reading (NaN without one)"),
+               Column("feature", "", "f8", "the measured feature (counts/s, or a band ratio)"),
+               Column("feature_sigma", "", "f8", "its 1-sigma uncertainty")]
     signal = "temperature_K"
     axes = "stage_temperature_K"
 
@@ -161,14 +301,16 @@ class Thermometry(Procedure):
             raise ParameterError(f"parameter calibration: {self.calibration}: {exc}") from None
 
     def check(self, bench: Bench) -> None:
-        self.load()
+        cal = self.load()
         bench.laser()
-        bench.detector()
+        bench.power_meter()
+        if cal.feature == BAND_RATIO:
+            bench.spectrometer()
+        else:
+            bench.detector()
 
     def run(self, ctx: RunContext) -> None:
         from avlab.analysis.optics import power_for_intensity_W
-        from experiments.scurve import SCurve
-        from experiments.series.procedure import parse_assignments
 
         cal = self.load()
         bench = ctx.bench
@@ -176,18 +318,19 @@ class Thermometry(Procedure):
         optics = bench.config.optics
         waist = optics.waist_um(laser.wavelength_nm)
         # Laser output for an intensity: the meter plane / laser ratio is learnt from the
-        # inner S-curve itself, so only a first guess is needed here (bench attenuation).
+        # inner run itself, so only a first guess is needed here (bench attenuation).
         per_W = _meter_per_laser_W(ctx, laser)
         centre_W = power_for_intensity_W(cal.intensity_kW_cm2, waist) / \
             (optics.transmission_to_sample * per_W)
-        scurve = SCurve(power_min_W=centre_W * (1 - self.span), power_max_W=centre_W *
-                        (1 + self.span), points=9, refine=False, sweep_down=False,
-                        use_attenuator=False, log_spacing=False)
-        scurve.set_from_strings(parse_assignments(self.inner))
-        result = ctx.sub_run(scurve, "measurement")
+        inner = self._inner(cal, bench, centre_W)
+        result = ctx.sub_run(inner, "measurement")
         if result.status != "completed" or result.data is None:
             raise RuntimeError(f"the measurement {result.status}: {result.message}")
-        feature, sigma = emission_at(result.data, cal.intensity_kW_cm2)
+        if cal.feature == BAND_RATIO:
+            feature, sigma = band_ratio_at(result.data, *parse_ratio(cal.ratio),
+                                           cal.intensity_kW_cm2)
+        else:
+            feature, sigma = emission_at(result.data, cal.intensity_kW_cm2)
         temperature, uncertainty = cal.temperature(feature, sigma)
         stage = float("nan")
         try:
@@ -195,24 +338,55 @@ class Thermometry(Procedure):
         except Exception:  # noqa: BLE001 - no cryostat: nothing to compare with
             pass
         ctx.record(temperature_K=temperature, temperature_sigma_K=uncertainty,
-                   stage_temperature_K=stage)
+                   stage_temperature_K=stage, feature=feature, feature_sigma=sigma)
         ctx.log(f"T = {temperature:.1f} ± {uncertainty:.1f} K (stage {stage:.2f} K)")
+
+    def _inner(self, cal: Calibration, bench: Bench, centre_W: float) -> Procedure:
+        """The measurement: an S-curve or a spectrum series around the calibration intensity
+        (`inner` assignments applied last)."""
+        from experiments.series.procedure import parse_assignments
+
+        low_W, high_W = centre_W * (1 - self.span), centre_W * (1 + self.span)
+        procedure: Procedure
+        if cal.feature == BAND_RATIO:
+            from experiments.spectrum.procedure import Spectrum, format_bands, parse_bands
+
+            wanted = parse_ratio(cal.ratio)
+            bands = [b for b in parse_bands(cal.bands) if b[0] in wanted]
+            pixels = len(bench.spectrometer().wavelengths_nm())
+            powers = np.linspace(low_W, high_W, 5)
+            procedure = Spectrum(powers_W=",".join(f"{p:.5g}" for p in powers),
+                                 bands=format_bands(bands), pixels=pixels)
+        else:
+            from experiments.scurve import SCurve
+
+            procedure = SCurve(power_min_W=low_W, power_max_W=high_W, points=9, refine=False,
+                               sweep_down=False, use_attenuator=False, log_spacing=False)
+        procedure.set_from_strings(parse_assignments(self.inner))
+        return procedure
 
     def analyse(self, run: Any) -> AnalysisResult:
         cal = self.load()
-        t = float(run.columns["temperature_K"][-1])
-        s = float(run.columns["temperature_sigma_K"][-1])
-        stage = float(run.columns["stage_temperature_K"][-1])
+        c = run.columns
+        t = float(c["temperature_K"][-1])
+        s = float(c["temperature_sigma_K"][-1])
+        stage = float(c["stage_temperature_K"][-1])
         sr = float(cal.sensitivity_per_K(t)) * 100.0
-        summary = [f"T = {t:.1f} ± {s:.1f} K from the emission at {cal.intensity_kW_cm2:g} "
-                   f"kW/cm² (relative sensitivity {sr:.2f} %/K)"]
+        summary = [f"T = {t:.1f} ± {s:.1f} K from the {cal.label()} "
+                   f"(relative sensitivity {sr:.3f} %/K)"]
         if np.isfinite(stage):
             summary.append(f"stage sensor {stage:.2f} K: difference {t - stage:+.1f} K "
                            f"({abs(t - stage) / s:.1f} sigma)")
-        return AnalysisResult(summary=summary, scalars={
+        scalars: dict[str, tuple[Any, str]] = {
             "temperature_K": (t, "K"), "temperature_sigma_K": (s, "K"),
-            "stage_temperature_K": (stage, "K"), "relative_sensitivity_pct_K": (sr, "%/K")},
-            detail={"calibration": cal, "temperature": (t, s), "stage": stage})
+            "stage_temperature_K": (stage, "K"), "relative_sensitivity_pct_K": (sr, "%/K"),
+            "method": (cal.method, "")}
+        if "feature" in c:
+            scalars["feature"] = (float(c["feature"][-1]), "")
+            scalars["feature_sigma"] = (float(c["feature_sigma"][-1]), "")
+        return AnalysisResult(summary=summary, scalars=scalars,
+                              detail={"calibration": cal, "temperature": (t, s),
+                                      "stage": stage})
 
     def plot(self, run: Any, analysis: AnalysisResult | None, png_path: Path) -> Path | None:
         from .plot import plot_calibration
