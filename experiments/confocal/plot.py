@@ -110,3 +110,57 @@ def plot_confocal(run: Any, report: Any, png_path: str | Path, item: str = "coun
     png_path = Path(png_path)
     fig.savefig(png_path, dpi=110)
     return png_path
+
+
+def plot_best(run: Any, result: Any, png_path: str | Path) -> Path:
+    """The workflow's PNG: coarse image with the chosen particle, the S-curve's slope with the
+    chosen intensity, the rise trace, and the final image with its fitted spot."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    measured = {k: v[0] for k, v in run.results.get("measurements", {}).items()}
+    fig = Figure(figsize=(13.0, 10.0))
+    FigureCanvasAgg(fig)
+    (ax_c, ax_s), (ax_r, ax_f) = fig.subplots(2, 2)
+    coarse = np.asarray(run.arrays["coarse"][()])
+    draw_image(ax_c, coarse, run.array_axes["coarse_x_um"], run.array_axes["coarse_y_um"],
+               title="coarse image")
+    if "particle_x_um" in measured:
+        ax_c.plot([measured["particle_x_um"]], [measured["particle_y_um"]], "o", mfc="none",
+                  mec="cyan", ms=14)
+    report = result.detail if result is not None else None
+    analysis = result.arrays if result is not None else {}
+    if "slope" in analysis:
+        ax_s.plot(analysis["slope_intensity_kW_cm2"][0], analysis["slope"][0], "o-", ms=3,
+                  color="C3")
+        if "s_peak_intensity_kW_cm2" in measured:
+            ax_s.axvline(measured["s_peak_intensity_kW_cm2"], color="C2",
+                         label=f"S_max {measured.get('s_max_measured', math.nan):.1f} at "
+                               f"{measured['s_peak_intensity_kW_cm2']:.3g} kW/cm²")
+            ax_s.legend(fontsize=8)
+        ax_s.set_xscale("log")
+    ax_s.set_xlabel("pump peak intensity (kW/cm²)")
+    ax_s.set_ylabel("local slope S")
+    ax_s.set_title("S-curve of the particle (beam parked)", fontsize=10)
+    if "rise_counts" in run.arrays:
+        trace = np.asarray(run.arrays["rise_counts"][()])
+        t = run.array_axes["rise_time_s"]
+        ax_r.step(t, trace, where="post", color="C0")
+        t_half = measured.get("t_half_s", math.nan)
+        if t_half is not None and math.isfinite(t_half):
+            ax_r.axvline(t_half, color="C2", label=f"t½ = {t_half:.3g} s")
+            ax_r.legend(fontsize=8)
+    ax_r.set_xlabel("time since the beam reached the particle (s)")
+    ax_r.set_ylabel("counts per sample")
+    ax_r.set_title("rise at the S-peak intensity", fontsize=10)
+    frame = report.frames[0] if report is not None else None
+    final = np.asarray(run.arrays["image"][()])
+    draw_image(ax_f, final, run.array_axes["x_um"], run.array_axes["y_um"],
+               frame.analysis.spots if frame else (),
+               ("image at maximal S (relative to the particle)\n" + spot_title(frame))
+               if frame else "image at maximal S")
+    fig.suptitle(f"{run.procedure}: {Path(run.path).name}", fontsize=10)
+    fig.subplots_adjust(left=0.07, right=0.95, bottom=0.06, top=0.92, wspace=0.3, hspace=0.35)
+    png_path = Path(png_path)
+    fig.savefig(png_path, dpi=100)
+    return png_path
