@@ -34,7 +34,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 
 from avlab.bench import Bench  # noqa: E402
 from avlab.config import load_config  # noqa: E402
-from avlab.simulation import galvo_calibration  # noqa: E402
+from instruments.nidaq_galvo import galvo_calibration  # noqa: E402
 from drivers.scanning import RasterFrame  # noqa: E402
 from sim_devices.instruments.galvo_scanner import SimGalvoScanner  # noqa: E402
 

@@ -56,7 +56,8 @@ def _twin(inst: Any, world: Any) -> Any:
 
     return SimGalvoScanner(world, calibration=galvo_calibration(inst),
                            dark_count_rate_cps=inst.options.get("dark_count_rate_cps", 25.0),
-                           dead_time_s=inst.options["dead_time_ns"] * 1e-9)
+                           dead_time_s=inst.options["dead_time_ns"] * 1e-9,
+                           finite_dwell=inst.options.get("finite_dwell", True))
 
 
 def _faults() -> dict[str, str]:
@@ -84,6 +85,9 @@ SPEC = DriverSpec(
         "dead_time_ns": DEAD_TIME_OPTION,
         "dark_count_rate_cps": OptionSpec(float, "dark count rate of the simulated detector "
                                                  "(simulation only)"),
+        "finite_dwell": OptionSpec(bool, "carry the particles' populations from pixel to pixel "
+                                         "(true, default) or show each pixel's steady state "
+                                         "(simulation only)"),
     },
     open=_open, device=scanner_device, resource=resources.ni_device,
     twin=TwinSpec(build=_twin, fault_names=_faults, served=False, open=over_simulated_sdk(_arguments)),
