@@ -46,10 +46,11 @@ class _Acquisition:
     #: AO: the written buffer (rows in channel order) and samples generated so far.
     buffer: np.ndarray | None = None
     generated: int = 0
-    #: CI: edges counted (unwrapped) and, when sample-clocked, the latches taken so far
-    #: (in chunks) and how many of them were read.
+    #: CI: edges counted (unwrapped) and, when sample-clocked, the latches not read yet (in
+    #: chunks; the first is latch number `latch_base`) and how many were read.
     count: int = 0
     latches: list[np.ndarray] = field(default_factory=list)
+    latch_base: int = 0
     read: int = 0
 
 
@@ -180,7 +181,7 @@ class SimDaqCard:
                     self._galvo.start_frame(volts, 1.0 / task.timing.samp_clk_rate)
         if len(task.ci_channels):
             state.count = task.ci_channels[0].ci_count_edges_initial_cnt
-            state.latches, state.read = [], 0
+            state.latches, state.read, state.latch_base = [], 0, 0
         state.running, state.done = True, False
         if len(task.co_channels) and self._continuous(task):
             twin = self._output_twin(task)
@@ -255,13 +256,15 @@ class SimDaqCard:
         ao_task, ao_state = ao
         # Latch k is taken at AO clock edge k, when sample k goes out.
         self._generate(ao_task, min(wanted, ao_state.buffer.shape[1]))
-        latches = np.concatenate(state.latches) if state.latches else np.zeros(0, np.int64)
-        if latches.size < wanted:
+        # Only the latches not read yet are kept: concatenating every latch of the frame on
+        # each read made a 512 x 512 scan quadratic (hundreds of MB copied per frame).
+        pending = np.concatenate(state.latches) if state.latches else np.zeros(0, np.int64)
+        if state.latch_base + pending.size < wanted:
             self.clock.sleep(timeout_s)
             raise not_in_time(0)
-        state.latches = [latches]
-        out = latches[state.read:wanted]
-        state.read = wanted
+        out = pending[state.read - state.latch_base:wanted - state.latch_base]
+        state.latches = [pending[wanted - state.latch_base:]]
+        state.latch_base = state.read = wanted
         return (out % COUNTER_MODULUS).astype(np.uint32)
 
     # --- what happens in time ------------------------------------------------------------------
