@@ -157,21 +157,28 @@ class PumpLaser(RoleDevice):
     def health(self) -> Health:
         """Fault and interlock registers (the driver's `check_faults()`, which raises
         LaserFaultError / LaserInterlockError naming the bit) and emission: found off while
-        this role switched it on is a trip even when no register says why.
+        this role switched it on is a trip even when no register says why, and so is
+        emission nobody switched on through this role.
 
-        A driver whose every trip switches the output off (`TRIPS_STOP_EMISSION`, e.g. the
-        Thorlabs CLD) is healthy while it still emits as expected: one message then."""
+        One or two messages: the emission state, then the registers. An idle laser (off and
+        expected off) is not asked further — its registers matter once emission is asked for,
+        and emission_on checks them then. A driver whose every trip switches the output off
+        (`TRIPS_STOP_EMISSION`, e.g. the Thorlabs CLD) is healthy while it emits as expected."""
         with self.lock:
             emitting = bool(self.driver.emission_enabled)
-            if not (self.expects_emission and emitting
-                    and getattr(self.driver, "TRIPS_STOP_EMISSION", False)):
+            if not emitting and not self.expects_emission:
+                return Health(self.role)
+            if not (emitting and getattr(self.driver, "TRIPS_STOP_EMISSION", False)):
                 check = getattr(self.driver, "check_faults", None)
                 if check is not None:
                     try:
                         check()
                     except (LaserFaultError, LaserInterlockError) as exc:
                         return Health.tripped(self.role, str(exc))
-        if self.expects_emission and not emitting:
+        if not self.expects_emission:
+            return Health.tripped(self.role, "emitting although the run did not switch "
+                                             "emission on")
+        if not emitting:
             return Health.tripped(self.role, "emission stopped while the run expected it on "
                                              "(no fault register says why)")
         return Health(self.role)
