@@ -26,6 +26,7 @@ from .devices import (
     TimeTagger,
 )
 from .errors import BenchError, RunAborted
+from .health import BenchHealth
 from .roles import (
     ATTENUATOR,
     COUNTER,
@@ -164,6 +165,23 @@ class Bench:
         """Let time pass; raise RunAborted at once if a stop was requested."""
         if not self.clock.sleep(seconds, self.stop_event):
             raise RunAborted("stop requested")
+
+    # --- health ------------------------------------------------------------------------------
+    def check_health(self) -> BenchHealth:
+        """Ask every role for its health (avlab.health); a role that cannot be reached raises
+        its connection or timeout error, as any call to it would."""
+        return BenchHealth({role: device.health() for role, device in self.devices.items()})
+
+    def begin_health(self, *, defer_overload: bool = False) -> None:
+        """A run starts: each role resets what its health is measured against; with
+        `defer_overload` detectors report an overload through health() (the run suspends)
+        instead of raising it from the count."""
+        for device in self.devices.values():
+            device.begin_run(defer_overload=defer_overload)
+
+    def end_health(self) -> None:
+        for device in self.devices.values():
+            device.end_run()
 
     # --- safety ------------------------------------------------------------------------------
     def shutdown(self) -> ShutdownReport:

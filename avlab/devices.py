@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from drivers.counters.base import dead_time_corrected_rate_cps
-from drivers.errors import InstrumentConnectionError, InstrumentTimeoutError
+from drivers.errors import (
+    InstrumentConnectionError,
+    InstrumentError,
+    InstrumentTimeoutError,
+    LaserFaultError,
+    LaserInterlockError,
+)
 
 from .errors import DetectorOverloadError, SafetyLimitError
+from .health import Health
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,20 @@ class RoleDevice:
     def live_status(self) -> str:
         """A short, live, human-readable state (for `avlab instruments` and GUI polling)."""
         return ""
+
+    def health(self) -> Health:
+        """Whether the instrument is fit to measure (the runner asks before every point).
+
+        At most one or two instrument messages; a failure to talk to the instrument raises as
+        any other call does. Roles with nothing to query report healthy: their faults surface
+        as errors of the calls a procedure makes."""
+        return Health(self.role)
+
+    def begin_run(self, *, defer_overload: bool = False) -> None:
+        """A run starts: reset references the health check compares against."""
+
+    def end_run(self) -> None:
+        """The run is over: undo what begin_run changed."""
 
     def close(self) -> None:
         from .connect import close_driver
@@ -91,6 +113,9 @@ class PumpLaser(RoleDevice):
         self.wavelength_nm = wavelength_nm
         self.max_power_W = max_power_W
         self._wait = wait
+        #: Emission was switched on through this role and not off since: the health check
+        #: treats emission found off as a trip.
+        self.expects_emission = False
 
     def check_power(self, power_W: float) -> None:
         """Raise SafetyLimitError unless 0 ≤ power_W ≤ the configured limit."""
@@ -114,6 +139,7 @@ class PumpLaser(RoleDevice):
             while True:
                 with self.lock:
                     if self.driver.emission_ready:
+                        self.expects_emission = True
                         return
                 if waited >= timeout_s:
                     raise TimeoutError(f"{self.role}: emission not ready after {timeout_s:g} s")
@@ -124,8 +150,38 @@ class PumpLaser(RoleDevice):
             raise
 
     def emission_off(self) -> None:
+        self.expects_emission = False
         with self.lock:
             self.driver.disable_emission()
+
+    def health(self) -> Health:
+        """Fault and interlock registers (the driver's `check_faults()`, which raises
+        LaserFaultError / LaserInterlockError naming the bit) and emission: found off while
+        this role switched it on is a trip even when no register says why, and so is
+        emission nobody switched on through this role.
+
+        One or two messages: the emission state, then the registers. An idle laser (off and
+        expected off) is not asked further — its registers matter once emission is asked for,
+        and emission_on checks them then. A driver whose every trip switches the output off
+        (`TRIPS_STOP_EMISSION`, e.g. the Thorlabs CLD) is healthy while it emits as expected."""
+        with self.lock:
+            emitting = bool(self.driver.emission_enabled)
+            if not emitting and not self.expects_emission:
+                return Health(self.role)
+            if not (emitting and getattr(self.driver, "TRIPS_STOP_EMISSION", False)):
+                check = getattr(self.driver, "check_faults", None)
+                if check is not None:
+                    try:
+                        check()
+                    except (LaserFaultError, LaserInterlockError) as exc:
+                        return Health.tripped(self.role, str(exc))
+        if not self.expects_emission:
+            return Health.tripped(self.role, "emitting although the run did not switch "
+                                             "emission on")
+        if not emitting:
+            return Health.tripped(self.role, "emission stopped while the run expected it on "
+                                             "(no fault register says why)")
+        return Health(self.role)
 
     @contextlib.contextmanager
     def emitting(self) -> Iterator[PumpLaser]:
@@ -164,6 +220,7 @@ class PumpLaser(RoleDevice):
         """Emission off even if another thread is stuck holding the lock, and even if the
         link broke: then a new link is opened once and emission off sent again. Returns what
         was done; raises only if the laser could not be reached at all."""
+        self.expects_emission = False
         with self._shutdown_lock():
             try:
                 self.driver.disable_emission()
@@ -186,6 +243,7 @@ class PowerMeter(RoleDevice):
                  **kwargs: Any) -> None:
         super().__init__(role, driver, **kwargs)
         self.max_power_W = max_power_W
+        self._fault = ""  # what the last reading reported (over range, no sensor), or ""
 
     def configure(self, *, wavelength_nm: float, averaging_count: int | None = None) -> None:
         with self.lock:
@@ -194,8 +252,15 @@ class PowerMeter(RoleDevice):
                 self.driver.averaging_count = averaging_count
 
     def power_W(self) -> float:
+        """One reading in W. It may be slightly negative at the noise floor (after zeroing,
+        the noise is symmetric about zero); callers record it as read."""
         with self.lock:
-            power = float(self.driver.power_W)
+            try:
+                power = float(self.driver.power_W)
+            except InstrumentError as exc:
+                self._fault = str(exc)
+                raise
+        self._fault = ""
         if self.max_power_W is not None and power > self.max_power_W:
             log.warning("%s: %g W is above the sensor limit %g W", self.role, power,
                         self.max_power_W)
@@ -204,6 +269,13 @@ class PowerMeter(RoleDevice):
     def zero(self) -> None:
         with self.lock:
             self.driver.zero()
+
+    def health(self) -> Health:
+        """What the last reading showed (over range, sensor unplugged); no extra message —
+        a meter's faults show in its readings, which raise."""
+        if self._fault:
+            return Health.tripped(self.role, self._fault)
+        return Health(self.role)
 
     def live_status(self) -> str:
         with self.lock:
@@ -217,8 +289,11 @@ class CountReading:
 
     counts: int
     gate_s: float
-    rate_cps: float  # dead-time corrected
-    dead_time_loss: float  # fraction of photons lost to dead time, m·τ
+    rate_cps: float  # dead-time corrected (the measured rate when overloaded)
+    dead_time_loss: float  # fraction of photons lost to dead time, m·τ (NaN when overloaded)
+    #: Above the rate limit; only returned (not raised) in a suspendable run, whose health
+    #: check then suspends it and discards the point.
+    overloaded: bool = False
 
 
 class Detector(RoleDevice):
@@ -231,6 +306,12 @@ class Detector(RoleDevice):
         super().__init__(role, driver, **kwargs)
         self.max_count_rate_cps = max_count_rate_cps
         self.dead_time_s = dead_time_s
+        #: In a suspendable run an overload is reported by health() instead of raised.
+        self.defer_overload = False
+        self._overload = ""  # the last overload seen, until a probe gate shows it cleared
+
+    #: Gate (s) of the probe a suspended run counts to see whether a flood has cleared.
+    PROBE_GATE_S = 0.05
 
     def count(self, gate_s: float) -> CountReading:
         """Count over `gate_s`; raise DetectorOverloadError above the configured rate limit."""
@@ -244,15 +325,38 @@ class Detector(RoleDevice):
         dead-time-corrected rate and loss; DetectorOverloadError above the rate limit."""
         measured = counts / gate_s
         if measured > self.max_count_rate_cps:
-            raise DetectorOverloadError(
-                f"{self.role}: {measured:.3g} counts/s exceeds the configured limit "
-                f"{self.max_count_rate_cps:.3g} counts/s"
-            )
+            self._overload = (f"{self.role}: {measured:.3g} counts/s exceeds the configured "
+                              f"limit {self.max_count_rate_cps:.3g} counts/s")
+            if not self.defer_overload:
+                raise DetectorOverloadError(self._overload)
+            return CountReading(counts, gate_s, measured, math.nan, overloaded=True)
         try:
             rate = dead_time_corrected_rate_cps(counts, gate_s, self.dead_time_s)
         except ValueError as exc:
             raise DetectorOverloadError(f"{self.role}: {exc}") from None
         return CountReading(counts, gate_s, rate, measured * self.dead_time_s)
+
+    def begin_run(self, *, defer_overload: bool = False) -> None:
+        self.defer_overload = defer_overload
+        self._overload = ""
+
+    def end_run(self) -> None:
+        self.defer_overload = False
+
+    def health(self) -> Health:
+        """Healthy unless the last gate was over the limit (no message then); after an
+        overload, a short probe gate tells whether the light has gone (a flood may clear:
+        recoverable)."""
+        if not self._overload:
+            return Health(self.role)
+        counts = int(self._call("counting", lambda: self.driver.count(self.PROBE_GATE_S)))
+        rate = counts / self.PROBE_GATE_S
+        if rate <= self.max_count_rate_cps:
+            self._overload = ""
+            return Health(self.role, readings={"probe_rate_cps": rate})
+        return Health.tripped(self.role, f"detector flooded: {rate:.3g} counts/s exceeds the "
+                                         f"configured limit {self.max_count_rate_cps:.3g} "
+                                         "counts/s", recoverable=True, probe_rate_cps=rate)
 
     def live_status(self) -> str:
         reading = self.count(0.1)
@@ -272,9 +376,15 @@ class Cryostat(RoleDevice):
     def __init__(self, role: str, driver: Any, *, max_setpoint_K: float,
                  control_output: int = 1, control_input: str = "A", sample_input: str = "B",
                  heater_range: int = 3, wait: Callable[[float], None],
-                 now: Callable[[], float], **kwargs: Any) -> None:
+                 now: Callable[[], float], max_excursion_K: float = 2.0,
+                 **kwargs: Any) -> None:
         super().__init__(role, driver, **kwargs)
         self.max_setpoint_K = max_setpoint_K
+        #: Largest drift of the sample temperature during a run (K) before a point is refused.
+        self.max_excursion_K = max_excursion_K
+        self._setpoint_K: float | None = None  # last setpoint sent through this role
+        self._reference_K: float | None = None  # what the excursion is measured from
+        self._armed = False  # the stage has reached the reference (not still settling)
         self.control_output = control_output
         self.control_input = control_input
         self.sample_input = sample_input
@@ -291,6 +401,10 @@ class Cryostat(RoleDevice):
     def set_setpoint_K(self, setpoint_K: float) -> None:
         """Regulate to `setpoint_K` (closed loop on the control input)."""
         self.check_setpoint(setpoint_K)
+        # From now on the excursion is measured from the setpoint, once the stage has come
+        # within max_excursion_K of it (a stage on its way is settling, not drifting).
+        self._setpoint_K = self._reference_K = setpoint_K
+        self._armed = False
         with self.lock:
             if self._lakeshore:
                 from drivers.temperature.lakeshore_33x import OutputMode
@@ -326,6 +440,55 @@ class Cryostat(RoleDevice):
             self._wait(seconds)
         finally:
             self.lock.acquire()
+
+    def begin_run(self, *, defer_overload: bool = False) -> None:
+        """The excursion of this run is measured from the setpoint (if one was set through
+        this role) or else from the first temperature the run reads."""
+        self._reference_K = self._setpoint_K
+        self._armed = False
+
+    def health(self) -> Health:
+        """Sensor and heater status with the sample temperature (Lake Shore: one message,
+        `KRDG? B;RDGST? B;RDGST? A;HTRST? 1`; Cryostation: the sample temperature and the
+        alarm, two messages), and the excursion from the run's reference temperature.
+
+        A broken sensor or heater, or the Cryostation's alarm, is a trip; an excursion may
+        clear (recoverable)."""
+        with self.lock:
+            try:
+                if self._lakeshore:
+                    temperature = float(self.driver.health_reading(
+                        sample_input=self.sample_input, control_input=self.control_input,
+                        output=self.control_output))
+                    alarm = False
+                else:
+                    temperature = float(self.driver.sample_temperature_K)
+                    alarm = bool(self.driver.alarm_active)
+            except InstrumentError as exc:
+                from drivers.temperature.lakeshore_33x import HeaterFaultError, SensorFaultError
+
+                if not isinstance(exc, (SensorFaultError, HeaterFaultError)):
+                    raise  # a broken link or an unreadable reply, as for any other call
+                return Health.tripped(self.role, str(exc))
+        if alarm:
+            return Health.tripped(self.role, "the cryostat reports a system alarm "
+                                             f"(sample at {temperature:.3f} K)",
+                                  sample_temperature_K=temperature)
+        if not math.isfinite(temperature):
+            return Health.tripped(self.role, "the sample thermometer gives no reading "
+                                             "(sensor failed)")
+        if self._reference_K is None:
+            self._reference_K, self._armed = temperature, True
+        excursion = temperature - self._reference_K
+        if not self._armed:
+            self._armed = abs(excursion) <= self.max_excursion_K
+        elif abs(excursion) > self.max_excursion_K:
+            return Health.tripped(
+                self.role, f"sample temperature excursion: {temperature:.3f} K is "
+                           f"{excursion:+.3f} K from {self._reference_K:.3f} K (limit "
+                           f"{self.max_excursion_K:g} K)", recoverable=True,
+                sample_temperature_K=temperature)
+        return Health(self.role, readings={"sample_temperature_K": temperature})
 
     def live_status(self) -> str:
         return f"sample {self.sample_temperature_K():.3f} K (setpoint limit {self.max_setpoint_K:g} K)"
@@ -620,4 +783,5 @@ def cryostat_device(inst: Any, driver: Any, bench: Any, common: dict[str, Any]) 
                     control_input=opts.get("control_input", "A"),
                     sample_input=opts.get("sample_input", "B"),
                     heater_range=opts.get("heater_range", 3),
+                    max_excursion_K=inst.limits.get("max_excursion_K", 2.0),
                     wait=bench.wait, now=bench.now, **common)

@@ -25,3 +25,9 @@ class ParameterError(AvlabError, ValueError):
 
 class BenchError(AvlabError):
     """The bench could not be set up (an instrument failed to connect)."""
+
+
+class InstrumentFaultError(AvlabError):
+    """A role reported a fault during a run (a laser trip, a cryostat alarm, a flooded
+    detector that did not clear): the run ends with the fault named, no point recorded from
+    the tripped instrument."""

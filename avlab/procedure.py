@@ -237,6 +237,13 @@ class Procedure(ABC):
     #: {"--calibration": "calibration"}: `--calibration FILE` is `--set calibration=FILE`.
     #: Only for the one or two parameters a procedure cannot run without.
     cli_flags: ClassVar[dict[str, str]] = {}
+    #: A condition that may clear (a temperature excursion, a flooded detector) suspends
+    #: the run instead of ending it (avlab.health): pumps off until it clears, then the run
+    #: goes on and the point measured during it is discarded. Only for procedures whose
+    #: points stand on their own, so a missing one costs nothing but the point.
+    suspendable: ClassVar[bool] = False
+    #: Longest suspension (bench time, s) before the condition ends the run as a fault.
+    suspend_timeout_s: ClassVar[float] = 600.0
 
     def __init__(self, **values: Any) -> None:
         self._values: dict[str, Any] = {}

@@ -100,6 +100,10 @@ LIMITS: dict[str, dict[str, LimitSpec]] = {
         "temperature_limit_K": LimitSpec(
             "K", "over-temperature cut-off programmed into the controller (heaters off above "
             "it); default: max_setpoint_K", required=False),
+        "max_excursion_K": LimitSpec(
+            "K", "largest drift of the sample temperature during a run, from the setpoint "
+            "(once reached) or from the run's start; beyond it no point is recorded (the run "
+            "suspends or fails); default 2 K", required=False),
     },
     COUNTER: {
         "max_count_rate_cps": LimitSpec(

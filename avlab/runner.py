@@ -26,7 +26,7 @@ import numpy as np
 
 from . import __version__
 from .bench import Bench, ShutdownReport
-from .errors import RunAborted
+from .errors import InstrumentFaultError, RunAborted
 from .events import (
     ChunkWritten,
     EventHub,
@@ -41,6 +41,7 @@ from .events import (
     RunStarted,
     Subscription,
 )
+from .health import RunGuard
 from .procedure import AnalysisResult, Procedure, RunContext
 from .storage import RunData, RunWriter, read_run
 
@@ -123,7 +124,10 @@ class Runner:
         self.reserved = reserved
         self.run_id = uuid.uuid4().hex[:12]
         self.hub = EventHub(self.run_id)
-        self.description = procedure.describe_data()
+        #: Instrument health before every point or chunk (avlab.health): trips end the run,
+        #: conditions that may clear suspend it; adds the sample temperature column.
+        self.guard = RunGuard(bench, procedure, self._log)
+        self.description = self.guard.describe(procedure.describe_data())
         self.views = procedure.checked_views(self.description)
         self._log_handler: RunLogHandler | None = None
         self._thread: threading.Thread | None = None
@@ -176,6 +180,7 @@ class Runner:
             reserved=self.reserved,
             **({"entry": self.entry, "add_to_file": True} if self.entry != "entry" else {}),
         )
+        self.guard.begin()
         self._t0 = time.perf_counter()
         self._bench_t0 = self.bench.now()
         worker_name = f"avlab-{self.procedure.name}-{self.run_id}"
@@ -288,7 +293,13 @@ class Runner:
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the file
             log.exception("procedure %s failed", self.procedure.name)
             status, message = "failed", f"{type(exc).__name__}: {exc}"
+            # --- health hook: a symptom (a refused command, a nonsense reading) names the
+            # fault a role reports now, before the pumps go off.
+            cause = "" if isinstance(exc, InstrumentFaultError) else self.guard.explain()
+            if cause:
+                message = f"InstrumentFaultError: {cause} (then {message})"
         finally:
+            self.guard.end()
             shutdown = self.bench.shutdown()
             if not shutdown.ok:
                 message = f"{message}; SHUTDOWN PROBLEM: {shutdown.outcomes}".lstrip("; ")
@@ -323,6 +334,12 @@ class Runner:
 
     def _record(self, row: Mapping[str, Any]) -> None:
         assert self._writer is not None
+        # --- health hook: nothing from a tripped instrument reaches the file; a point
+        # measured during a suspension is discarded.
+        admitted = self.guard.admit_point(row)
+        if admitted is None:
+            return
+        row = admitted
         self._writer.append(row)
         index = self._n_points
         self._n_points += 1
@@ -332,6 +349,8 @@ class Runner:
 
     def _write(self, item: str, index: tuple[int, ...], values: Any) -> None:
         assert self._writer is not None
+        if not self.guard.admit_chunk():  # --- health hook, as in _record
+            return
         self._writer.write(item, index, values)
         self._n_writes += 1
         self.hub.publish(ChunkWritten, item=item, index=index, values=np.array(values))

@@ -28,6 +28,10 @@ class PowerMeterOverRangeError(InstrumentError):
     """The power meter's reading is above its range (the instrument answered ~9.9E37)."""
 
 
+class PowerMeterSensorError(InstrumentError):
+    """The power meter has no sensor head (unplugged): it gives no readings."""
+
+
 class BackendNotInstalledError(ImportError):
     """A real-hardware backend needs a vendor package that is not installed."""
 

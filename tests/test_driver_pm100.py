@@ -15,6 +15,7 @@ from drivers.errors import (
     InstrumentCommandError,
     InstrumentResponseError,
     PowerMeterOverRangeError,
+    PowerMeterSensorError,
 )
 from drivers.powermeters.thorlabs_pm100 import SensorInfo, ThorlabsPM100
 from sim_devices.clock import VirtualClock
@@ -163,8 +164,18 @@ def test_power_is_measured_with_meas_pow():
 
 
 def test_over_range_reading_raises():
-    with _meter(("MEAS:POW?", "9.9E37")) as meter:
+    # The error queue is read on an over-range answer: empty, so it is over range.
+    with _meter(("MEAS:POW?", "9.9E37"), NO_ERROR) as meter:
         with pytest.raises(PowerMeterOverRangeError, match="over range"):
+            _ = meter.power_W
+
+
+def test_a_missing_sensor_is_not_reported_as_over_range():
+    """Without a head the meter answers its over-range value with -241 "Hardware missing"
+    queued: that is an unplugged sensor, not too much light."""
+    with _meter(("MEAS:POW?", "9.9E37"), ("SYST:ERR?", '-241,"Hardware missing"'),
+                NO_ERROR) as meter:
+        with pytest.raises(PowerMeterSensorError, match="no sensor"):
             _ = meter.power_W
 
 

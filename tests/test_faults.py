@@ -19,6 +19,7 @@ from drivers.errors import (
     LaserFaultError,
     LaserInterlockError,
     PowerMeterOverRangeError,
+    PowerMeterSensorError,
 )
 from experiments.scurve import SCurve
 
@@ -45,6 +46,8 @@ def twin(bench, role):
     ("power_meter", "over_range", lambda b: b.power_meter().power_W(), PowerMeterOverRangeError),
     ("power_meter", "sensor_unplugged", lambda b: b.power_meter().driver.sensor,
      InstrumentCommandError),
+    ("power_meter", "sensor_unplugged", lambda b: b.power_meter().power_W(),
+     PowerMeterSensorError),
     ("detector", "drop_connection", lambda b: b.detector().count(0.1), InstrumentConnectionError),
     ("detector", "stop_answering", lambda b: b.detector().count(0.1), InstrumentTimeoutError),
     ("detector", "flood", lambda b: b.detector().count(0.1), DetectorOverloadError),
@@ -103,7 +106,9 @@ def test_a_laser_that_cannot_confirm_emission_off_is_reported_loudly(tmp_path, f
     assert "THE LASER MAY STILL BE EMITTING" in result.shutdown.outcomes["pump_1064"]
     data = read_run(tmp_path / "run.h5")
     assert "SHUTDOWN PROBLEM" in data.message
-    assert data.n_points > 5
+    # The points before the hang are kept; the one measured as it hung is not (the health
+    # check before writing it could not reach the laser).
+    assert data.n_points >= 4
 
 
 def test_a_dropped_laser_link_is_reopened_to_switch_emission_off(tmp_path):

@@ -216,13 +216,17 @@ class IPGYLR(CheckedMessaging, Instrument):
         self._action("ABN" if on else "ABF")
 
     def check_faults(self) -> YLRStatus:
-        """Raise LaserFaultError if the status word shows a fault; return the status."""
+        """Raise LaserFaultError if the status word shows a fault, LaserInterlockError if the
+        optical interlock is open or the key switch has left REM; return the status (one
+        `STA` query)."""
         status = self.status
         faults = status & YLR_FAULTS
         if faults:
             raise LaserFaultError(f"{self.name} reports a fault: {faults!r}")
         if YLRStatus.OPTICAL_INTERLOCK in status:
             raise LaserInterlockError(f"{self.name}: optical interlock open")
+        if YLRStatus.KEY_IN_REMOTE not in status:
+            raise LaserInterlockError(f"{self.name}: key switch is not in REM")
         return status
 
     @property

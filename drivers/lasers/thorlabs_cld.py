@@ -273,6 +273,20 @@ class ThorlabsCLD(SCPIErrorQueue, CheckedMessaging, SCPIMixin, Instrument):
         "OUTP:PROT:OTEM:TRIP?", "The controller is over temperature (bool): the LD cannot be on.",
         cast=str, get_process=_bool_reply)
 
+    #: Every protection trip (interlock, key, over-temperature) switches the LD off, so an
+    #: LD found on has no trip: a health check of an emitting diode needs only `OUTP:STAT?`.
+    TRIPS_STOP_EMISSION = True
+
+    def check_faults(self) -> None:
+        """Raise LaserInterlockError (interlock open, key off) or LaserFaultError
+        (over-temperature) from the protection trip queries; three queries."""
+        if self.interlock_tripped:
+            raise LaserInterlockError(f"{self.name}: interlock open; the LD is off")
+        if self.keylock_tripped:
+            raise LaserInterlockError(f"{self.name}: key switch off; the LD is off")
+        if self.over_temperature_tripped:
+            raise LaserFaultError(f"{self.name}: controller over temperature; the LD is off")
+
     # --- calibration: power <-> current ----------------------------------------------------
     @property
     def calibrated(self) -> bool:

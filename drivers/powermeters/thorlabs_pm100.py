@@ -17,6 +17,7 @@ from ..errors import (
     InstrumentCommandError,
     InstrumentResponseError,
     PowerMeterOverRangeError,
+    PowerMeterSensorError,
 )
 from ..messaging import CheckedMessaging, SCPIErrorQueue
 from ..validators import strict_choice_ignore_case, strict_integer_range
@@ -114,6 +115,17 @@ class ThorlabsPM100(SCPIErrorQueue, CheckedMessaging, SCPIMixin, Instrument):
     def _reading(self) -> float:
         value = self.values("MEAS:POW?")[0]
         if value > OVER_RANGE_THRESHOLD_W:
+            # Without a sensor head the meter also answers its over-range value, with
+            # -241 "Hardware missing" in the error queue: look there before calling a missing
+            # sensor "over range" (one more message, only on an over-range answer).
+            try:
+                self.check_errors()
+            except InstrumentCommandError as exc:
+                if "-241" in str(exc):
+                    raise PowerMeterSensorError(
+                        f"{self.name}: no sensor connected (sensor head unplugged?); no "
+                        "readings") from None
+                raise
             raise PowerMeterOverRangeError(
                 f"{self.name}: reading over range (instrument answered {value:.3g}); "
                 "enable auto range or choose a higher range"

@@ -445,6 +445,32 @@ class LakeShore33x(CheckedMessaging, Instrument):
             self.input(name).temperature_limit_K = limit_K
         self._set_setpoint_limit(limit_K)
 
+    # --- health ---------------------------------------------------------------------------------
+    def health_reading(self, *, sample_input: str = "B", control_input: str = "A",
+                       output: int = 1) -> float:
+        """The sample temperature in K, checked in one message with the sample and control
+        sensors' reading status and the heater status (`KRDG? B;RDGST? B;RDGST? A;HTRST? 1`).
+
+        Raises SensorFaultError for an invalid reading on either sensor (the control sensor
+        too: with it open the loop cannot regulate), HeaterFaultError for an open or shorted
+        heater (reading HTRST? clears the code, as wait_for_setpoint's polls do)."""
+        sample, control = self.input(sample_input), self.input(control_input)
+        inputs = [sample] if control is sample else [sample, control]
+        query = ";".join([f"KRDG? {sample.id}", *(f"RDGST? {i.id}" for i in inputs),
+                          f"HTRST? {int(output)}"])
+        replies = self.values(query, separator=";")
+        if len(replies) != len(inputs) + 2:
+            raise InstrumentResponseError(f"{self.name}: expected {len(inputs) + 2} replies to "
+                                          f"{query!r}, got {replies!r}")
+        for sensor, status in zip(inputs, replies[1:-1]):
+            flags = ReadingStatus(int(status))
+            if flags:
+                raise SensorFaultError(
+                    f"{self.name}: input {sensor.id} reading is invalid "
+                    f"({_flag_names(flags)}); check the sensor and its wiring")
+        _raise_heater_fault(self.name, output, HeaterStatus(int(replies[-1])))
+        return float(replies[0])
+
     # --- waiting for a temperature ------------------------------------------------------------
     def wait_for_setpoint(
         self,

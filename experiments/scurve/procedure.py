@@ -78,6 +78,9 @@ class SCurve(Procedure):
 
     name = "scurve"
     title = "S-curve: emission versus pump intensity"
+    #: Each point stands on its own (its own meter reading and gates): a point lost to a
+    #: temperature excursion or a flood costs only itself, so the run may suspend.
+    suspendable = True
 
     pump_role = Text("", doc="laser role to sweep; empty: the bench's only laser")
     meter_role = Text("", doc="power-meter role; empty: the bench's only power meter")
@@ -307,11 +310,16 @@ class _Sweep:
         sigma = math.sqrt(max(counts, 1)) / gate / (1.0 - loss)
         signal = rate - self.dark_rate
         sample_W = meter_W * self.transmission
+        # A reading at or below zero is the meter's noise floor (after zeroing the noise is
+        # symmetric about zero): it is recorded as read, but it gives no intensity (NaN; the
+        # analysis skips such points) rather than a made-up one or a crashed run.
+        intensity = (float(peak_intensity_kW_cm2(sample_W, self.waist_um)) if sample_W > 0
+                     else math.nan)
         self.ctx.record(
             power_setpoint_W=value if self.control.unit == "W" else p.power_max_W,
             transmission=math.nan if self.control.unit == "W" else nominal,
             meter_power_W=meter_W, sample_power_W=sample_W,
-            intensity_kW_cm2=float(peak_intensity_kW_cm2(sample_W, self.waist_um)),
+            intensity_kW_cm2=intensity,
             counts=counts, gate_s=gate, rate_cps=rate, signal_cps=signal,
             signal_sigma_cps=sigma, dead_time_loss=loss, direction=direction,
             sweep_pass=sweep_pass, bench_time_s=self.ctx.bench.now(),

@@ -41,7 +41,10 @@ class SCurveReport:
 
 
 def _select(columns: Mapping[str, np.ndarray], direction: int) -> tuple[np.ndarray, ...]:
-    mask = np.asarray(columns["direction"]) == direction
+    intensity = np.asarray(columns["intensity_kW_cm2"], dtype=float)
+    # Points whose meter reading was at the noise floor carry no intensity (NaN): skipped.
+    mask = (np.asarray(columns["direction"]) == direction) & np.isfinite(intensity) & (
+        intensity > 0)
     return (np.asarray(columns["intensity_kW_cm2"])[mask],
             np.asarray(columns["signal_cps"])[mask],
             np.asarray(columns["signal_sigma_cps"])[mask])

@@ -39,11 +39,20 @@ class SdkFaults:
         check_fault_name(self, fault)
         self._scheduled.append((at_s, fault))
 
+    def schedule_clear(self, at_s: float) -> None:
+        """Clear every fault once the bench clock reaches `at_s` (room light switched off
+        again): how a test makes a condition that clears by itself."""
+        self._scheduled.append((at_s, None))
+
     def _apply_due_faults(self, now_s: float) -> None:
-        due = [entry for entry in self._scheduled if entry[0] <= now_s]
+        due = sorted((entry for entry in self._scheduled if entry[0] <= now_s),
+                     key=lambda entry: entry[0])
         for entry in due:
             self._scheduled.remove(entry)
-            self.active_faults.add(entry[1])
+            if entry[1] is None:
+                self.active_faults.clear()
+            else:
+                self.active_faults.add(entry[1])
 
     def _check_link(self, clock: Clock, dropped: Exception, hung: Exception | None = None,
                     hang_s: float | None = None) -> None:
