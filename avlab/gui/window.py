@@ -90,7 +90,8 @@ class MainWindow(QMainWindow):
         outer.addLayout(self._top_bar())
         splitter = QSplitter(Qt.Orientation.Horizontal)
         outer.addWidget(splitter, 1)
-        self.instruments = InstrumentPanel(bench, self.ask)
+        # Late-bound: whoever replaces `ask` (a test, an embedding app) is asked.
+        self.instruments = InstrumentPanel(bench, lambda title, text: self.ask(title, text))
         splitter.addWidget(self.instruments)
         self.tabs = QTabWidget()
         splitter.addWidget(self.tabs)
