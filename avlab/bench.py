@@ -71,6 +71,9 @@ class Bench:
         self.stop_event = threading.Event()
         self.devices: dict[str, RoleDevice] = {}
         self.failures: dict[str, str] = {}
+        #: The simulated twin behind each `sim` role, by role: where tests, demos and the
+        #: fault controls reach the simulated instrument (the driver is the real one).
+        self.twins: dict[str, Any] = {}
         for role, inst in config.instruments.items():
             try:
                 self.devices[role] = self._connect(inst)
@@ -92,6 +95,14 @@ class Bench:
         except KeyError:
             raise KeyError(f"no role {role!r} on this bench; configured: "
                            f"{', '.join(self.devices)}") from None
+
+    def device(self, kind: str, role: str | None = None) -> Any:
+        """The role of this kind named `role`, or the bench's only role of this kind."""
+        return self._one(kind, role)
+
+    def roles_of(self, kind: str) -> list[str]:
+        """Names of the roles of this kind, in config order."""
+        return [d.role for d in self.devices.values() if d.kind == kind]
 
     def _one(self, kind: str, role: str | None) -> Any:
         if role:
@@ -192,50 +203,13 @@ class Bench:
         from .connect import connect_role
 
         connection = connect_role(inst, self.world, self.config.simulation.faults, self.wait)
+        if connection.twin is not None:
+            self.twins[inst.role] = connection.twin
         driver = connection.driver
         common = {"identity": connection.identity, "resource": inst.resource,
                   "driver_name": inst.driver, "reopen": connection.reopen}
-        kind = inst.spec.kind
-        if kind == LASER:
-            return PumpLaser(inst.role, driver, wavelength_nm=float(inst.spec.wavelength_nm),
-                             max_power_W=inst.limits["max_power_W"], wait=self.wait, **common)
-        if kind == POWER_METER:
-            return PowerMeter(inst.role, driver, max_power_W=inst.limits.get("max_power_W"),
-                              **common)
-        if kind == COUNTER:
-            return Detector(inst.role, driver,
-                            max_count_rate_cps=inst.limits["max_count_rate_cps"],
-                            dead_time_s=inst.options["dead_time_ns"] * 1e-9, **common)
-        if kind == TIME_TAGGER:
-            return TimeTagger(inst.role, driver,
-                              max_count_rate_cps=inst.limits["max_count_rate_cps"],
-                              detector_channel=inst.options.get("detector_channel", 1),
-                              marker_channel=inst.options.get("marker_channel", 2), **common)
-        if kind == MODULATOR:
-            return Modulator(inst.role, driver, min_period_s=inst.limits.get("min_period_s"),
-                             max_period_s=inst.limits.get("max_period_s"), **common)
-        if kind == SPECTROMETER:
-            return Spectrometer(inst.role, driver,
-                                max_exposure_s=inst.limits.get("max_exposure_s"), **common)
-        if kind == SCANNER:
-            return Scanner(inst.role, driver,
-                           max_count_rate_cps=inst.limits["max_count_rate_cps"], **common)
-        if kind == ATTENUATOR:
-            from drivers.attenuators.calibration import HalfWavePlateAttenuator
-
-            opts = inst.options
-            calibration = HalfWavePlateAttenuator(opts["theta0_deg"], opts["t_max"], opts["t_min"])
-            device = Attenuator(inst.role, driver, calibration=calibration,
-                                min_transmission=inst.limits["min_transmission"],
-                                max_transmission=inst.limits["max_transmission"], **common)
-            device.block()  # a session starts at extinction
-            return device
-        if kind == CRYOSTAT:
-            opts = inst.options
-            return Cryostat(inst.role, driver, max_setpoint_K=inst.limits["max_setpoint_K"],
-                            control_output=opts.get("control_output", 1),
-                            control_input=opts.get("control_input", "A"),
-                            sample_input=opts.get("sample_input", "B"),
-                            heater_range=opts.get("heater_range", 3),
-                            wait=self.wait, now=self.now, **common)
-        raise BenchError(f"{inst.role}: no bench support for {kind} roles yet")
+        device = inst.driver_spec.device(inst, driver, self, common)
+        if device.kind != inst.kind:
+            raise BenchError(f"{inst.role}: driver {inst.driver!r} wrapped the role as a "
+                             f"{device.kind}, but the config makes it a {inst.kind}")
+        return device

@@ -7,12 +7,13 @@ Heavy modules (scipy, h5py, matplotlib, drivers) are imported inside the command
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
+
+from . import model_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -33,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", metavar="FILE", help="lab config TOML (default: simulated bench)")
     run.add_argument("--set", dest="assignments", metavar="NAME=VALUE", action="append",
                      default=[], help="set a procedure parameter (repeatable)")
+    run.add_argument("--sample", dest="sample", metavar="NAME=VALUE", action="append", default=[],
+                     help="simulated sample design, e.g. concentration=0.04 (repeatable)")
     run.add_argument("--out", metavar="FILE", help="run file to create (never overwritten); "
                                                    "default runs/<procedure>_<time>.h5")
     run.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
@@ -43,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     recover = sub.add_parser("recover", help="make a run file left by a killed run open in "
                                              "every HDF5 tool (status becomes 'failed')")
     recover.add_argument("file", help="run file (.h5) whose writer was killed")
+    recover.add_argument("--force", action="store_true",
+                         help="recover a file written on another host (whose writer this "
+                              "machine cannot check); never needed for local runs")
 
     instruments = sub.add_parser(
         "instruments", help="connect every configured role and show identity and a live reading",
@@ -77,8 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     procs = sub.add_parser("procedures", help="list procedures and their parameters")
     procs.add_argument("name", nargs="?", help="show only this procedure")
 
+    model_cli.add_parser(sub)
     config = sub.add_parser("config", help="check a lab config and show what it sets up")
     config.add_argument("file", nargs="?", help="lab config TOML (default: the built-in one)")
+    config.add_argument("--drivers", action="store_true",
+                        help="also list every known driver (built-in and installed), its role "
+                             "kinds and its simulated twin")
     return parser
 
 
@@ -115,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     handler = {**extra, "run": _cmd_run, "inspect": _cmd_inspect, "recover": _cmd_recover,
                "sim": _cmd_sim, "instruments": _cmd_instruments, "procedures": _cmd_procedures,
-               "config": _cmd_config, "gui": _cmd_gui}[args.command]
+               "config": _cmd_config, "model": model_cli.run, "gui": _cmd_gui}[args.command]
     return handler(args)
 
 
@@ -131,25 +141,44 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning, module="pymeasure")
-    from .bench import Bench
-    from .config import ConfigError, load_config
+    from .config import ConfigError, load_config, with_sample_overrides
     from .errors import AvlabError
+    from .outputs import OutputError, reserve_outputs
     from .registry import load_procedure
-    from .runner import Runner
-    from .storage import RunFileExistsError
 
     try:
         procedure_cls = load_procedure(args.procedure)
-        config = load_config(args.config)  # checked completely before any instrument
+        config = with_sample_overrides(load_config(args.config), args.sample)
         procedure = procedure_cls()
         procedure.set_from_strings(args.assignments)
     except (KeyError, ConfigError, AvlabError) as exc:
         print(f"avlab: {_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    out = Path(args.out) if args.out else _default_run_path(procedure.name)
-    if out.exists():
-        print(f"avlab: {out} already exists; run files are never overwritten", file=sys.stderr)
+    try:  # every output is claimed before any instrument is touched
+        outputs = reserve_outputs(Path(args.out) if args.out else None,
+                                  procedure=procedure.name, siblings=procedure.outputs)
+    except OutputError as exc:
+        print(f"avlab: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    plotter = None
+    if not args.no_plot and outputs.siblings.get(".png") is not None:
+        from .plot_worker import PlotWorker
+
+        plotter = PlotWorker()  # loads matplotlib on the other core while the run goes
+    try:
+        return _run_reserved(procedure, config, outputs, plotter=plotter)
+    finally:
+        if plotter is not None:
+            plotter.close()
+        outputs.release_unused()
+
+
+def _run_reserved(procedure: Any, config: Any, outputs: Any, *, plotter: Any) -> int:
+    from .bench import Bench
+    from .errors import AvlabError
+    from .runner import Runner
+    from .storage import RunFileExistsError
+
     print(f"avlab {procedure.name} on {config.name} ({config.source})")
     try:
         bench = Bench(config)
@@ -158,15 +187,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     with bench:
         bar = ProgressBar(sys.stderr)
-        runner = Runner(procedure, bench, out, listeners=[bar])
+        runner = Runner(procedure, bench, outputs.run_file, listeners=[bar], reserved=True)
         try:
             result = runner.run()
-        except (AvlabError, RunFileExistsError) as exc:
+        except (AvlabError, RunFileExistsError, ValueError) as exc:
             print(f"avlab: {exc}", file=sys.stderr)
             return EXIT_USAGE
         finally:
             bar.close()
-    _report(result, procedure, plot=not args.no_plot)
+    _report(result, procedure, png=outputs.siblings.get(".png") if plotter else None,
+            plotter=plotter)
     if result.status == "completed":
         return EXIT_OK
     if result.status == "aborted":
@@ -174,7 +204,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
-def _report(result: Any, procedure: Any, *, plot: bool) -> None:
+def _report(result: Any, procedure: Any, *, png: Path | None, plotter: Any = None) -> None:
     print(f"run file : {result.path}")
     print(f"status   : {result.status}" + (f" ({result.message})" if result.message else ""))
     print(f"points   : {result.n_points}   bench time {result.bench_time_s:.1f} s, "
@@ -186,10 +216,11 @@ def _report(result: Any, procedure: Any, *, plot: bool) -> None:
             print(f"  {line}")
     elif result.analysis_error:
         print(f"analysis : not possible ({result.analysis_error})")
-    if plot and result.data is not None:
-        png = result.path.with_suffix(".png")
+    if png is not None and result.data is not None:
         try:
-            written = procedure.plot(result.data, result.analysis, png)
+            draw = plotter.plot if plotter is not None else (
+                lambda proc, run, analysis, path: proc.plot(run, analysis, path))
+            written = draw(procedure, result.data, result.analysis, png)
             if written is not None:
                 print(f"plot     : {written}")
         except Exception as exc:  # a plot must never hide the result
@@ -228,8 +259,8 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     from .recover import RecoverError, recover_run
 
     try:
-        print(recover_run(args.file))
-    except (OSError, RecoverError) as exc:
+        print(recover_run(args.file, force=args.force))
+    except (OSError, ValueError, RecoverError) as exc:
         print(f"avlab: cannot recover {args.file}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
@@ -336,7 +367,16 @@ def _cmd_config(args: argparse.Namespace) -> int:
           f"{config.optics.transmission_to_sample}")
     for role, inst in config.instruments.items():
         limits = ", ".join(f"{k} = {v:g}" for k, v in inst.limits.items()) or "none"
-        print(f"  {role:<12} {inst.driver:<16} {inst.resource:<28} limits: {limits}")
+        kind = inst.kind + (f" {inst.wavelength_nm:g} nm" if inst.wavelength_nm else "")
+        print(f"  {role:<12} {kind:<17} {inst.driver:<16} {inst.resource:<28} limits: {limits}")
+    if args.drivers:
+        from .specs import driver_specs
+
+        print("drivers:")
+        for name, spec in sorted(driver_specs().items()):
+            twin = ("no twin" if spec.twin is None else "twin, served" if spec.twin.served
+                    else "twin, in-process")
+            print(f"  {name:<20} {'/'.join(spec.kinds):<13} {twin:<17} {spec.description}")
     return EXIT_OK
 
 
@@ -344,16 +384,6 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 def _message(exc: BaseException) -> str:
     return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-
-
-def _default_run_path(procedure: str) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path("runs") / f"{procedure}_{stamp}"
-    path, n = base.with_suffix(".h5"), 1
-    while path.exists():
-        n += 1
-        path = base.parent / f"{base.name}-{n}.h5"
-    return path
 
 
 class ProgressBar:

@@ -1,8 +1,10 @@
 """Lab-setup configuration (TOML): roles, drivers, resources, safety limits, optics.
 
-A config is checked completely when it is loaded — syntax, unknown roles, drivers or keys,
-missing or impossible limits — and every problem is reported with the file and the key, before
-any instrument is touched. With no config avlab uses the built-in simulated bench
+A config is checked completely when it is loaded — syntax, role kinds, unknown drivers or
+keys, resource syntax, missing or impossible limits, fault names, each driver's own checks
+(its spec, avlab/specs.py) — and every problem is reported with the file and the key, before
+any instrument is touched. Roles are named freely; each gives its `kind` (old fixed role names
+such as `pump_1064` or `detector` imply it). With no config avlab uses the built-in simulated bench
 (`experiments/labs/simulated.toml`).
 """
 
@@ -10,12 +12,14 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .roles import DRIVERS, LIMITS, ROLES, RoleSpec
+from . import resources as resource_syntax
+from .roles import KINDS, LASER, LIMITS, legacy_kind
+from .specs import ConfigProblem, DriverSpec, driver_spec, driver_specs
 
 SIM_RESOURCE = "sim"
 BUILTIN_CONFIG_NAME = "<built-in simulated bench>"
@@ -54,14 +58,21 @@ class InstrumentConfig:
     resource: str
     limits: dict[str, float]
     options: dict[str, Any]
+    #: What the role is for (avlab/roles.py KINDS).
+    kind: str = ""
+    #: Emission wavelength of a laser role, nm (None for other kinds).
+    wavelength_nm: float | None = None
 
     @property
     def simulated(self) -> bool:
         return self.resource == SIM_RESOURCE
 
     @property
-    def spec(self) -> RoleSpec:
-        return ROLES[self.role]
+    def driver_spec(self) -> DriverSpec:
+        spec = driver_spec(self.driver)
+        if spec is None:
+            raise KeyError(f"{self.role}: driver {self.driver!r} is no longer registered")
+        return spec
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,21 @@ class SimulationConfig:
     realtime: bool = False
     #: Faults to inject into simulated twins at given bench times: (role, fault, at_s).
     faults: tuple[tuple[str, str, float], ...] = ()
+    #: Sample design overrides of `[simulation.sample]` / `avlab run --sample` (name, value):
+    #: concentration, core_diameter_nm, shell_thickness_nm (docs/physics.md), temperature_K.
+    sample: tuple[tuple[str, float], ...] = ()
+
+    def sample_for_world(self) -> tuple[Any, float | None]:
+        """(the simulated sample's preset — its name, or a Preset with the overrides applied —,
+        its fixed temperature in K or None)."""
+        overrides = dict(self.sample)
+        temperature_K = overrides.pop("temperature_K", None)
+        if not overrides:
+            return self.sample_preset, temperature_K
+        from sim_devices.physics import get_preset
+        from sim_devices.physics.overrides import apply_overrides
+
+        return apply_overrides(get_preset(self.sample_preset), overrides), temperature_K
 
 
 @dataclass(frozen=True)
@@ -104,6 +130,11 @@ def load_config(path: str | Path | None = None) -> LabConfig:
         text = path.read_text("utf-8")
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read the file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), "", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                                         f"on line {line}); a lab config must be saved as "
+                                         "UTF-8") from None
     return parse_config(text, str(path))
 
 
@@ -127,16 +158,7 @@ def parse_config(text: str, source: str = "<string>") -> LabConfig:
         for role, table in instruments_table.items()
     }
     simulation = _parse_simulation(checker, checker.table(data, "simulation", required=False))
-    for role, inst in instruments.items():
-        pump = inst.options.get("pump_role")
-        if pump is not None and (pump not in instruments
-                                 or instruments[pump].spec.kind != "laser"):
-            raise checker.fail(f"instruments.{role}.pump_role",
-                               f"{pump!r} is not a laser role of this config")
-    for i, (role, _fault, _at) in enumerate(simulation.faults):
-        if role not in instruments or not instruments[role].simulated:
-            raise checker.fail(f"simulation.faults[{i}].role",
-                               f"{role!r} is not a simulated role of this config")
+    _check_across_roles(checker, instruments, simulation)
     return LabConfig(source, text, name, optics, instruments, simulation)
 
 
@@ -211,23 +233,80 @@ def _parse_optics(checker: _Checker, table: dict) -> OpticsConfig:
 
 def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentConfig:
     prefix = f"instruments.{role}"
-    if role not in ROLES:
-        raise checker.fail(prefix, f"unknown role {role!r}; known roles: {', '.join(ROLES)}")
     if not isinstance(table, dict):
         raise checker.fail(prefix, "must be a table")
-    spec = ROLES[role]
+    drivers = driver_specs()
     driver_name = checker.string(table, prefix, "driver")
-    driver = DRIVERS.get(driver_name)
+    driver = drivers.get(driver_name)
     if driver is None:
         raise checker.fail(f"{prefix}.driver", f"unknown driver {driver_name!r}; known "
-                                               f"drivers: {', '.join(DRIVERS)}")
-    if driver.kind != spec.kind:
-        raise checker.fail(f"{prefix}.driver", f"driver {driver_name!r} drives a {driver.kind}, "
-                                               f"but role {role!r} needs a {spec.kind}")
+                                               f"drivers: {', '.join(sorted(drivers))}")
+    kind, wavelength_nm = _role_kind(checker, role, table, driver)
     resource = checker.string(table, prefix, "resource")
-    _reject_unknown(checker, table, prefix, {"driver", "resource", "limits", *driver.options})
-    limits_table = checker.table(table, "limits", required=False)
-    limit_specs = LIMITS[spec.kind]
+    _check_resource(checker, f"{prefix}.resource", resource, driver)
+    role_keys = {"driver", "resource", "kind", "limits"} | ({"wavelength_nm"} if kind == LASER
+                                                            else set())
+    _reject_unknown(checker, table, prefix, role_keys | set(driver.options))
+    limits = _parse_limits(checker, prefix, kind, checker.table(table, "limits", required=False))
+    options = _parse_options(checker, prefix, table, driver)
+    if kind == "cryostat" and limits.setdefault(
+            "temperature_limit_K", limits["max_setpoint_K"]) < limits["max_setpoint_K"]:
+        raise checker.fail(f"{prefix}.limits.temperature_limit_K",
+                           f"impossible limit {limits['temperature_limit_K']:g} K: below "
+                           f"max_setpoint_K {limits['max_setpoint_K']:g} K, the controller "
+                           "would cut the heaters at setpoints avlab allows")
+    return InstrumentConfig(role, driver_name, resource, limits, options, kind, wavelength_nm)
+
+
+def _role_kind(checker: _Checker, role: str, table: dict,
+               driver: DriverSpec) -> tuple[str, float | None]:
+    """The role's kind (the `kind` key, else implied by an old fixed role name) and, for a
+    laser, its wavelength (`wavelength_nm`, else from an old name such as pump_1064)."""
+    prefix = f"instruments.{role}"
+    legacy = legacy_kind(role)
+    if "kind" in table:
+        kind = checker.string(table, prefix, "kind")
+        if kind not in KINDS:
+            raise checker.fail(f"{prefix}.kind", f"unknown kind {kind!r}; kinds: "
+                                                 f"{', '.join(KINDS)}")
+    elif legacy is not None:
+        kind = legacy[0]
+    else:
+        suggestion = driver.kinds[0]
+        raise checker.fail(f"{prefix}.kind",
+                           f"missing: add kind = \"{suggestion}\" to [{prefix}] (roles are named "
+                           f"freely; kinds: {', '.join(KINDS)})")
+    if kind not in driver.kinds:
+        raise checker.fail(f"{prefix}.driver", f"driver {driver.name!r} drives a "
+                                               f"{' or '.join(driver.kinds)}, but role {role!r} "
+                                               f"is a {kind}")
+    if kind != LASER:
+        return kind, None
+    implied = legacy[1] if legacy is not None and legacy[0] == LASER else None
+    wavelength = checker.number(table, prefix, "wavelength_nm", default=implied, positive=True,
+                                maximum=100_000.0)
+    if wavelength is None:
+        raise checker.fail(f"{prefix}.wavelength_nm",
+                           f"missing: a laser role needs its emission wavelength, e.g. "
+                           f"wavelength_nm = 1064 in [{prefix}]")
+    return kind, wavelength
+
+
+def _check_resource(checker: _Checker, key: str, resource: str, driver: DriverSpec) -> None:
+    if resource == SIM_RESOURCE:
+        if driver.twin is None:
+            raise checker.fail(key, f"driver {driver.name!r} has no simulated twin; give the "
+                                    "instrument's resource")
+        return
+    problem = driver.resource(resource) if driver.resource is not None else None
+    if problem is not None:
+        raise checker.fail(key, f"{resource!r} is not a resource of driver {driver.name!r}: "
+                                f"{problem}, or \"sim\" for its simulated twin")
+
+
+def _parse_limits(checker: _Checker, prefix: str, kind: str,
+                  limits_table: dict) -> dict[str, float]:
+    limit_specs = LIMITS[kind]
     _reject_unknown(checker, limits_table, f"{prefix}.limits", set(limit_specs))
     limits: dict[str, float] = {}
     for name, lspec in limit_specs.items():
@@ -242,6 +321,11 @@ def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentCon
             raise checker.fail(key, f"impossible limit {value:g} {lspec.unit}: must be > "
                                     f"{lspec.minimum_exclusive:g}")
         limits[name] = value
+    return limits
+
+
+def _parse_options(checker: _Checker, prefix: str, table: dict,
+                   driver: DriverSpec) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for name, ospec in driver.options.items():
         if name not in table:
@@ -252,9 +336,10 @@ def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentCon
             continue
         value = table[name]
         key = f"{prefix}.{name}"
-        if ospec.pair_ok and isinstance(value, list):
-            if len(value) != 2:
-                raise checker.fail(key, f"must be a number or an [x, y] pair, got {value!r}")
+        if ospec.pair_only or (ospec.pair_ok and isinstance(value, list)):
+            if not isinstance(value, list) or len(value) != 2:
+                shape = "a [low, high] pair" if ospec.pair_only else "a number or an [x, y] pair"
+                raise checker.fail(key, f"must be {shape}, got {value!r}")
             pair = {"x": value[0], "y": value[1]}
             value = [checker.number(pair, key, axis, positive=ospec.positive)
                      for axis in ("x", "y")]
@@ -268,35 +353,54 @@ def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentCon
         elif not isinstance(value, ospec.type):
             raise checker.fail(key, f"must be a {ospec.type.__name__}, got {value!r}")
         options[name] = value
-    if "max_power_W" in options and "max_power_W" in limits and spec.kind == "laser":
-        if limits["max_power_W"] > options["max_power_W"]:
-            raise checker.fail(f"{prefix}.limits.max_power_W",
-                               f"impossible limit {limits['max_power_W']:g} W: the laser's rated "
-                               f"power is {options['max_power_W']:g} W")
-    if spec.kind == "attenuator":
-        t_min, t_max = options["t_min"], options["t_max"]
-        if not t_min < t_max <= 1.0:
-            raise checker.fail(f"{prefix}.t_max", f"impossible calibration: need t_min < t_max "
-                                                  f"<= 1, got t_min {t_min:g}, t_max {t_max:g}")
-        low = limits.setdefault("min_transmission", 2.0 * t_min)
-        high = limits.setdefault("max_transmission", t_max)
-        if not t_min <= low < high <= t_max:
-            raise checker.fail(f"{prefix}.limits", f"impossible limits: need t_min <= "
-                                                   f"min_transmission < max_transmission <= "
-                                                   f"t_max, got {low:g} … {high:g} with "
-                                                   f"calibration {t_min:g} … {t_max:g}")
-    if spec.kind == "cryostat" and limits.setdefault(
-            "temperature_limit_K", limits["max_setpoint_K"]) < limits["max_setpoint_K"]:
-        raise checker.fail(f"{prefix}.limits.temperature_limit_K",
-                           f"impossible limit {limits['temperature_limit_K']:g} K: below "
-                           f"max_setpoint_K {limits['max_setpoint_K']:g} K, the controller "
-                           "would cut the heaters at setpoints avlab allows")
-    return InstrumentConfig(role, driver_name, resource, limits, options)
+    return options
+
+
+def _check_across_roles(checker: _Checker, instruments: dict[str, InstrumentConfig],
+                        simulation: SimulationConfig) -> None:
+    """What needs the whole config: roles named by other roles, each driver's own checks,
+    scheduled faults, and served simulated instruments mixed with in-process ones."""
+    for role, inst in instruments.items():
+        driver = inst.driver_spec
+        for name, ospec in driver.options.items():
+            target = inst.options.get(name) if ospec.role_of_kind else None
+            if target is not None and (target not in instruments
+                                       or instruments[target].kind != ospec.role_of_kind):
+                raise checker.fail(f"instruments.{role}.{name}",
+                                   f"{target!r} is not a {ospec.role_of_kind} role of this "
+                                   "config")
+        if driver.check is not None:
+            try:
+                driver.check(inst, instruments)
+            except ConfigProblem as exc:
+                raise checker.fail(f"instruments.{role}.{exc.key}", exc.problem) from None
+    for i, (role, fault, _at) in enumerate(simulation.faults):
+        if role not in instruments or not instruments[role].simulated:
+            raise checker.fail(f"simulation.faults[{i}].role",
+                               f"{role!r} is not a simulated role of this config")
+        twin = instruments[role].driver_spec.twin
+        known = list(twin.fault_names()) if twin is not None else []
+        if fault not in known:
+            raise checker.fail(f"simulation.faults[{i}].fault",
+                               f"{role} ({instruments[role].driver}) has no fault {fault!r}; "
+                               f"known: {', '.join(known)}")
+    in_process = [r for r, i in instruments.items() if i.simulated]
+    served = [r for r, i in instruments.items() if resource_syntax.is_loopback(i.resource)]
+    if in_process and served:
+        raise checker.fail(
+            f"instruments.{served[0]}.resource",
+            f"{', '.join(served)} point(s) at this computer (a bench served by `avlab sim "
+            f"serve`?) while {', '.join(in_process)} use(s) resource = \"sim\", an in-process "
+            "simulated bench: they would sit on two different simulated worlds (the meter "
+            "would not see the served laser). Use resource = \"sim\" for every role (one "
+            "in-process bench), or point every role at the served ports (SDK-level "
+            "instruments such as NI-DAQ counters are not served: a run that needs them uses "
+            "resource = \"sim\" throughout).")
 
 
 def _parse_simulation(checker: _Checker, table: dict) -> SimulationConfig:
     allowed = {"sample_preset", "attenuation_to_meter", "collection_efficiency", "seed",
-               "realtime", "faults"}
+               "realtime", "faults", "sample"}
     _reject_unknown(checker, table, "simulation", allowed)
     default = SimulationConfig()
     preset = checker.string(table, "simulation", "sample_preset", default=default.sample_preset)
@@ -322,7 +426,52 @@ def _parse_simulation(checker: _Checker, table: dict) -> SimulationConfig:
         seed=seed,
         realtime=realtime,
         faults=_parse_faults(checker, table.get("faults", [])),
+        sample=_parse_sample(checker, preset, checker.table(table, "sample", required=False)),
     )
+
+
+def _parse_sample(checker: _Checker, preset: str, table: dict) -> tuple[tuple[str, float], ...]:
+    """`[simulation.sample]`: numbers by name, checked by applying them to the preset."""
+    values = {key: checker.number(table, "simulation.sample", key) for key in table}
+    return _checked_sample(preset, values, lambda problem: checker.fail("simulation.sample",
+                                                                        problem))
+
+
+def _checked_sample(preset: str, values: dict[str, Any], fail: Any) -> tuple[tuple[str, float],
+                                                                              ...]:
+    from sim_devices.physics import get_preset
+    from sim_devices.physics.overrides import OverrideError, apply_overrides, canonical_name
+
+    values = {("temperature_K" if k in ("temperature", "T") else canonical_name(k)): float(v)
+              for k, v in values.items()}
+    temperature_K = values.get("temperature_K")
+    if temperature_K is not None and not 0.0 < temperature_K <= 1000.0:
+        raise fail(f"temperature_K = {temperature_K:g} must be in (0, 1000] K")
+    try:
+        apply_overrides(get_preset(preset),
+                        {k: v for k, v in values.items() if k != "temperature_K"})
+    except OverrideError as exc:
+        raise fail(str(exc)) from None
+    return tuple(values.items())
+
+
+def with_sample_overrides(config: LabConfig, assignments: list[str]) -> LabConfig:
+    """`config` with `NAME=VALUE` sample overrides (`avlab run --sample`) added to its
+    `[simulation.sample]`; raises ConfigError naming the bad assignment."""
+    if not assignments:
+        return config
+    from sim_devices.physics.overrides import OverrideError, parse_assignments
+
+    def fail(problem: str) -> ConfigError:
+        return ConfigError("--sample", " ".join(assignments), problem)
+
+    try:
+        values = parse_assignments(assignments)
+    except OverrideError as exc:
+        raise fail(str(exc)) from None
+    merged = {**dict(config.simulation.sample), **values}
+    sample = _checked_sample(config.simulation.sample_preset, merged, fail)
+    return replace(config, simulation=replace(config.simulation, sample=sample))
 
 
 def _parse_faults(checker: _Checker, entries: Any) -> tuple[tuple[str, str, float], ...]:

@@ -588,3 +588,71 @@ class Modulator(RoleDevice):
         with self.lock:
             waveform = self.driver.waveform
         return "stopped" if waveform is None else f"{waveform}"
+
+
+# --- standard wrappers: how the bench wraps a driver of each kind ---------------------------
+# A driver spec names one of these as its `device` (or brings its own RoleDevice subclass).
+# Each gets the role's config, the connected driver, the bench (for its clock) and the keyword
+# arguments every RoleDevice takes.
+
+def laser_device(inst: Any, driver: Any, bench: Any, common: dict[str, Any]) -> PumpLaser:
+    return PumpLaser(inst.role, driver, wavelength_nm=float(inst.wavelength_nm),
+                     max_power_W=inst.limits["max_power_W"], wait=bench.wait, **common)
+
+
+def power_meter_device(inst: Any, driver: Any, bench: Any, common: dict[str, Any]) -> PowerMeter:
+    return PowerMeter(inst.role, driver, max_power_W=inst.limits.get("max_power_W"), **common)
+
+
+def counter_device(inst: Any, driver: Any, bench: Any, common: dict[str, Any]) -> Detector:
+    return Detector(inst.role, driver, max_count_rate_cps=inst.limits["max_count_rate_cps"],
+                    dead_time_s=inst.options["dead_time_ns"] * 1e-9, **common)
+
+
+def time_tagger_device(inst: Any, driver: Any, bench: Any,
+                       common: dict[str, Any]) -> TimeTagger:
+    return TimeTagger(inst.role, driver, max_count_rate_cps=inst.limits["max_count_rate_cps"],
+                      detector_channel=inst.options.get("detector_channel", 1),
+                      marker_channel=inst.options.get("marker_channel", 2), **common)
+
+
+def modulator_device(inst: Any, driver: Any, bench: Any, common: dict[str, Any]) -> Modulator:
+    return Modulator(inst.role, driver, min_period_s=inst.limits.get("min_period_s"),
+                     max_period_s=inst.limits.get("max_period_s"), **common)
+
+
+def spectrometer_device(inst: Any, driver: Any, bench: Any,
+                        common: dict[str, Any]) -> Spectrometer:
+    return Spectrometer(inst.role, driver, max_exposure_s=inst.limits.get("max_exposure_s"),
+                        **common)
+
+
+def scanner_device(inst: Any, driver: Any, bench: Any, common: dict[str, Any]) -> Scanner:
+    return Scanner(inst.role, driver, max_count_rate_cps=inst.limits["max_count_rate_cps"],
+                   **common)
+
+
+def half_wave_plate_device(inst: Any, driver: Any, bench: Any,
+                           common: dict[str, Any]) -> Attenuator:
+    """A rotation mount behind a half-wave plate + polarizer, calibrated by the options
+    theta0_deg, t_max and t_min; a session starts at extinction."""
+    from drivers.attenuators.calibration import HalfWavePlateAttenuator
+
+    opts = inst.options
+    device = Attenuator(inst.role, driver,
+                        calibration=HalfWavePlateAttenuator(opts["theta0_deg"], opts["t_max"],
+                                                            opts["t_min"]),
+                        min_transmission=inst.limits["min_transmission"],
+                        max_transmission=inst.limits["max_transmission"], **common)
+    device.block()
+    return device
+
+
+def cryostat_device(inst: Any, driver: Any, bench: Any, common: dict[str, Any]) -> Cryostat:
+    opts = inst.options
+    return Cryostat(inst.role, driver, max_setpoint_K=inst.limits["max_setpoint_K"],
+                    control_output=opts.get("control_output", 1),
+                    control_input=opts.get("control_input", "A"),
+                    sample_input=opts.get("sample_input", "B"),
+                    heater_range=opts.get("heater_range", 3),
+                    wait=bench.wait, now=bench.now, **common)

@@ -142,8 +142,10 @@ class RunContext:
                  measurement: Callable[[str, float], None],
                  progress: Callable[[float, str], None],
                  write: Callable[[str, tuple[int, ...], Any], None] | None = None,
-                 log: Callable[[str, int], None] | None = None) -> None:
+                 log: Callable[[str, int], None] | None = None,
+                 sub_run: Callable[..., Any] | None = None) -> None:
         self.bench = bench
+        self._sub_run = sub_run
         self._record = record
         self._measurement = measurement
         self._progress = progress
@@ -168,6 +170,16 @@ class RunContext:
         if self._write is None:
             raise RuntimeError("this run context records no array items")
         self._write(item, (index,) if isinstance(index, int) else tuple(index), values)
+
+    def sub_run(self, procedure: Procedure, entry: str,
+                after_each: Callable[[], None] | None = None) -> Any:
+        """Run `procedure` to its end as a full run of its own, stored as the NXentry `entry`
+        of this run's file, and return its RunResult (status, analysis). Lasers are off after
+        it; a stop request raises RunAborted once the inner run has ended as "aborted".
+        `after_each` is called after each of its recorded points (same thread)."""
+        if self._sub_run is None:
+            raise RuntimeError("this run context cannot run inner procedures")
+        return self._sub_run(procedure, entry, after_each)
 
     def measurement(self, name: str, value: float) -> None:
         """Store a run-level measured scalar declared in `Procedure.measurements`."""

@@ -106,11 +106,21 @@ class Runner:
     """Executes one procedure on a bench, writing one run file."""
 
     def __init__(self, procedure: Procedure, bench: Bench, out_path: str | Path, *,
-                 listeners: Iterable[RunListener] = (), flush_every: int = 1) -> None:
+                 listeners: Iterable[RunListener] = (), flush_every: int = 1,
+                 reserved: bool = False, entry: str = "entry",
+                 after_each: Callable[[], None] | None = None) -> None:
+        """`entry` other than "entry" stores the run as a further NXentry of an existing run
+        file (how a series keeps every inner run in its own file); `after_each` is called in
+        the worker thread after every recorded point or array write (a series samples the
+        cryostat there, without a second thread talking to the instruments)."""
         self.procedure = procedure
+        self.entry = entry
+        self._after_each = after_each
         self.bench = bench
         self.out_path = Path(out_path)
         self.flush_every = flush_every
+        #: The run file was claimed empty beforehand (avlab.outputs); the writer takes it over.
+        self.reserved = reserved
         self.run_id = uuid.uuid4().hex[:12]
         self.hub = EventHub(self.run_id)
         self.description = procedure.describe_data()
@@ -153,24 +163,18 @@ class Runner:
             raise RuntimeError("a Runner runs once; make a new one")
         self.procedure.check(self.bench)
         self.bench.stop_event.clear()
-        shaped: dict[str, Any] = {}
-        if self.description.arrays:
-            shaped = {"arrays": self.description.arrays, "array_axes": self.description.axes,
-                      "default": self.description.default}
         self._writer = RunWriter(
             self.out_path,
             procedure=self.procedure.name,
-            columns=self.procedure.columns,
-            signal=self.procedure.signal,
-            axes=self.procedure.axes,
-            **shaped,
+            description=self.description,  # the same description the RunStarted event carries
             parameters=self.procedure.values(),
             config_text=self.bench.config.text,
             instruments=self.bench.identities(),
             software_version=__version__,
             sample=self._sample_description(),
-            measurements=self.procedure.measurements,
             flush_every=self.flush_every,
+            reserved=self.reserved,
+            **({"entry": self.entry, "add_to_file": True} if self.entry != "entry" else {}),
         )
         self._t0 = time.perf_counter()
         self._bench_t0 = self.bench.now()
@@ -274,7 +278,8 @@ class Runner:
         assert self._writer is not None
         status, message = "failed", ""
         ctx = RunContext(self.bench, record=self._record, measurement=self._measurement,
-                         progress=self._progress, write=self._write, log=self._log)
+                         progress=self._progress, write=self._write, log=self._log,
+                         sub_run=self._sub_run)
         try:
             self.procedure.run(ctx)
             status = "completed"
@@ -302,7 +307,7 @@ class Runner:
     def _analyse(self, result: RunResult) -> None:
         assert self._writer is not None
         try:
-            data = result.data = read_run(self.out_path)
+            data = result.data = read_run(self.out_path, entry=self.entry)
             analysis = self.procedure.analyse(data)
             if analysis is None:
                 return
@@ -322,12 +327,42 @@ class Runner:
         index = self._n_points
         self._n_points += 1
         self.hub.publish(PointRecorded, index=index, values=dict(row))
+        if self._after_each is not None:
+            self._after_each()
 
     def _write(self, item: str, index: tuple[int, ...], values: Any) -> None:
         assert self._writer is not None
         self._writer.write(item, index, values)
         self._n_writes += 1
         self.hub.publish(ChunkWritten, item=item, index=index, values=np.array(values))
+        if self._after_each is not None:
+            self._after_each()
+
+    def _sub_run(self, procedure: Procedure, entry: str,
+                 after_each: Callable[[], None] | None = None) -> RunResult:
+        """Run another procedure to the end as entry `entry` of this run's file (a full run:
+        data, status, analysis), from this worker; this run's writer is suspended meanwhile.
+
+        Its lasers are off when it returns, whatever happened (the inner runner's shutdown).
+        A stop request ends the inner run as "aborted" and then raises RunAborted here, so
+        the outer run ends too; an inner failure is returned, for the caller to judge.
+        """
+        assert self._writer is not None
+        self.bench.wait(0.0)  # a stop asked before the step: do not start it
+        inner = Runner(procedure, self.bench, self.out_path, entry=entry, after_each=after_each)
+        self._writer.suspend()
+        try:
+            inner.start()
+            inner._done.wait()
+        finally:
+            self._writer.resume()
+        result = inner._result
+        if result is None:
+            raise RuntimeError(f"inner run {entry} ended without a result (runner error)")
+        if self._abort_reason or result.status == "aborted":
+            self.bench.stop_event.set()  # inner start() cleared it; keep the stop in force
+            raise RunAborted(self._abort_reason or result.message)
+        return result
 
     def _measurement(self, name: str, value: float) -> None:
         assert self._writer is not None

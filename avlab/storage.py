@@ -26,7 +26,20 @@ Layout (``NX_class`` attributes follow NeXus so viewers find the default plot)::
         parameters/  NXcollection    one scalar per procedure parameter, @units
         instrument/  NXinstrument    one NXcollection per role: driver, identity, resource
         sample/      NXsample        optional
+        <item>/      NXdata          one group per array item (image, histogram stack, ...):
+            <item>                   the signal, @units, @long_name, @interpretation ("image"),
+                                     chunked one innermost row per chunk, NaN (floats) or 0
+                                     where nothing was written; stacks grow along the first axis
+            <axis>                   coordinates with @units (e.g. "um"); one dataset,
+                                     hard-linked into every group that shares the axis
+            @signal, @axes ("." for a dimension without coordinates), @<axis>_indices
         <results>/   NXprocess       added after the run by RunWriter.add_results()
+
+``/entry@default`` names the first plot: "data" (the point table) or an array item's group.
+Axis units follow the UDUNITS spelling NeXus asks for ("um", "ns", "W"): plain ASCII, so
+every viewer shows them; readers such as nexusformat pass the attribute through as given.
+The root also records the writer's host and pid (``writer_host``, ``writer_pid``) so
+``avlab recover`` can refuse a file that is still being written (see avlab/recover.py).
 
 Crash safety
 ------------
@@ -46,7 +59,16 @@ plainly fail with "file is already open for write"; ``h5clear -s FILE`` (HDF5 co
 tools) clears the flag.
 
 Appending is cheap: no attribute writes and no reopening per point, only a resize, a write
-and (every ``flush_every`` points) a flush.
+and (every ``flush_every`` points) a flush. Array writes (:meth:`RunWriter.write`) are whole
+rows written as whole chunks, flushed after every call.
+
+Reading
+-------
+:func:`read_run` loads the point table, parameters and results, and gives array items as
+lazy :class:`ArrayHandle` objects (nothing is read until sliced), so opening a gigabyte stack
+costs nothing; :func:`open_run` keeps the file open for many slices. Both first check the
+file (:func:`check_file`) and refuse a truncated or corrupt one with
+:class:`DamagedRunFileError` instead of letting HDF5's SWMR open retry for minutes.
 """
 
 from __future__ import annotations
@@ -57,7 +79,8 @@ import logging
 import numbers
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -66,15 +89,23 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .data import Column
+from .data import ArrayItem, Axis, Column, DataDescription, check_name
 
 __all__ = [
+    "ArrayHandle",
+    "ArrayItem",
+    "Axis",
     "Column",
+    "DamagedRunFileError",
+    "DataDescription",
     "NotARunFileError",
     "RunData",
     "RunFileExistsError",
     "RunWriter",
+    "check_file",
+    "open_run",
     "read_run",
+    "run_entries",
     "summarize",
 ]
 
@@ -143,13 +174,19 @@ class NotARunFileError(ValueError):
     """Raised by :func:`read_run` for an HDF5 file that was not written by avlab."""
 
 
+class DamagedRunFileError(ValueError):
+    """The file is cut short, corrupt or not HDF5 at all, so it is refused before HDF5 opens it.
+
+    Why check first: HDF5's SWMR open retries a failing metadata read for minutes (and does
+    not return to Python for Ctrl-C meanwhile), so a truncated copy would hang `avlab
+    inspect`. The message says what is wrong and what to do.
+    """
+
+
 # --------------------------------------------------------------------------- columns
 
-
-def _check_name(kind: str, name: object) -> None:
-    """HDF5 link names: non-empty, no '/', not '.' (they would create or escape groups)."""
-    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-        raise ValueError(f"invalid {kind} name {name!r}: must be a non-empty string without '/'")
+# Column (and the shaped items) live in avlab.data; re-exported here for existing callers.
+_check_name = check_name
 
 
 def _fill_value(dt: np.dtype) -> Any:
@@ -322,6 +359,209 @@ def _set_fixed_text(ds: h5py.Dataset, text: str, marker: str = "") -> None:
     ds[()] = np.array(_fit(text, ds.dtype.itemsize, marker), dtype=ds.dtype)
 
 
+# --------------------------------------------------------------------------- array items
+
+#: Entries per chunk of a growing axis or a stack of scalars (written one value at a time).
+AXIS_CHUNK = 512
+
+
+def _h5_dtype(np_dtype: np.dtype) -> Any:
+    return h5py.string_dtype("utf-8", np_dtype.itemsize) if np_dtype.kind == "S" else np_dtype
+
+
+class _ArrayLayout:
+    """The array items and axes of a run, resolved and checked before the file exists."""
+
+    def __init__(self, items: list[ArrayItem], axes: dict[str, Axis], default: str) -> None:
+        self.items = items
+        self.axes = axes
+        self.default = default
+
+    def create(self, entry: h5py.Group) -> dict[str, _WriteTarget]:
+        """One NXdata group per item with its signal and axis datasets (pre-SWMR)."""
+        targets: dict[str, _WriteTarget] = {}
+        axis_datasets: dict[str, h5py.Dataset] = {}
+        for item in self.items:
+            g = entry.create_group(item.name, track_order=True)
+            g.attrs["NX_class"] = "NXdata"
+            g.attrs["signal"] = item.name
+            names = item.axes or ("",) * item.ndim
+            g.attrs["axes"] = np.array([n or "." for n in names], dtype=_STR_DTYPE)
+            for dim, axis_name in enumerate(names):
+                if axis_name:
+                    g.attrs[f"{axis_name}_indices"] = np.int64(dim)
+            np_dtype = np.dtype(item.dtype)
+            h5_dtype = _h5_dtype(np_dtype)
+            ds = g.create_dataset(
+                item.name, shape=item.stored_shape(), maxshape=item.max_shape(),
+                chunks=item.chunk_shape(), dtype=h5_dtype,
+                fillvalue=np.array(_fill_value(np_dtype), dtype=h5_dtype))  # NaN: unwritten shows
+            ds.attrs["units"] = item.unit
+            ds.attrs["long_name"] = f"{item.name} ({item.unit})" if item.unit else item.name
+            if item.interpretation:
+                ds.attrs["interpretation"] = item.interpretation
+            if item.description:
+                ds.attrs["description"] = item.description
+            ds.attrs["avlab_stacked"] = np.bool_(item.stacked)
+            targets[item.name] = _WriteTarget(f"array item {item.name!r}", ds, item.stacked,
+                                              row_chunks=bool(item.shape))
+            for axis_name in names:
+                if not axis_name:
+                    continue
+                if axis_name in axis_datasets:  # shared by several items: one dataset
+                    g[axis_name] = axis_datasets[axis_name]
+                    continue
+                axis = self.axes[axis_name]
+                if axis.grows:
+                    ads = g.create_dataset(axis_name, shape=(0,), maxshape=(None,),
+                                           chunks=(AXIS_CHUNK,), dtype="f8", fillvalue=np.nan)
+                    targets[axis_name] = _WriteTarget(f"axis {axis_name!r}", ads, True,
+                                                      row_chunks=False)
+                else:
+                    ads = g.create_dataset(axis_name, data=np.asarray(axis.values, dtype="f8"))
+                ads.attrs["units"] = axis.unit
+                ads.attrs["long_name"] = f"{axis_name} ({axis.unit})" if axis.unit else axis_name
+                if axis.description:
+                    ads.attrs["description"] = axis.description
+                axis_datasets[axis_name] = ads
+        return targets
+
+
+def _plan_arrays(columns: Sequence[Column], arrays: Sequence[ArrayItem],
+                 array_axes: Sequence[Axis], default: str,
+                 parameters: Mapping[str, tuple[object, str]]) -> _ArrayLayout:
+    """Check array items and axes together (names, sizes, default plot); resolve sizes."""
+    for obj, kind in [(a, ArrayItem) for a in arrays] + [(x, Axis) for x in array_axes]:
+        if not isinstance(obj, kind):
+            raise TypeError(f"expected {kind.__name__} instances, got {obj!r}")
+    values = {name: value for name, (value, _unit) in parameters.items()} \
+        if all(_is_value_unit(v) for v in parameters.values()) else {}
+    items = [a if a.resolved else a.resolve(values) for a in arrays]
+    desc = DataDescription(columns=tuple(columns), arrays=tuple(items), axes=tuple(array_axes),
+                           default=default)
+    axes = {x.name: x for x in desc.axes}
+    used: set[str] = set()
+    for item in desc.arrays:
+        if item.name in _RESERVED_ENTRY_NAMES or item.name in ("measurements", WALL_TIME):
+            raise ValueError(f"array item name {item.name!r} is reserved by the run file layout")
+        named = [a for a in item.axes if a]
+        if len(set(named)) != len(named):
+            raise ValueError(f"array item {item.name!r} names an axis twice; give each "
+                             "dimension its own axis")
+        for dim, axis_name in enumerate(item.axes):
+            if not axis_name:
+                continue
+            used.add(axis_name)
+            axis = axes[axis_name]
+            if item.stacked and dim == 0:
+                continue
+            size = item.shape[dim - (1 if item.stacked else 0)]
+            if axis.values is None or len(axis.values) != size:
+                raise ValueError(f"array item {item.name!r}: axis {axis_name!r} has "
+                                 f"{'no fixed values' if axis.values is None else len(axis.values)}"
+                                 f" for a dimension of size {size}")
+            if axis.grows:
+                raise ValueError(f"axis {axis_name!r} grows, so it can only be a stack axis")
+    unused = sorted(set(axes) - used)
+    if unused:
+        raise ValueError(f"axes {unused} belong to no array item; name them in an item's axes")
+    return _ArrayLayout(list(desc.arrays), axes, desc.default)
+
+
+class _WriteTarget:
+    """One dataset that `RunWriter.write` fills: an array item or a growing axis.
+
+    Why direct chunk writes: a row-chunked item ("one innermost row per chunk") is written a
+    whole row at a time, so each row goes to disk as one `write_direct_chunk` call with no
+    dataspace selection, type conversion path or chunk cache involved.
+    """
+
+    __slots__ = ("what", "ds", "stacked", "row_chunks", "shape", "np_dtype", "h5_dtype",
+                 "row_len")
+
+    def __init__(self, what: str, ds: h5py.Dataset, stacked: bool, *, row_chunks: bool) -> None:
+        self.what = what
+        self.ds = ds
+        self.stacked = stacked
+        self.row_chunks = row_chunks
+        self.shape = list(ds.shape)
+        self.np_dtype = np.dtype(ds.dtype.str) if ds.dtype.kind == "S" else ds.dtype
+        self.h5_dtype = ds.dtype
+        self.row_len = self.shape[-1] if self.shape else 1
+
+    def _fail(self, text: str) -> ValueError:
+        return ValueError(f"{self.what} ({tuple(self.shape)} {self.np_dtype}): {text}")
+
+    def _convert(self, values: object) -> np.ndarray:
+        arr = np.asarray(values)
+        target = self.np_dtype
+        if target.kind == "S":
+            if arr.dtype.kind not in "SU":
+                raise self._fail(f"holds text; got {arr.dtype} values")
+            return np.char.encode(arr, "utf-8").astype(target) if arr.dtype.kind == "U" \
+                else arr.astype(target)
+        if arr.dtype.kind not in "biuf":
+            raise self._fail(f"holds numbers; got {arr.dtype} values")
+        integral = arr.dtype.kind in "biu" and target.kind in "iu"
+        if not integral and not np.can_cast(arr.dtype, target, "same_kind"):
+            raise self._fail(f"cannot store {arr.dtype} values without losing their "
+                             f"fractional part")
+        if target.kind in "iu" and arr.dtype != target and arr.size:
+            info = np.iinfo(target)
+            if arr.min() < info.min or arr.max() > info.max:
+                raise self._fail(f"values outside {info.min}..{info.max}")
+        return arr
+
+    def write(self, index: tuple[int, ...], values: object) -> None:
+        if not isinstance(index, tuple):
+            index = tuple(index)  # type: ignore[arg-type]
+        nd = len(self.shape)
+        k = len(index)
+        for i in index:
+            if isinstance(i, bool) or not isinstance(i, numbers.Integral) or i < 0:
+                raise self._fail(f"index {index!r} must be whole numbers >= 0")
+        if k > nd or (k == 0 and self.stacked):
+            raise self._fail(f"index {index!r} needs 1 to {nd} entries")
+        arr = self._convert(values)
+        tail = tuple(self.shape[k:])
+        if arr.shape == tail:
+            count = 0  # one block at `index`
+        elif k >= 1 and arr.ndim == len(tail) + 1 and arr.shape[1:] == tail and arr.shape[0]:
+            count = arr.shape[0]  # `count` consecutive entries from index[-1] on
+        else:
+            raise self._fail(f"values of shape {arr.shape} do not fit at index {index}: "
+                             f"expected shape {tail}"
+                             + (f", or (n,) + {tail} for n consecutive entries" if k else ""))
+        last = k - 1
+        for dim in range(k):
+            stop = index[dim] + (count if dim == last and count else 1)
+            if dim == 0 and self.stacked:
+                continue
+            if stop > self.shape[dim]:
+                raise self._fail(f"index {index} (+{count} entries) is outside the shape")
+        if self.stacked:
+            stop = index[0] + (count if last == 0 and count else 1)
+            if stop > self.shape[0]:
+                self.shape[0] = stop
+                self.ds.id.set_extent(tuple(self.shape))
+        if self.row_chunks and k < nd:
+            rows = np.ascontiguousarray(arr, dtype=self.h5_dtype).reshape(-1, self.row_len)
+            lead = list(index) + [0] * (nd - 1 - k)  # origin of the first row, last dim excluded
+            sizes = ([1] * (k - 1) + [count or 1] if k else []) + list(tail)
+            write = self.ds.id.write_direct_chunk
+            if len(rows) == 1:
+                write((*lead, 0), rows[0])
+            else:
+                for n, offsets in enumerate(np.ndindex(*sizes[:-1])):
+                    write((*(a + b for a, b in zip(lead, offsets)), 0), rows[n])
+        else:
+            if count:
+                sel = tuple(index[:-1]) + (slice(index[-1], index[-1] + count),)
+            else:
+                sel = tuple(index) if k else ()
+            self.ds[sel if sel else ...] = arr
+
+
 # --------------------------------------------------------------------------- writer
 
 
@@ -353,9 +593,9 @@ class RunWriter:
         path: str | os.PathLike[str],
         *,
         procedure: str,
-        columns: Sequence[Column],
-        signal: str,
-        axes: str | Sequence[str],
+        columns: Sequence[Column] = (),
+        signal: str = "",
+        axes: str | Sequence[str] = (),
         parameters: Mapping[str, tuple[object, str]],
         config_text: str,
         instruments: Mapping[str, Mapping[str, str]],
@@ -363,8 +603,27 @@ class RunWriter:
         sample: Mapping[str, object] | None = None,
         measurements: Mapping[str, str] | None = None,
         flush_every: int = 1,
+        description: DataDescription | None = None,
+        arrays: Sequence[ArrayItem] = (),
+        array_axes: Sequence[Axis] = (),
+        default: str = "data",
+        reserved: bool = False,
+        entry: str = "entry",
+        add_to_file: bool = False,
     ) -> None:
         self._path = Path(path)
+        _check_name("entry", entry)
+        if add_to_file and (reserved or entry == "entry"):
+            raise ValueError("add_to_file adds a further entry (not 'entry') to an existing "
+                             "run file; it cannot be combined with reserved=")
+        self._entry_name = entry
+        if description is not None:
+            if columns or signal or axes or arrays or array_axes or default != "data":
+                raise ValueError("give either description= or columns/signal/axes/arrays/"
+                                 "array_axes/default, not both")
+            columns, signal, axes = description.columns, description.signal, description.plot_axes
+            arrays, array_axes, default = description.arrays, description.axes, description.default
+            measurements = {**description.measurements, **(measurements or {})}
         self._measurement_units = dict(measurements or {})
         for mname in self._measurement_units:
             _check_name("measurement", mname)
@@ -379,8 +638,8 @@ class RunWriter:
             raise ValueError(f"flush_every must be an integer >= 1, got {flush_every!r}")
         self._flush_every = flush_every
         columns = list(columns)
-        if not columns:
-            raise ValueError("a run needs at least one column")
+        if not columns and not arrays:
+            raise ValueError("a run needs at least one column or array item")
         for col in columns:
             if not isinstance(col, Column):
                 raise TypeError(f"columns must be Column instances, got {col!r}")
@@ -395,11 +654,16 @@ class RunWriter:
         self._specs.append(_ColumnSpec(wall))
         self._index = {s.name: i for i, s in enumerate(self._specs)}
         axes_list = [axes] if isinstance(axes, str) else list(axes)
-        if not axes_list:
-            raise ValueError("axes must name at least one column")
-        for name in [signal, *axes_list]:
-            if name not in self._index:
-                raise ValueError(f"signal/axes name {name!r} is not a column; columns are {list(self._index)}")
+        if columns:
+            if not axes_list:
+                raise ValueError("axes must name at least one column")
+            for name in [signal, *axes_list]:
+                if name not in self._index:
+                    raise ValueError(f"signal/axes name {name!r} is not a column; columns are {list(self._index)}")
+        elif signal or axes_list:
+            raise ValueError("signal/axes name the point table's columns, and there are none")
+        self._array_layout = _plan_arrays(columns, arrays, array_axes, default, parameters)
+        self._default = self._array_layout.default
         for pname, item in parameters.items():
             _check_name("parameter", pname)
             if not _is_value_unit(item):
@@ -418,13 +682,34 @@ class RunWriter:
             raise TypeError("config_text must be the TOML text (str)")
 
         # ---- create: never overwrite
-        if os.path.lexists(self._path):
-            raise RunFileExistsError(self._path)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._file = h5py.File(self._path, "x", libver="latest")
-        except FileExistsError as exc:  # created by someone else since the check above
-            raise RunFileExistsError(self._path) from exc
+        if add_to_file:
+            # A further run in an existing run file (a series stores each inner run as its
+            # own NXentry): the file and its other entries stay as they are.
+            if not self._path.is_file():
+                raise ValueError(f"run file {self._path} does not exist; cannot add entry {entry!r}")
+            self._file = h5py.File(self._path, "r+", libver="latest")
+            if not _is_run_file(self._file) or entry in self._file:
+                self._file.close()
+                raise ValueError(f"{self._path}: cannot add entry {entry!r} (not an avlab run "
+                                 "file, or the entry exists already)")
+        elif reserved:
+            # Reserved by avlab.outputs.reserve_outputs (an empty file created with
+            # O_EXCL): take it over, but only while it is still empty.
+            try:
+                st = os.stat(self._path)
+            except FileNotFoundError:
+                raise ValueError(f"reserved run file {self._path} does not exist") from None
+            if st.st_size != 0 or not os.path.isfile(self._path):
+                raise RunFileExistsError(self._path)
+            self._file = h5py.File(self._path, "w", libver="latest")
+        else:
+            if os.path.lexists(self._path):
+                raise RunFileExistsError(self._path)
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._file = h5py.File(self._path, "x", libver="latest")
+            except FileExistsError as exc:  # created by someone else since the check above
+                raise RunFileExistsError(self._path) from exc
 
         try:
             self._build_layout(
@@ -441,6 +726,11 @@ class RunWriter:
             self._file.swmr_mode = True
             self._file.flush()
         except BaseException:
+            if add_to_file:  # the file holds other runs: remove only our half-built entry
+                if entry in self._file:
+                    del self._file[entry]
+                self._file.close()
+                raise
             self._file.close()
             self._path.unlink(missing_ok=True)  # ours (mode "x"), and not a valid run
             raise
@@ -460,6 +750,12 @@ class RunWriter:
         """Create every group, dataset and attribute the run will ever need (pre-SWMR)."""
         f = self._file
         start = _now_iso()
+        if self._entry_name != "entry":  # a further run in an existing file: root is set
+            self._build_entry(procedure=procedure, signal=signal, axes=axes,
+                              parameters=parameters, config_text=config_text,
+                              instruments=instruments, software_version=software_version,
+                              sample=sample, start=start)
+            return
         f.attrs["NX_class"] = "NXroot"
         f.attrs["default"] = "entry"
         f.attrs["creator"] = f"avlab {software_version}"
@@ -467,10 +763,23 @@ class RunWriter:
         f.attrs["h5py_version"] = h5py.version.version
         f.attrs["file_name"] = str(self._path.resolve())
         f.attrs["file_time"] = start
+        from .recover import writer_identity
 
-        entry = f.create_group("entry", track_order=True)
+        for key, value in writer_identity().items():  # lets `avlab recover` spot a live writer
+            f.attrs[key] = value
+        self._build_entry(procedure=procedure, signal=signal, axes=axes, parameters=parameters,
+                          config_text=config_text, instruments=instruments,
+                          software_version=software_version, sample=sample, start=start)
+
+    def _build_entry(self, *, procedure: str, signal: str, axes: list[str],
+                     parameters: Mapping[str, tuple[object, str]], config_text: str,
+                     instruments: Mapping[str, Mapping[str, str]], software_version: str,
+                     sample: Mapping[str, object] | None, start: str) -> None:
+        """The NXentry of this run, with every dataset it will ever need (pre-SWMR)."""
+        f = self._file
+        entry = f.create_group(self._entry_name, track_order=True)
         entry.attrs["NX_class"] = "NXentry"
-        entry.attrs["default"] = "data"
+        entry.attrs["default"] = self._default
         entry.create_dataset("title", data=procedure, dtype=_STR_DTYPE)
         entry.create_dataset("procedure", data=procedure, dtype=_STR_DTYPE)
         _create_fixed_text(entry, "start_time", start, TIME_LEN)
@@ -482,13 +791,14 @@ class RunWriter:
 
         data = entry.create_group("data", track_order=True)
         data.attrs["NX_class"] = "NXdata"
-        data.attrs["signal"] = signal
-        # NeXus: @axes has one entry per dimension of the signal, which is 1-D here, so it
-        # names the primary axis; further axes are declared by <name>_indices alone.
-        data.attrs["axes"] = axes[0]
-        for axis in axes:
-            data.attrs[f"{axis}_indices"] = np.int64(0)
-        data.attrs["avlab_axes"] = np.array(axes, dtype=_STR_DTYPE)
+        if signal:  # a run of array items only has no point-table plot
+            data.attrs["signal"] = signal
+            # NeXus: @axes has one entry per dimension of the signal, which is 1-D here, so it
+            # names the primary axis; further axes are declared by <name>_indices alone.
+            data.attrs["axes"] = axes[0]
+            for axis in axes:
+                data.attrs[f"{axis}_indices"] = np.int64(0)
+            data.attrs["avlab_axes"] = np.array(axes, dtype=_STR_DTYPE)
         self._datasets: list[h5py.Dataset] = []
         for spec in self._specs:
             ds = data.create_dataset(
@@ -508,6 +818,8 @@ class RunWriter:
         self._chunk_buffers = [np.full(CHUNK_ROWS, spec.fill, dtype=spec.h5_dtype)
                                for spec in self._specs]
         self._chunk_index = 0
+
+        self._targets = self._array_layout.create(entry)
 
         params = entry.create_group("parameters", track_order=True)
         params.attrs["NX_class"] = "NXcollection"
@@ -585,6 +897,26 @@ class RunWriter:
         if len(self._pending) >= self._flush_every:
             self.flush()
 
+    def write(self, name: str, index: tuple[int, ...], values: object) -> None:
+        """Write part of an array item (or one value of a growing axis) and flush.
+
+        ``index`` is the leading position: ``(j,)`` then ``values`` is line ``j`` of an image
+        (shape ``(nx,)``), or several lines ``(n, nx)`` starting at ``j``; ``()`` and a whole
+        image; ``(k,)`` and frame ``k`` of a stack, ``(k, j)`` and line ``j`` of frame ``k``;
+        ``(k,)`` and a scalar for entry ``k`` of a growing axis. A stack grows when ``index[0]``
+        reaches its length (entries skipped stay at the fill value). Shapes, indices and
+        dtypes are checked first and a ValueError names the item; nothing is written then.
+        Each call ends with a flush, so a kill loses at most the write in progress.
+        """
+        if self._finished:
+            raise RuntimeError(f"run {self._path} is already finished; cannot write {name!r}")
+        target = self._targets.get(name)
+        if target is None:
+            raise ValueError(f"{name!r} is not an array item or growing axis of this run; "
+                             f"writable: {sorted(self._targets)}")
+        target.write(index, values)
+        self._file.flush()
+
     def set_measurement(self, name: str, value: float) -> None:
         """Write a run-level measured scalar declared in `measurements`, and flush."""
         if self._finished:
@@ -635,6 +967,39 @@ class RunWriter:
         for buffer, ds in zip(self._chunk_buffers, self._datasets):
             ds.id.set_extent((n_rows,))
             ds.id.write_direct_chunk(origin, buffer.tobytes())
+
+    # ---- sharing the file with another writer
+
+    def suspend(self) -> None:
+        """Write buffered points and close the file, so that another writer may add an entry
+        to it (a series runs each inner run as its own entry of the series file). Nothing
+        may be written until :meth:`resume`; a process killed meanwhile leaves a valid file."""
+        if self._finished:
+            raise RuntimeError(f"run {self._path} is finished; nothing to suspend")
+        self._write_pending()
+        self._file.flush()
+        # Names now: a closed file's objects no longer know theirs.
+        self._suspended_names = (
+            [ds.name for ds in self._datasets],
+            (self._end_time.name, self._status.name, self._status_message.name),
+            {n: ds.name for n, ds in self._measurements.items()},
+            {key: target.ds.name for key, target in self._targets.items()})
+        self._file.close()
+
+    def resume(self) -> None:
+        """Reopen the file after :meth:`suspend` (SWMR again) and carry on writing."""
+        if self._finished:
+            raise RuntimeError(f"run {self._path} is finished; nothing to resume")
+        if self._file.id.valid:
+            raise RuntimeError(f"run {self._path} is not suspended")
+        columns, (end_time, status, message), measurements, targets = self._suspended_names
+        f = self._file = h5py.File(self._path, "r+", libver="latest")
+        self._datasets = [f[name] for name in columns]
+        self._end_time, self._status, self._status_message = f[end_time], f[status], f[message]
+        self._measurements = {n: f[name] for n, name in measurements.items()}
+        for key, name in targets.items():
+            self._targets[key].ds = f[name]
+        f.swmr_mode = True
 
     # ---- ending
 
@@ -703,14 +1068,14 @@ class RunWriter:
         if both:
             raise ValueError(f"result names given both as scalar and array: {both}")
         with h5py.File(self._path, "r+") as f:
-            entry = f["entry"]
+            entry = f[self._entry_name]
             if group in entry:
                 g = entry[group]
                 if not isinstance(g, h5py.Group) or g.attrs.get("NX_class") != "NXprocess":
-                    raise ValueError(f"/entry/{group} exists and is not a results group")
+                    raise ValueError(f"/{self._entry_name}/{group} exists and is not a results group")
                 clash = sorted(n for n in [*scalars, *arrays] if n in g)
                 if clash:
-                    raise ValueError(f"/entry/{group} already holds {clash}; results are not overwritten")
+                    raise ValueError(f"/{self._entry_name}/{group} already holds {clash}; results are not overwritten")
             else:
                 g = entry.create_group(group, track_order=True)
                 g.attrs["NX_class"] = "NXprocess"
@@ -746,6 +1111,62 @@ class RunWriter:
 # --------------------------------------------------------------------------- reading
 
 
+@dataclass(eq=False)
+class ArrayHandle:
+    """A lazy view of one array item: metadata now, values only when sliced.
+
+    ``handle[...]``, ``handle[k]``, ``handle[k, j, :]`` and ``handle.read()`` read just that
+    part. Inside ``with open_run(path) as run:`` they use the file already open; otherwise
+    each access opens the file (read-only, SWMR, so a live or killed run works too) and
+    closes it again. ``shape`` is the shape when the run was read; a stack that is still
+    being written may have grown since (a slice reads the current data).
+    """
+
+    path: Path
+    name: str
+    location: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    units: str
+    axes: tuple[str, ...]
+    interpretation: str
+    stacked: bool
+    description: str = ""
+    _file: h5py.File | None = field(default=None, repr=False)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the whole item in memory, were it read (bytes)."""
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+    def _access(self, action: Any) -> Any:
+        if self._file is not None and self._file.id.valid:
+            ds = self._file[self.location]
+            ds.refresh()
+            return action(ds)
+        with _open_for_reading(self.path) as f:
+            return action(f[self.location])
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._access(lambda ds: ds[key])
+
+    def read(self) -> np.ndarray:
+        """The whole item (mind :attr:`nbytes` before calling this on a large stack)."""
+        return self._access(lambda ds: ds[()])
+
+    def rows_written(self) -> tuple[int, int]:
+        """(rows written, rows in the current shape); a row is one line or histogram.
+
+        Counted from HDF5's chunk index (one row per chunk), so it reads no data and is
+        exact for integer items too, where no NaN marks an unwritten row.
+        """
+        return self._access(_rows_written)
+
+
 @dataclass
 class RunData:
     """Everything needed to re-analyse a run without knowing the file layout.
@@ -771,6 +1192,13 @@ class RunData:
     signal: str = ""
     axes: list[str] = field(default_factory=list)
     sample: dict[str, tuple[object, str]] = field(default_factory=dict)
+    #: Array items by name, as lazy handles: nothing is read until they are sliced.
+    arrays: dict[str, ArrayHandle] = field(default_factory=dict)
+    #: Coordinates of the array items' dimensions (small, so loaded), and their units.
+    array_axes: dict[str, np.ndarray] = field(default_factory=dict)
+    array_axis_units: dict[str, str] = field(default_factory=dict)
+    #: What a viewer plots first: "data" (the point table) or an array item's name.
+    default: str = "data"
 
     @property
     def n_points(self) -> int:
@@ -783,14 +1211,62 @@ class RunData:
         return self.status != STATUS_RUNNING
 
 
+def check_file(path: str | os.PathLike[str]) -> None:
+    """Refuse a file HDF5 would choke on: no HDF5 signature, a bad superblock, or cut short.
+
+    Raises :class:`DamagedRunFileError`; OSError (missing file, no permission) passes
+    through. Costs one stat and one 96-byte read. "Cut short" means smaller than the end of
+    file the superblock records (an interrupted copy or download, a full disk): such a file
+    cannot be repaired, only copied again.
+    """
+    from .recover import RecoverError, read_superblock
+
+    path = Path(path)
+    advice = "copy the file again from where the run wrote it (the original may be intact)"
+    for attempt in range(3):
+        size = os.stat(path).st_size
+        with open(path, "rb") as fh:
+            try:
+                sb = read_superblock(fh, size)
+            except RecoverError as exc:
+                what = "the file is empty" if size == 0 else str(exc)
+                raise DamagedRunFileError(
+                    f"{path} is not a readable HDF5 file ({what}, {size} bytes); it is damaged "
+                    f"or a different kind of file; {advice}") from None
+        if not sb.checksum_ok:
+            raise DamagedRunFileError(
+                f"{path} is damaged: its HDF5 superblock checksum does not match; {advice}")
+        if sb.end_address is None or size >= sb.end_address:
+            return
+        if not sb.write_flags:
+            break
+        # A live SWMR writer may have flushed the superblock an instant before the file
+        # grew to match it: look again shortly before calling the file cut short.
+        time.sleep(0.05 * (attempt + 1))
+    raise DamagedRunFileError(
+        f"{path} is truncated: HDF5 records {sb.end_address} bytes but the file has only {size} "
+        f"({100 * size / sb.end_address:.0f}%) - an incomplete copy or download, or a full "
+        f"disk; {advice}. A cut file cannot be repaired by avlab recover.")
+
+
 def _open_for_reading(path: Path) -> h5py.File:
-    # swmr=True also opens files whose writer is still active or was killed (their
-    # "open for write" flag is still set); it works on ordinary HDF5 files too.
-    return h5py.File(path, "r", swmr=True)
+    """Open read-only after :func:`check_file`; HDF5 errors become DamagedRunFileError.
+
+    swmr=True also opens files whose writer is still active or was killed (their "open for
+    write" flag is still set); it works on ordinary HDF5 files too.
+    """
+    check_file(path)
+    try:
+        return h5py.File(path, "r", swmr=True)
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except (OSError, RuntimeError) as exc:
+        raise DamagedRunFileError(f"{path} could not be opened by HDF5 ({exc}); it is damaged "
+                                  "or not a complete run file") from exc
 
 
-def _is_run_file(f: h5py.File) -> bool:
-    entry = f.get("entry")
+def _is_run_file(f: h5py.File, entry_name: str = "entry") -> bool:
+    entry = f.get(entry_name)
     return (
         str(f.attrs.get("creator", "")).startswith("avlab")
         and isinstance(entry, h5py.Group)
@@ -806,73 +1282,162 @@ def _attr_text(obj: h5py.HLObject, name: str, default: str = "") -> str:
     return str(value)
 
 
-def read_run(path: str | os.PathLike[str]) -> RunData:
+def read_run(path: str | os.PathLike[str], entry: str = "entry") -> RunData:
     """Read a run file (finished, live or crashed) into a :class:`RunData`.
 
     Opens read-only with ``swmr=True`` so it works while the run is still being written and
-    on files left behind by a killed writer.  Raises :class:`NotARunFileError` for HDF5
-    files not written by avlab.
+    on files left behind by a killed writer. The point table, parameters and results are
+    loaded; array items are not (see :class:`ArrayHandle`). Raises
+    :class:`NotARunFileError` for HDF5 files not written by avlab and
+    :class:`DamagedRunFileError` for truncated or corrupt files.
     """
     path = Path(path)
     with _open_for_reading(path) as f:
-        if not _is_run_file(f):
-            raise NotARunFileError(f"{path} is not an avlab run file")
-        entry = f["entry"]
-        data = entry["data"]
+        return _read(f, path, bind=False, entry_name=entry)
 
-        datasets = {name: ds for name, ds in data.items() if isinstance(ds, h5py.Dataset)}
-        n = min((ds.shape[0] for ds in datasets.values()), default=0)
-        columns = {name: ds[:n] for name, ds in datasets.items()}
-        units = {name: _attr_text(ds, "units") for name, ds in datasets.items()}
-        if "avlab_axes" in data.attrs:
-            axes = [a.decode() if isinstance(a, bytes) else str(a) for a in np.ravel(data.attrs["avlab_axes"])]
-        else:
-            axes = [_attr_text(data, "axes")]
 
-        def collect(group_name: str) -> dict[str, tuple[object, str]]:
-            g = entry.get(group_name)
-            if not isinstance(g, h5py.Group):
-                return {}
-            return {
-                name: (_read_value(ds), _attr_text(ds, "units"))
-                for name, ds in g.items()
-                if isinstance(ds, h5py.Dataset)
-            }
+def run_entries(path: str | os.PathLike[str]) -> list[str]:
+    """The runs a file holds, in file order: "entry" first, then the further NXentry groups
+    (one per inner run of a series); read each with ``read_run(path, entry=name)``."""
+    with _open_for_reading(Path(path)) as f:
+        names = [name for name, g in f.items()
+                 if isinstance(g, h5py.Group) and _attr_text(g, "NX_class") == "NXentry"
+                 and _is_run_file(f, name)]
+    return sorted(names, key=lambda n: (n != "entry",))
 
-        instruments: dict[str, dict[str, str]] = {}
-        inst = entry.get("instrument")
-        if isinstance(inst, h5py.Group):
-            for role, g in inst.items():
-                if isinstance(g, h5py.Group):
-                    instruments[role] = {
-                        k: _read_text(g, k) for k, ds in g.items() if isinstance(ds, h5py.Dataset)
-                    }
 
-        results = {
-            name: collect(name)
-            for name, g in entry.items()
-            if isinstance(g, h5py.Group) and _attr_text(g, "NX_class") == "NXprocess"
+@contextmanager
+def open_run(path: str | os.PathLike[str], entry: str = "entry") -> Iterator[RunData]:
+    """Like :func:`read_run`, keeping the file open so array slices need no reopening::
+
+        with open_run("runs/scan.h5") as run:
+            line = run.arrays["counts"][17]
+    """
+    path = Path(path)
+    f = _open_for_reading(path)
+    run: RunData | None = None
+    try:
+        run = _read(f, path, bind=True, entry_name=entry)
+        yield run
+    finally:
+        if run is not None:
+            for handle in run.arrays.values():
+                handle._file = None
+        f.close()
+
+
+def _array_groups(entry: h5py.Group) -> list[tuple[str, h5py.Dataset]]:
+    """(name, signal dataset) of every array item group under /entry, in file order."""
+    found = []
+    for name, g in entry.items():
+        if name == "data" or not isinstance(g, h5py.Group):
+            continue
+        if _attr_text(g, "NX_class") != "NXdata" or _attr_text(g, "signal") != name:
+            continue
+        ds = g.get(name)
+        if isinstance(ds, h5py.Dataset):
+            found.append((name, ds))
+    return found
+
+
+def _rows_written(ds: h5py.Dataset) -> tuple[int, int]:
+    """(rows written, rows) of an array item: chunks allocated, for one-row chunks."""
+    if ds.ndim == 0:
+        return (1, 1)
+    stacked_scalars = ds.ndim == 1 and bool(ds.attrs.get("avlab_stacked", False))
+    if stacked_scalars:
+        return (ds.shape[0], ds.shape[0])
+    total = int(np.prod(ds.shape[:-1], dtype=np.int64))
+    if ds.chunks is None or ds.chunks[-1] != ds.shape[-1] or any(c != 1 for c in ds.chunks[:-1]):
+        return (total, total)  # not row-chunked: no way to tell without reading
+    return (int(ds.id.get_num_chunks()), total)
+
+
+def _read(f: h5py.File, path: Path, *, bind: bool, entry_name: str = "entry") -> RunData:
+    if not _is_run_file(f, entry_name):
+        if entry_name != "entry" and _is_run_file(f):
+            raise KeyError(f"{path} holds no run {entry_name!r}")
+        raise NotARunFileError(f"{path} is not an avlab run file")
+    entry = f[entry_name]
+    data = entry["data"]
+
+    datasets = {name: ds for name, ds in data.items() if isinstance(ds, h5py.Dataset)}
+    n = min((ds.shape[0] for ds in datasets.values()), default=0)
+    columns = {name: ds[:n] for name, ds in datasets.items()}
+    units = {name: _attr_text(ds, "units") for name, ds in datasets.items()}
+    if "avlab_axes" in data.attrs:
+        axes = [a.decode() if isinstance(a, bytes) else str(a) for a in np.ravel(data.attrs["avlab_axes"])]
+    else:
+        axes = [_attr_text(data, "axes")] if "axes" in data.attrs else []
+
+    def collect(group_name: str) -> dict[str, tuple[object, str]]:
+        g = entry.get(group_name)
+        if not isinstance(g, h5py.Group):
+            return {}
+        return {
+            name: (_read_value(ds), _attr_text(ds, "units"))
+            for name, ds in g.items()
+            if isinstance(ds, h5py.Dataset)
         }
 
-        program = entry.get("program_name")
-        return RunData(
-            path=path,
-            procedure=_read_text(entry, "procedure") or _read_text(entry, "title"),
-            status=_read_text(entry, "status"),
-            message=_read_text(entry, "status_message"),
-            start_time=_read_text(entry, "start_time"),
-            end_time=_read_text(entry, "end_time"),
-            software_version=_attr_text(program, "version") if program is not None else "",
-            columns=columns,
-            units=units,
-            parameters=collect("parameters"),
-            instruments=instruments,
-            config_text=_read_text(entry, "config"),
-            results=results,
-            signal=_attr_text(data, "signal"),
-            axes=axes,
-            sample=collect("sample"),
-        )
+    instruments: dict[str, dict[str, str]] = {}
+    inst = entry.get("instrument")
+    if isinstance(inst, h5py.Group):
+        for role, g in inst.items():
+            if isinstance(g, h5py.Group):
+                instruments[role] = {
+                    k: _read_text(g, k) for k, ds in g.items() if isinstance(ds, h5py.Dataset)
+                }
+
+    results = {
+        name: collect(name)
+        for name, g in entry.items()
+        if isinstance(g, h5py.Group) and _attr_text(g, "NX_class") == "NXprocess"
+    }
+
+    arrays: dict[str, ArrayHandle] = {}
+    array_axes: dict[str, np.ndarray] = {}
+    axis_units: dict[str, str] = {}
+    for name, ds in _array_groups(entry):
+        group = ds.parent
+        dims = group.attrs.get("axes", [])
+        dims = [d.decode() if isinstance(d, bytes) else str(d) for d in np.ravel(dims)]
+        dims = [("" if d == "." else d) for d in dims]
+        for axis_name in dims:
+            if axis_name and axis_name not in array_axes and isinstance(group.get(axis_name), h5py.Dataset):
+                array_axes[axis_name] = group[axis_name][()]
+                axis_units[axis_name] = _attr_text(group[axis_name], "units")
+        arrays[name] = ArrayHandle(
+            path=path, name=name, location=ds.name, shape=tuple(ds.shape),
+            dtype=np.dtype(ds.dtype.str) if ds.dtype.kind == "S" else ds.dtype,
+            units=_attr_text(ds, "units"), axes=tuple(dims),
+            interpretation=_attr_text(ds, "interpretation"),
+            stacked=bool(ds.attrs.get("avlab_stacked", False)),
+            description=_attr_text(ds, "description"), _file=f if bind else None)
+
+    program = entry.get("program_name")
+    return RunData(
+        path=path,
+        procedure=_read_text(entry, "procedure") or _read_text(entry, "title"),
+        status=_read_text(entry, "status"),
+        message=_read_text(entry, "status_message"),
+        start_time=_read_text(entry, "start_time"),
+        end_time=_read_text(entry, "end_time"),
+        software_version=_attr_text(program, "version") if program is not None else "",
+        columns=columns,
+        units=units,
+        parameters=collect("parameters"),
+        instruments=instruments,
+        config_text=_read_text(entry, "config"),
+        results=results,
+        signal=_attr_text(data, "signal"),
+        axes=axes,
+        sample=collect("sample"),
+        arrays=arrays,
+        array_axes=array_axes,
+        array_axis_units=axis_units,
+        default=_attr_text(entry, "default", "data"),
+    )
 
 
 # --------------------------------------------------------------------------- summary
@@ -925,10 +1490,58 @@ def summarize(path: str | os.PathLike[str]) -> str:
     """
     path = Path(path)
     try:
-        run = read_run(path)
+        with open_run(path) as run:
+            text = _summarize_run(path, run)
     except NotARunFileError:
         return _summarize_foreign(path)
+    further = [name for name in run_entries(path) if name != "entry"]
+    if not further:
+        return text
+    lines = [text, f"further runs in this file ({len(further)}; read_run(path, entry=NAME)):"]
+    for name in further:
+        inner = read_run(path, entry=name)
+        lines.append(f"  {name}: {inner.procedure}, {inner.status}, {inner.n_points} points"
+                     + (f" - {inner.message}" if inner.message else ""))
+        for value_name, (value, unit) in inner.results.get("analysis", {}).items():
+            if not isinstance(value, np.ndarray):
+                lines.append(f"    {value_name} = {_fmt_value(value, unit)}")
+    return "\n".join(lines)
 
+
+def _describe_array(handle: ArrayHandle, run: RunData) -> list[str]:
+    """Two or more lines on one array item: what it is, how much was written, its axes."""
+    written, total = handle.rows_written()
+    dims = " x ".join(str(n) for n in handle.shape) or "scalar"
+    unit = f" [{handle.units}]" if handle.units else ""
+    kind = handle.interpretation or "array"
+    row_word = "lines" if handle.interpretation == "image" else "rows"
+    if handle.stacked:
+        entries = handle.shape[0]
+        inner = " x ".join(str(n) for n in handle.shape[1:]) or "scalar"
+        what = f"{kind} stack {entries} x ({inner})"
+        if handle.ndim > 1:
+            done = f"{entries} entries, {written} of {total} {row_word} written"
+        else:
+            done = f"{entries} entries written"
+    else:
+        what = f"{kind} {dims}"
+        done = f"{written} of {total} {row_word} written"
+        if 0 < written < total:
+            done += " (incomplete)"
+    lines = [f"  {handle.name}{unit}  {what} {handle.dtype}: {done}"]
+    for axis in handle.axes:
+        if not axis:
+            continue
+        values = run.array_axes.get(axis)
+        if values is None:
+            continue
+        axis_unit = run.array_axis_units.get(axis, "")
+        lines.append(f"    axis {axis}: {values.size} values, {_fmt_range(np.asarray(values))}"
+                     + (f" {axis_unit}" if axis_unit else ""))
+    return lines
+
+
+def _summarize_run(path: Path, run: RunData) -> str:
     lines = [f"avlab run file: {path}", f"procedure:   {run.procedure}"]
     if run.finished:
         lines.append(f"status:      {run.status}" + (f" - {run.message}" if run.message else ""))
@@ -941,7 +1554,10 @@ def summarize(path: str | os.PathLike[str]) -> str:
     lines.append(f"ended:       {run.end_time or '-'}")
     lines.append(f"software:    avlab {run.software_version}")
     lines.append(f"points:      {run.n_points}")
-    lines.append(f"default plot: {run.signal} vs {run.axes[0] if run.axes else '?'}")
+    if run.default != "data" and run.default in run.arrays:
+        lines.append(f"default plot: {run.default} (array item)")
+    else:
+        lines.append(f"default plot: {run.signal or '?'} vs {run.axes[0] if run.axes else '?'}")
 
     lines.append("columns:")
     labels = {n: f"{n} [{run.units[n]}]" if run.units.get(n) else n for n in run.columns}
@@ -953,6 +1569,10 @@ def summarize(path: str | os.PathLike[str]) -> str:
         else:
             rng = _fmt_range(values)
         lines.append(f"  {label:<{width}}  {rng}")
+    if run.arrays:
+        lines.append("arrays:")
+        for handle in run.arrays.values():
+            lines.extend(_describe_array(handle, run))
 
     def section(title: str, items: Mapping[str, tuple[object, str]]) -> None:
         lines.append(f"{title}:" if items else f"{title}: (none)")

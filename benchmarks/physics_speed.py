@@ -9,7 +9,9 @@ Prints (never asserts), all measured in this run:
   Jacobian, integrating each point from the dark state (on a subset, extrapolated to 1000);
 * one rise curve, 0–30 s from the dark state (target < 10 ms): the engine (LSODA via ODEPACK with
   the analytic Jacobian) vs ``solve_ivp`` BDF and LSODA;
-* one 1-ms dwell step of a particle that carries its state (the photon counter's use).
+* one 1-ms dwell step of a particle that carries its state (the photon counter's use);
+* `avlab model --series` over ten concentrations and ten temperatures (target < 1 s each,
+  predictions; the PNG is timed separately).
 
     python benchmarks/physics_speed.py [--preset tm8_1064] [--temperature 123.4] [--bdf-points 40]
 """
@@ -160,6 +162,26 @@ def main() -> None:
         steps.append(time.perf_counter() - start)
     print(f"\none 1-ms dwell step carrying state (ParticleDynamics.advance): "
           f"{statistics.median(steps) * 1e6:.0f} µs (median of 200)")
+
+    # --- avlab model: a design series ----------------------------------------------------
+    import tempfile
+    from pathlib import Path
+
+    from avlab.model_cli import evaluate, plot_series
+
+    tm = get_preset("tm8_1064")
+    for name, values in (("concentration", np.linspace(0.02, 0.20, 10) + 1e-6),
+                         ("temperature_K", np.linspace(20.3, 400.3, 10))):
+        start = time.perf_counter()
+        rows = [evaluate(tm, {name: float(v)} if name == "concentration" else {},
+                         {name: float(v)} if name != "concentration" else {}) for v in values]
+        t_rows = time.perf_counter() - start
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            plot_series(Path(tmp) / "series.png", name, values, rows, title="benchmark")
+            t_png = time.perf_counter() - start
+        print(f"\navlab model --series {name}, 10 points (target < 1 s): "
+              f"{t_rows:.2f} s predictions + {t_png:.2f} s PNG")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def main() -> None:
                   f"  {up.gain_2x:5.0f}")
     print(f"model: S_max {model['model_s_max']:.1f} at "
           f"{model['model_threshold_s_peak_kW_cm2'][0]:.2f} kW/cm² (S peak); "
-          "tangent threshold 4.54, k = 2, G2 172 (PHYSICS.md 7)")
+          "tangent threshold 4.54, k = 2, G2 172 (docs/physics.md §7)")
 
 
 if __name__ == "__main__":

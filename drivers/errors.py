@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -59,6 +60,20 @@ def import_optional(module: str | Sequence[str], what: str, hint: str) -> Any:
     raise BackendNotInstalledError(what, hint) from None
 
 
+def sdk_part(sdk: Any, name: str) -> Any:
+    """Submodule `name` of a vendor SDK handed over as an object (`nidaqmx` → `.constants`).
+
+    Drivers take their SDK by injection (the real module by default, a simulated one on the
+    simulated bench), so they reach its submodules through the object they were given, never by
+    a fixed import path: the attribute if the package already loaded it, else the submodule
+    imported under the package's own name (`nidaqmx` does not import `stream_readers` itself).
+    """
+    part = getattr(sdk, name, None)
+    if part is None:
+        part = importlib.import_module(f"{sdk.__name__}.{name}")
+    return part
+
+
 class SetpointTimeoutError(InstrumentError, TimeoutError):
     """The temperature did not settle at the setpoint in the time allowed."""
 
@@ -102,3 +117,39 @@ def translating(classify: Callable[[Exception], InstrumentError | None]) -> Iter
         if translated is None:
             raise
         raise translated from exc
+
+
+#: DAQmx error codes (nidaqmx.error_codes.DAQmxErrors) that mean the card is gone or
+#: unreachable (USB unplugged, PCIe reset, device reserved by another process) ...
+DAQMX_CONNECTION_CODES: dict[int, str] = {
+    -201003: "the device cannot be accessed (unplugged or reset)",
+    -88705: "the device is not present",
+    -50103: "the resource is reserved by another task or process",
+}
+#: ... and those that mean a clock or gate never finished.
+DAQMX_TIMEOUT_CODES: dict[int, str] = {
+    -200284: "the samples were not acquired in time",
+    -200560: "the task did not finish in time",
+    -200474: "the wait timed out",
+}
+
+
+def classify_daq_error(name: str, action: str,
+                       timeout_error: type[InstrumentTimeoutError] = InstrumentTimeoutError,
+                       connection_error: type[InstrumentConnectionError] = InstrumentConnectionError,
+                       ) -> Callable[[Exception], InstrumentError | None]:
+    """A `translating` classifier for nidaqmx's DaqError, by its DAQmx code: connection loss
+    and timeouts become the drivers' exception types; other codes pass through unchanged
+    (NI's own message names the problem better than any wording of ours)."""
+
+    def classify(exc: Exception) -> InstrumentError | None:
+        code = getattr(exc, "error_code", None)
+        if code in DAQMX_CONNECTION_CODES:
+            return connection_error(f"lost the connection to {name} ({action}): "
+                                    f"{DAQMX_CONNECTION_CODES[code]} (DAQmx {code})")
+        if code in DAQMX_TIMEOUT_CODES:
+            return timeout_error(f"{name} did not finish ({action}): "
+                                 f"{DAQMX_TIMEOUT_CODES[code]} (DAQmx {code})")
+        return None
+
+    return classify

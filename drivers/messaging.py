@@ -54,6 +54,16 @@ class CheckedMessaging:
     #: The last command written through `write` (what the next reply answers).
     last_command: str = ""
 
+    def __init__(self, adapter: Any, *args: Any, **kwargs: Any) -> None:
+        # A raw TCP socket has no end-of-message signal (USBTMC and GPIB do), so a driver
+        # that relies on one would wait for a reply until its timeout. Instruments and
+        # servers that speak line-based SCPI over a socket end each message with "\n";
+        # drivers that name their own terminations keep them.
+        if isinstance(adapter, str) and adapter.strip().upper().endswith("::SOCKET"):
+            kwargs.setdefault("read_termination", "\n")
+            kwargs.setdefault("write_termination", "\n")
+        super().__init__(adapter, *args, **kwargs)  # type: ignore[call-arg]
+
     def write(self, command: str, **kwargs: Any) -> None:
         self.last_command = command
         try:

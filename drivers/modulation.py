@@ -1,7 +1,7 @@
 """Pump modulation for rise/decay measurements: the pump square-wave on and off, with a marker.
 
 A photon-avalanche rise curve needs the pump switched on from dark, again and again, with a TTL
-that tells the time tagger when (PROTOCOLS.md §5: start channel = modulation TTL). One signal does
+that tells the time tagger when (docs/protocols.md §5: start channel = modulation TTL). One signal does
 both jobs: a DAQ counter output generates the square wave (high = pump on), which drives the
 laser's modulation input and, through a BNC tee, the time tagger's start channel. Its rising edge
 is pump-on, its falling edge pump-off.
@@ -11,7 +11,7 @@ Two pieces, kept apart on purpose:
 * `PumpModulator` (below) runs the waveform; `NIDAQPumpModulator` does it with an NI-DAQ
   counter (nidaqmx, imported only when a modulator is created).
 * The laser must *listen* to its modulation input. The IPG YLR does after `EMOD` (modulation
-  enable, status bit 12; `DMOD` disables it, PROTOCOLS.md §1a): the YLR is modulated through its
+  enable, status bit 12; `DMOD` disables it, docs/protocols.md §1a): the YLR is modulated through its
   rear modulation input, the serial command only enables that input —
   `IPGYLR.analog_modulation_enabled`.
   With modulation enabled and the waveform stopped (output idling low) the YLR emits nothing;
@@ -23,58 +23,25 @@ period, like every later one, begins from a pump that was off for `off_s`.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import NIDAQMX_INSTALL_HINT, import_optional
+from instrument_data.modulation import PumpWaveform, check_waveform
+
+from .errors import (
+    NIDAQMX_INSTALL_HINT,
+    classify_daq_error,
+    import_optional,
+    sdk_part,
+    translating,
+)
 
 #: Shortest period accepted by default (10 kHz). The YLR's modulation bandwidth is model
 #: dependent (a few kHz to tens of kHz) [G: check the laser's datasheet]; PA rise and decay
 #: need periods of ms to s anyway.
 DEFAULT_MIN_PERIOD_S = 1e-4
 
-
-@dataclass(frozen=True)
-class PumpWaveform:
-    """A square wave: the pump on for `on_s`, then off for `off_s`, repeated."""
-
-    period_s: float
-    duty_cycle: float
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.period_s) and self.period_s > 0):
-            raise ValueError(f"modulation period must be a positive number of seconds, got "
-                             f"{self.period_s!r}")
-        if not (math.isfinite(self.duty_cycle) and 0.0 < self.duty_cycle < 1.0):
-            raise ValueError(f"duty cycle must lie strictly between 0 and 1, got "
-                             f"{self.duty_cycle!r}")
-
-    @classmethod
-    def from_on_off(cls, on_s: float, off_s: float) -> PumpWaveform:
-        """The waveform with the pump on for `on_s` and off for `off_s` (both > 0)."""
-        if not (on_s > 0 and off_s > 0):
-            raise ValueError(f"on and off times must be positive, got {on_s} s and {off_s} s")
-        return cls(on_s + off_s, on_s / (on_s + off_s))
-
-    @property
-    def on_s(self) -> float:
-        return self.period_s * self.duty_cycle
-
-    @property
-    def off_s(self) -> float:
-        return self.period_s - self.on_s
-
-    @property
-    def frequency_Hz(self) -> float:
-        return 1.0 / self.period_s
-
-
-def check_waveform(waveform: PumpWaveform, *, min_period_s: float, max_period_s: float) -> None:
-    """Raise ValueError unless the period lies within the modulator's limits."""
-    if not min_period_s <= waveform.period_s <= max_period_s:
-        raise ValueError(f"modulation period {waveform.period_s:g} s is outside "
-                         f"{min_period_s:g} … {max_period_s:g} s, the limits of this modulator")
+__all__ = ["DEFAULT_MIN_PERIOD_S", "NIDAQPumpModulator", "PumpModulator", "PumpWaveform",
+           "check_waveform"]
 
 
 @runtime_checkable
@@ -112,11 +79,14 @@ class NIDAQPumpModulator:
     `counter` is e.g. "Dev1/ctr2"; `output_terminal` (e.g. "PFI12") routes the counter output to
     a specific pin, otherwise it appears on the counter's default output pin. Wire that pin to
     the laser's modulation input and, with a tee, to the time tagger's start channel.
+    `sdk` is the nidaqmx module to use: by default the installed one (imported here), on the
+    simulated bench a simulated one (`sim_devices.sdk`).
     """
 
     def __init__(self, counter: str = "Dev1/ctr2", *, output_terminal: str | None = None,
-                 min_period_s: float = DEFAULT_MIN_PERIOD_S, max_period_s: float = 100.0) -> None:
-        self._nidaqmx = _import_nidaqmx()
+                 min_period_s: float = DEFAULT_MIN_PERIOD_S, max_period_s: float = 100.0,
+                 sdk: Any = None) -> None:
+        self._nidaqmx = _import_nidaqmx() if sdk is None else sdk
         self.counter = counter
         self.output_terminal = output_terminal
         self.device = counter.split("/")[0]
@@ -139,9 +109,12 @@ class NIDAQPumpModulator:
         check_waveform(waveform, min_period_s=self.min_period_s, max_period_s=self.max_period_s)
         self.stop()
         nidaqmx = self._nidaqmx
-        from nidaqmx.constants import AcquisitionType, Level
+        constants = sdk_part(nidaqmx, "constants")
+        AcquisitionType, Level = constants.AcquisitionType, constants.Level
 
-        task = nidaqmx.Task()
+        classify = classify_daq_error(f"NI-DAQ modulator {self.counter}", "starting")
+        with translating(classify):
+            task = nidaqmx.Task()
         try:
             channel = task.co_channels.add_co_pulse_chan_time(
                 self.counter, idle_state=Level.LOW, initial_delay=waveform.off_s,
@@ -149,7 +122,8 @@ class NIDAQPumpModulator:
             if self.output_terminal:
                 channel.co_pulse_term = f"/{self.device}/{self.output_terminal}"
             task.timing.cfg_implicit_timing(sample_mode=AcquisitionType.CONTINUOUS)
-            task.start()
+            with translating(classify):
+                task.start()
         except BaseException:
             task.close()
             raise

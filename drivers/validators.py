@@ -3,39 +3,12 @@ the number checks drivers make before anything is sent."""
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
-from typing import Any
 
+from instrument_data.numbers import finite_real, integer, is_finite_real, is_integer, is_real
 
-def is_real(value: Any) -> bool:
-    """A real number (int, float, numpy scalar, ...) and not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def is_finite_real(value: Any) -> bool:
-    """A real number, not a bool, and neither NaN nor infinite."""
-    return is_real(value) and math.isfinite(value)
-
-
-def is_integer(value: Any) -> bool:
-    """An integral number (int, numpy integer, ...) and not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def finite_real(value: Any, name: str) -> float:
-    """`value` as a float; ValueError "<name> must be a finite number" unless `is_finite_real`."""
-    if not is_finite_real(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def integer(value: Any, name: str) -> int:
-    """`value` as an int; ValueError "<name> must be an integer" unless `is_integer`."""
-    if not is_integer(value):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    return int(value)
+__all__ = ["finite_real", "integer", "is_finite_real", "is_integer", "is_real",
+           "strict_choice_ignore_case", "strict_integer_range"]
 
 
 def strict_integer_range(value: float, values: Sequence[int]) -> int:

@@ -7,7 +7,7 @@ function of the platform temperature — a cryocooler curve with a base temperat
 kelvin, or a liquid-nitrogen bath at 77 K — and a small heat leak from the room (conduction and
 radiation lumped as a conductance to 295 K, so it vanishes at room temperature) warms both.
 
-Heaters are `HeaterLoop`s with the Lake Shore control law (PROTOCOLS.md §7a; Lake Shore 335/336
+Heaters are `HeaterLoop`s with the Lake Shore control law (docs/protocols.md §7a; Lake Shore 335/336
 manuals §2.7 and §4.5.1.7): the output in % of the range's full-scale *current* is
 
     out = P·[e + (1/t_I)·∫e dt + t_D·de/dt] + manual output,   e = setpoint − reading,

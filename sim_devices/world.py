@@ -53,7 +53,7 @@ class BenchOptics:
     waist_um: float | None = None
 
     def waist_at_um(self, wavelength_nm: float) -> float:
-        """1/e² radius of the focus: given, or w0 = λ/(2·NA·√(2 ln 2)) (PHYSICS.md §6)."""
+        """1/e² radius of the focus: given, or w0 = λ/(2·NA·√(2 ln 2)) (docs/physics.md §6)."""
         if self.waist_um is not None:
             return self.waist_um
         return wavelength_nm * 1e-3 / (2.0 * self.numerical_aperture * math.sqrt(2.0 * math.log(2.0)))
@@ -70,7 +70,7 @@ def table_temperature_K(temperature_K: float) -> float:
     """The temperature a steady-state table is built for: the sample temperature rounded to
     0.5 K below 20 K, 1 K below 100 K and 2 K above. Each new table costs ~0.1 s, so a
     cryostat sweep must not ask for a new one at every millikelvin; the rounding is far finer
-    than the rates change (PHYSICS.md 5)."""
+    than the rates change (docs/physics.md §5)."""
     step = 0.5 if temperature_K < 20.0 else 1.0 if temperature_K < 100.0 else 2.0
     return max(step, round(temperature_K / step) * step)
 
@@ -79,7 +79,8 @@ def table_temperature_K(temperature_K: float) -> float:
 class Sample:
     """Point-like ANPs at fixed positions (µm) in the sample plane."""
 
-    preset: str = "tm8_1064"
+    #: A shipped preset's name, or a Preset (e.g. a sample design from `apply_overrides`).
+    preset: str | Preset = "tm8_1064"
     particle_positions_um: np.ndarray = field(default_factory=lambda: np.zeros((1, 2)))
     #: Sample temperature in K when no cryostat is attached (None: the preset's reference).
     temperature_K: float | None = None
@@ -204,7 +205,8 @@ class SimWorld:
     @property
     def preset(self) -> Preset:
         """The sample's preset (without building an emission table)."""
-        return get_preset(self.sample.preset)
+        preset = self.sample.preset
+        return preset if isinstance(preset, Preset) else get_preset(preset)
 
     def emission_table(self) -> EmissionTable:
         """The steady-state table of the sample at `table_temperature_K()`."""

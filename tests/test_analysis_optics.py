@@ -1,4 +1,4 @@
-"""Tests for avlab.analysis.optics: Gaussian focus and peak intensity (PHYSICS.md §6)."""
+"""Tests for avlab.analysis.optics: Gaussian focus and peak intensity (docs/physics.md §6)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from avlab.analysis.optics import gaussian_waist_um, peak_intensity_kW_cm2, power_for_intensity_W
 
-# PHYSICS.md §6 table: pump (nm), NA, excitation FWHM (nm), w0 (nm), kW/cm² per mW (peak).
+# docs/physics.md §6 table: pump (nm), NA, excitation FWHM (nm), w0 (nm), kW/cm² per mW (peak).
 PHYSICS_TABLE = [
     (1064.0, 1.49, 357.0, 303.0, 692.0),
     (1450.0, 1.49, 487.0, 413.0, 373.0),
@@ -28,7 +28,7 @@ def test_physics_table(wavelength: float, na: float, fwhm_nm: float, w0_nm: floa
 
 
 def test_tm_threshold_is_a_few_microwatts() -> None:
-    # PHYSICS.md §6: the 5.3 kW/cm² Tm threshold is only ≈7.7 µW at the focus (1064 nm, NA 1.49).
+    # docs/physics.md §6: the 5.3 kW/cm² Tm threshold is only ≈7.7 µW at the focus (1064 nm, NA 1.49).
     w0 = gaussian_waist_um(1064, 1.49)
     assert power_for_intensity_W(5.33, w0) * 1e6 == pytest.approx(7.7, abs=0.05)
 

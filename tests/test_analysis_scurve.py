@@ -1,6 +1,6 @@
 """Tests for experiments.scurve.analysis against a realistic, exactly known S-curve.
 
-Ground truth: the Tm³⁺ 3-level steady state of PHYSICS.md §1 with the calibrated
+Ground truth: the Tm³⁺ 3-level steady state of docs/physics.md §1 with the calibrated
 preset of §2a (σG = 2.1e-24 cm²), solved by Newton (scipy ``root``) with
 continuation upward in intensity, emission ∝ n2, and the *exact* local slope
 from implicit differentiation (J·dn/dΦ = −∂f/∂Φ). It is deliberately

@@ -71,7 +71,7 @@ def test_existing_out_file_is_refused(tmp_path, capsys):
     out = tmp_path / "s.h5"
     out.write_bytes(b"keep me")
     assert main(["run", "scurve", "--out", str(out)]) == 2
-    assert "never overwritten" in capsys.readouterr().err
+    assert "never overwrites" in capsys.readouterr().err
     assert out.read_bytes() == b"keep me"
 
 
@@ -148,7 +148,7 @@ def test_ctrl_c_stops_a_real_time_run_with_emission_off_and_status_aborted(tmp_p
          "--set", "max_gate_s=0.1", "--set", "settle_s=0.05"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     deadline = time.monotonic() + 60
-    while not out.exists() and time.monotonic() < deadline:
+    while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(4.0)  # past the laser's 3 s emission start-up, into the sweep
     proc.send_signal(signal.SIGINT)
@@ -171,13 +171,13 @@ def test_instruments_shows_identity_and_a_live_reading_per_role(capsys):
 
 def test_instruments_reports_a_broken_role_and_still_checks_the_others(tmp_path, capsys):
     config = tmp_path / "lab.toml"
-    # Port 9 on loopback: nothing listens there, so the connection is refused at once.
+    # A serial port that does not exist: opening it fails at once.
     config.write_text(builtin_config_text().replace(
         'driver = "thorlabs_pm100"\nresource = "sim"',
-        'driver = "thorlabs_pm100"\nresource = "TCPIP0::127.0.0.1::9::SOCKET"'))
+        'driver = "thorlabs_pm100"\nresource = "ASRL/dev/ttyAVLAB_NONE::INSTR"'))
     assert main(["instruments", "--config", str(config)]) == 1
     text = capsys.readouterr().out
-    assert "power_meter  [thorlabs_pm100 @ TCPIP0::127.0.0.1::9::SOCKET]\n  PROBLEM:" in text
+    assert "power_meter  [thorlabs_pm100 @ ASRL/dev/ttyAVLAB_NONE::INSTR]\n  PROBLEM:" in text
     assert "identity: IPG Photonics" in text  # the laser after it was still connected
     assert "2 of 3 roles OK" in text
 

@@ -48,7 +48,8 @@ def test_example_lab_config_parses():
     path = Path(experiments.__file__).parent / "labs" / "example_lab.toml"
     config = load_config(path)
     assert not config.uses_simulation
-    assert config.instruments["pump_1064"].resource.startswith("ASRL")
+    assert config.instruments["fiber_pump"].resource.startswith("ASRL")
+    assert config.instruments["fiber_pump"].wavelength_nm == 1064.0
 
 
 def test_waist_is_derived_from_wavelength_and_na_when_not_given():
@@ -68,10 +69,10 @@ def test_malformed_toml_names_the_file_and_line():
     assert "line 1" in str(err)
 
 
-def test_unknown_role_is_reported_with_its_key():
-    err = error_for(GOOD.replace("pump_1064", "pump_1065"))
-    assert err.key == "instruments.pump_1065"
-    assert "unknown role" in str(err)
+def test_a_freely_named_role_without_a_kind_is_told_what_to_add():
+    err = error_for(GOOD.replace("pump_1064", "main_pump"))
+    assert err.key == "instruments.main_pump.kind"
+    assert 'add kind = "laser" to [instruments.main_pump]' in str(err)
 
 
 def test_unknown_driver_is_reported():
@@ -83,7 +84,7 @@ def test_unknown_driver_is_reported():
 def test_driver_of_the_wrong_kind_is_reported():
     err = error_for(GOOD.replace('driver = "ipg_ylr"', 'driver = "thorlabs_pm100"'))
     assert err.key == "instruments.pump_1064.driver"
-    assert "needs a laser" in str(err)
+    assert "drives a power_meter, but role 'pump_1064' is a laser" in str(err)
 
 
 def test_missing_limit_is_reported():
@@ -158,7 +159,7 @@ def test_an_omitted_dead_time_is_one_value_for_the_twin_and_the_rate_correction(
     config = parse_config(GOOD)
     assert config.instruments["detector"].options["dead_time_ns"] == DEFAULT_DEAD_TIME_NS
     with Bench(config) as bench:
-        twin = bench.detector().driver
+        twin = bench.twins["detector"]
         assert bench.detector().dead_time_s == twin.dead_time_s == DEFAULT_DEAD_TIME_NS * 1e-9
 
 

@@ -56,7 +56,7 @@ def test_cut_off_below_the_setpoint_limit_is_an_impossible_config():
 
 
 def test_the_avalanche_threshold_follows_the_sample_temperature(cryo_bench, tmp_path):
-    """PHYSICS.md 5: the Tm threshold rises from 5.33 kW/cm² at 295 K to 5.81 at 10 K."""
+    """docs/physics.md §5: the Tm threshold rises from 5.33 kW/cm² at 295 K to 5.81 at 10 K."""
     thresholds = {}
     for setpoint in (10.0, 295.0):
         cryo_bench.cryostat().set_setpoint_K(setpoint)

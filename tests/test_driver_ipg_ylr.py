@@ -1,4 +1,4 @@
-"""IPG YLR driver: exact exchanges (PROTOCOLS.md §1a), then behaviour against SimIPGYLR.
+"""IPG YLR driver: exact exchanges (docs/protocols.md §1a), then behaviour against SimIPGYLR.
 
 `expected_protocol` pins the bytes on the wire without terminations; `max_power_W=5` is given
 so the constructor does not query `RMN` (except in the tests of that path).

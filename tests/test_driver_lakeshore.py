@@ -1,4 +1,4 @@
-"""Lake Shore 335/336 driver: exact exchanges (PROTOCOLS.md §7a), rejections that send nothing,
+"""Lake Shore 335/336 driver: exact exchanges (docs/protocols.md §7a), rejections that send nothing,
 then behaviour against SimLakeShore336 on the virtual clock, and pymeasure's own LakeShore3xx
 driver — unmodified — against the same simulator.
 """

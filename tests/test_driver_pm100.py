@@ -1,4 +1,4 @@
-"""Thorlabs PM100 driver: exact SCPI exchanges (PROTOCOLS.md §3a), then SimThorlabsPM100 on a
+"""Thorlabs PM100 driver: exact SCPI exchanges (docs/protocols.md §3a), then SimThorlabsPM100 on a
 simulated bench, and pymeasure's own PM100USB driver against the same simulator.
 """
 
@@ -261,7 +261,8 @@ def test_sim_wrong_wavelength_scales_reading_by_the_responsivity_ratio(bench):
     right = np.mean([meter.power_W for _ in range(10)])
     meter.wavelength_nm = 800
     wrong = np.mean([meter.power_W for _ in range(10)])
-    ratio = SimThorlabsPM100.responsivity_A_W(1064) / SimThorlabsPM100.responsivity_A_W(800)
+    silicon = SimThorlabsPM100(SimWorld())  # the default S120C head
+    ratio = silicon.responsivity_A_W(1064) / silicon.responsivity_A_W(800)
     assert ratio == pytest.approx(0.25 / 0.52)
     assert wrong / right == pytest.approx(ratio, rel=0.01)
 

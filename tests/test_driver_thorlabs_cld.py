@@ -1,4 +1,4 @@
-"""Thorlabs CLD/ITC driver: exact SCPI exchanges (PROTOCOLS.md §2a), then behaviour against
+"""Thorlabs CLD/ITC driver: exact SCPI exchanges (docs/protocols.md §2a), then behaviour against
 SimThorlabsCLD on a virtual clock and a simulated world.
 
 `expected_protocol` pins the messages without terminations. The constructor reads the current

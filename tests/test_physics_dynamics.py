@@ -1,4 +1,4 @@
-"""Time-dependent populations: rise and decay times of PHYSICS.md §7.2 and the bookkeeping the
+"""Time-dependent populations: rise and decay times of docs/physics.md §7.2 and the bookkeeping the
 simulated photon counter will rely on (photons per step, state carried across calls)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sim_devices.physics import (
 I_TH = 5.33  # kW/cm², S peak of tm8_1064
 
 
-# --- PHYSICS.md §7.2 ---------------------------------------------------------------------------
+# --- docs/physics.md §7.2 -------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
     ("intensity", "t_half_s", "rel"),

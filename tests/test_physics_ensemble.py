@@ -1,5 +1,5 @@
 """Many particles: a spread of thresholds between particles, and a film under a Gaussian beam
-(PHYSICS.md §2a surface quenching, §6 ensembles, §7.1 "Gaussian-beam ensemble gives S_max 18.8")."""
+(docs/physics.md §2a surface quenching, §6 ensembles, §7.1 "Gaussian-beam ensemble gives S_max 18.8")."""
 
 from __future__ import annotations
 

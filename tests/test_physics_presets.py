@@ -1,4 +1,4 @@
-"""Every shipped preset: PHYSICS.md §2/§7 numbers, numerics and conservation.
+"""Every shipped preset: docs/physics.md §2/§7 numbers, numerics and conservation.
 
 Tolerance on the stated S_max and I_th (S-peak convention) of §2b–2d and §7: ±2 % (the brief
 allows ±5 %; the engine lands within 1 %). The numerical checks (Jacobian, fixed point,
@@ -20,7 +20,7 @@ from sim_devices.physics import (
     steady_state_curve,
 )
 
-#: PHYSICS.md §2 / §7.1: (S_max, I at S_max in kW/cm²), and §7.2: peak t½ in s.
+#: docs/physics.md §2 / §7.1: (S_max, I at S_max in kW/cm²), and §7.2: peak t½ in s.
 EXPECTED = {
     "tm8_1064": (26.4, 5.33, 0.224),
     "tm8_1064_literature": (47.7, 5.33, 0.410),

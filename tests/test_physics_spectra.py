@@ -1,4 +1,4 @@
-"""Emission spectra (PHYSICS.md §4): the lines of a preset from its populations, Gaussian shapes
+"""Emission spectra (docs/physics.md §4): the lines of a preset from its populations, Gaussian shapes
 whose widths narrow when cooled, and the weak lines derived from unmodelled levels."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sim_devices.physics.spectra import (
     steady_populations,
 )
 
-I_TH_TM = 5.33  # kW/cm², PHYSICS.md §7.1
+I_TH_TM = 5.33  # kW/cm², docs/physics.md §7.1
 
 
 def test_lines_sit_at_the_preset_wavelengths():

@@ -1,4 +1,4 @@
-"""Temperature model (PHYSICS.md §5): phonon scaling rules and the model-output table.
+"""Temperature model (docs/physics.md §5): phonon scaling rules and the model-output table.
 
 Tolerances on the §5 table: I_th ±1.5 %, S_max ±2 % (the engine lands within 0.5 %).
 """
@@ -21,7 +21,7 @@ from sim_devices.physics.temperature import (
 HW = 350.0  # cm⁻¹
 T0 = 295.0
 
-#: PHYSICS.md §5 model output: (T in K, I_th in kW/cm² at the S peak, S_max).
+#: docs/physics.md §5 model output: (T in K, I_th in kW/cm² at the S peak, S_max).
 TM_1064 = [(10.0, 5.81, 43.2), (150.0, 5.70, 36.6), (295.0, 5.33, 26.4), (400.0, 5.15, 21.9)]
 PR_YB_852 = [(98.0, 9.1, 51.0), (173.0, 24.9, 30.0), (295.0, 68.9, 26.2), (448.0, 154.0, 26.5)]
 

@@ -1,4 +1,4 @@
-"""The default sample (Tm³⁺ 8 %, 1064 nm) reproduces PHYSICS.md §7, and the emission table the
+"""The default sample (Tm³⁺ 8 %, 1064 nm) reproduces docs/physics.md §7, and the emission table the
 simulated bench uses behaves as the bench expects.
 
 The reference numbers were computed independently when the physics was written down; these tests
@@ -29,7 +29,7 @@ def literature():
     return emission_table("tm8_1064_literature")
 
 
-# --- the S-curve (PHYSICS.md §7.1) -------------------------------------------------------------
+# --- the S-curve (docs/physics.md §7.1) -----------------------------------------------------------
 
 def test_s_max_is_26_4_at_5_33_kW_cm2(table):
     """§7.1: S_max = 26.4 at I_th = 5.33 kW/cm² (issue 3: 26 ± 2 at 5.3 ± 0.3; pinned tighter)."""

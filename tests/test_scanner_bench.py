@@ -49,7 +49,7 @@ def test_a_frame_beyond_the_galvo_limits_is_refused_before_anything_moves(bench)
 
 
 def test_a_line_above_the_count_rate_limit_stops_the_scan(bench):
-    bench.scanner().driver.inject("flood")
+    bench.twins["scanner"].inject("flood")
     with pytest.raises(DetectorOverloadError, match="exceeds the configured limit"):
         list(bench.scanner().scan_lines(line_frame(dwell_s=0.01)))
 

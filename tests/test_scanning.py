@@ -387,7 +387,7 @@ def test_sim_scan_too_fast_for_the_galvos_is_rejected_before_anything_moves():
 def test_anp_spot_is_far_below_the_excitation_fwhm_as_lambda_over_2na_sqrt_s():
     world = _lit_world(1.0)
     slope = float(world.sample.table.slope(world.peak_intensity_kW_cm2()))
-    predicted_nm = WAVELENGTH_NM / (2 * NA * math.sqrt(slope))  # PHYSICS.md §6–7: ≈ 70 nm
+    predicted_nm = WAVELENGTH_NM / (2 * NA * math.sqrt(slope))  # docs/physics.md §6–§7: ≈ 70 nm
     # 10-nm pixels through the centre, 10 s (virtual) per pixel for ~1400 counts at the peak.
     frame = RasterFrame(x_center_um=0.0, y_center_um=0.0, width_um=0.41, height_um=0.0,
                         pixels_x=41, pixels_y=1, dwell_s=10.0, flyback_pixels=5)
@@ -791,21 +791,18 @@ def test_nidaq_read_timeout_raises_scanner_timeout_error(fake_daq):
 
 
 def test_finite_dwell_near_threshold_streaks_the_spot_along_the_scan():
-    """PHYSICS.md 6: near threshold the rise time (~0.2 s) is far longer than a 1 ms dwell, so
+    """docs/physics.md §6: near threshold the rise time (~0.2 s) is far longer than a 1 ms dwell, so
     the emission lags the beam: on the noise-free signal, a forward pass puts the spot after
     the particle and a backward pass before it; steady state per pixel puts both on it."""
     world = _lit_world(1.5)
     x_um = np.linspace(-0.6, 0.6, 121)
 
     def signal_peak(finite_dwell: bool, positions: np.ndarray) -> float:
-        scanner = _scanner(world, finite_dwell=finite_dwell)
-        world.beam_position_um = np.array([positions[0], 0.0])
-        scanner._start_particles()
-        rates = []
-        for x in positions:
-            world.beam_position_um = np.array([x, 0.0])
-            rates.append(scanner._signal_rate_cps(1e-3))
-        return float(positions[int(np.argmax(rates))])
+        engine = _scanner(world, finite_dwell=finite_dwell).engine
+        engine.start_frame(np.stack([positions, np.zeros_like(positions)]), 1e-3,
+                           world.clock.now())
+        signal = engine.signal_photons(0, len(positions))
+        return float(positions[int(np.argmax(signal))])
 
     forward, backward = signal_peak(True, x_um), signal_peak(True, x_um[::-1])
     assert forward > 0.02 and backward < -0.02  # streaked along each pass (µm)

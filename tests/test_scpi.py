@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim_devices.instruments.scpi import ParsedCommand, ScpiVocabulary, short_form
+from sim_devices.instruments.scpi import ParsedCommand, ScpiVocabulary, esr_bit_for_error, short_form
 
 
 @pytest.fixture
@@ -101,3 +101,70 @@ def test_common_commands_with_asterisk_parse(vocab):
 
 def test_surrounding_whitespace_is_ignored(vocab):
     assert vocab.parse("  MEAS:POW?  ") == vocab.parse("MEAS:POW?")
+
+
+# --- IEEE 488.2 status registers shared by the twins ----------------------------------------------
+
+@pytest.mark.parametrize(("code", "bit"), [(-113, 32), (-109, 32), (-222, 16), (-241, 16),
+                                           (-350, 8), (7, 8), (-410, 4), (0, 0)])
+def test_each_scpi_error_class_sets_its_standard_event_bit(code, bit):
+    assert esr_bit_for_error(code) == bit
+
+
+def _meter():
+    from sim_devices.instruments.thorlabs_pm100 import SimThorlabsPM100
+    from sim_devices.world import SimWorld
+
+    return SimThorlabsPM100(SimWorld(seed=1))
+
+
+def test_status_byte_shows_the_queue_until_it_is_read_and_the_event_until_esr_is_read():
+    meter = _meter()
+    assert meter.handle("*STB?") == "0"
+    meter.handle("SENS:CORR:WAV 5000")  # -222: execution error, queued
+    assert meter.handle("*STB?") == "4"  # EAV only: ESE masks the event
+    meter.handle("*ESE 16")
+    assert meter.handle("*STB?") == str(4 | 32)
+    meter.handle("SYST:ERR?")
+    assert meter.handle("*STB?") == "32"
+    assert meter.handle("*ESR?") == "16"
+    assert meter.handle("*STB?") == "0"
+
+
+def test_service_request_enable_ignores_bit_6_and_sets_mss_from_enabled_bits():
+    meter = _meter()
+    meter.handle("*SRE 255")
+    assert meter.handle("*SRE?") == "191"
+    meter.handle("FOO")
+    assert meter.handle("*STB?") == str(4 | 64)
+
+
+@pytest.mark.parametrize("command", ["*ESE 256", "*ESE -1", "*ESE 1.5", "*SRE", "*ESE x"])
+def test_bad_register_values_are_refused_and_queued(command):
+    meter = _meter()
+    meter.handle(command)
+    assert meter.handle("*ESE?") == "0" and meter.handle("*SRE?") == "0"
+    assert meter.handle("SYST:ERR?") != '+0,"No error"'
+
+
+def test_common_commands_in_long_form_and_lower_case_reach_the_shared_handlers():
+    meter = _meter()
+    assert meter.handle("*tst?") == "0"
+    assert meter.handle("*wai") is None
+    meter.handle("*opc")
+    assert meter.handle("*esr?") == "1"
+    assert meter.handle("SYST:ERR?") == '+0,"No error"'
+
+
+def test_cld_twin_shares_the_status_byte_and_a_refused_laser_start_shows_in_it():
+    from sim_devices.clock import VirtualClock
+    from sim_devices.instruments.thorlabs_cld import SimThorlabsCLD
+
+    laser = SimThorlabsCLD(VirtualClock(), wavelength_nm=852.0, current_limit_A=0.25,
+                           threshold_current_A=0.035, slope_efficiency_W_A=0.8,
+                           max_current_A=0.25)
+    laser.handle("*SRE 4")
+    laser.handle("OUTP:STAT ON")  # refused: the TEC is off
+    assert int(laser.handle("*STB?")) == 4 | 64
+    laser.handle("*CLS")
+    assert laser.handle("*STB?") == "0" and laser.handle("*TST?") == "0"

@@ -35,7 +35,7 @@ def test_default_scurve_reports_s_max_and_threshold_of_the_preset(scurve_run):
     up = result.analysis.detail.up
     assert 20.0 <= up.s_max <= 30.0
     assert 3.0 <= up.threshold_s_peak_kW_cm2 <= 8.0
-    # PHYSICS.md §7: S_max 26.4 at 5.33 kW/cm², asymptote-tangent threshold 4.54 kW/cm².
+    # docs/physics.md §7: S_max 26.4 at 5.33 kW/cm², asymptote-tangent threshold 4.54 kW/cm².
     assert up.threshold_s_peak_kW_cm2 == pytest.approx(5.33, rel=0.05)
     assert up.threshold_tangent_kW_cm2 == pytest.approx(4.54, rel=0.10)
 

@@ -1,5 +1,5 @@
-"""Spectrometers: SpectraPro exchanges (PROTOCOLS.md §6b), the Ocean driver on a fake
-python-seabreeze (§6a), and spectra of the simulated sample (PHYSICS.md §4) through both.
+"""Spectrometers: SpectraPro exchanges (docs/protocols.md §6b), the Ocean driver on a fake
+python-seabreeze (§6a), and spectra of the simulated sample (docs/physics.md §4) through both.
 
 `expected_protocol` pins the SpectraPro's bytes without terminations; its replies carry the
 ` ok` (and the inner CR LFs of multi-line replies) as the instrument sends them.
@@ -487,7 +487,7 @@ def test_the_line_stays_at_800_nm_when_the_centre_wavelength_moves(spectrograph)
 
 
 def test_weaker_lines_appear_in_the_physics_ratio(spectrograph):
-    """Tm 695 and 475 nm (PHYSICS.md §4, weak) in proportion to the 800 nm line."""
+    """Tm 695 and 475 nm (docs/physics.md §4, weak) in proportion to the 800 nm line."""
     spectrograph.driver.goto_nm(640.0)
     spectrum = spectrograph.spectrometer.acquire(300.0)
     assert not spectrum.saturated

@@ -1,5 +1,5 @@
 """Rise and decay curves on the simulated bench: modulator + time tagger roles, with photon
-times from the rate equations in time (PHYSICS.md 7.2)."""
+times from the rate equations in time (docs/physics.md §7.2)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Time-resolved counting: the simulated Time Tagger and pump modulator against the physics
-(PHYSICS.md §3, §7.2), the Swabian and NI-DAQ backends against fake SDKs (call sequence, ps
+(docs/physics.md §3, §7.2), the Swabian and NI-DAQ backends against fake SDKs (call sequence, ps
 units), the YLR's modulation input, and faults.
 
 Statistical checks use fixed seeds and tolerances of at least 5 standard errors; rise and decay
@@ -38,13 +38,13 @@ from sim_devices.transport import InProcessAdapter
 from sim_devices.world import SimWorld
 
 DETECTOR, MARKER = 1, 2
-I_TH_KW_CM2 = 5.33  # PHYSICS.md §3: where S peaks (Tm preset)
+I_TH_KW_CM2 = 5.33  # docs/physics.md §3: where S peaks (Tm preset)
 PS = 10**12
 
 
 def _laser_power_W(world: SimWorld, intensity_kW_cm2: float) -> float:
     """Laser output giving `intensity_kW_cm2` peak at the focus: I0 = 2P/(π w0²) with
-    P = laser × attenuation_to_meter × transmission_to_sample (PHYSICS.md §6)."""
+    P = laser × attenuation_to_meter × transmission_to_sample (docs/physics.md §6)."""
     optics = world.optics
     waist_cm = optics.waist_at_um(1064.0) * 1e-4
     power_at_sample_W = intensity_kW_cm2 * 1e3 * math.pi * waist_cm**2 / 2.0
@@ -80,7 +80,7 @@ def _half_rise_time_s(hist, on_s: float, background_from_s: float) -> float:
     return float(t[k - 1] + (0.5 - y[k - 1]) * (t[k] - t[k - 1]) / (y[k] - y[k - 1]))
 
 
-# --- physics: rise and decay (PHYSICS.md §7.2) ---------------------------------------------------
+# --- physics: rise and decay (docs/physics.md §7.2) -----------------------------------------------
 
 def test_rise_histogram_at_5p6_kW_cm2_has_half_rise_time_224_ms():
     world, _, modulator, tagger = _bench(5.6)

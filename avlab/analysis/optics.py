@@ -1,4 +1,4 @@
-"""Pump intensity at the sample for a Gaussian focus (PHYSICS.md §6).
+"""Pump intensity at the sample for a Gaussian focus (docs/physics.md §6).
 
 Photon-avalanche thresholds are quoted as *intensities* (kW/cm²), while the lab
 measures *power* (a power meter before the objective, corrected for
@@ -13,7 +13,7 @@ not consistent about it, so this module fixes one convention and states it:
   which is a factor 2 lower: compare thresholds only after checking which one
   was used.
 
-Reference values (PHYSICS.md §6): 1064 nm / NA 1.49 -> w0 = 303 nm, 692 kW/cm²
+Reference values (docs/physics.md §6): 1064 nm / NA 1.49 -> w0 = 303 nm, 692 kW/cm²
 per mW; 1450 nm / 1.49 -> 373 kW/cm² per mW; 852 nm / 1.45 -> 1022 kW/cm² per mW.
 """
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import NIDAQMX_INSTALL_HINT, import_optional
+from ..errors import NIDAQMX_INSTALL_HINT, classify_daq_error, import_optional, sdk_part, translating
 
 
 def _import_nidaqmx() -> Any:
@@ -17,11 +17,15 @@ def _import_nidaqmx() -> Any:
 
 
 class NIDAQPhotonCounter:
-    """Counts TTL pulses on `input_terminal` with counter `counter`, gated by `gate_counter`."""
+    """Counts TTL pulses on `input_terminal` with counter `counter`, gated by `gate_counter`.
+
+    `sdk` is the nidaqmx module to use: by default the installed one (imported here), on the
+    simulated bench a simulated one (`sim_devices.sdk`).
+    """
 
     def __init__(self, counter: str = "Dev1/ctr0", *, input_terminal: str = "PFI8",
-                 gate_counter: str = "Dev1/ctr1") -> None:
-        self._nidaqmx = _import_nidaqmx()
+                 gate_counter: str = "Dev1/ctr1", sdk: Any = None) -> None:
+        self._nidaqmx = _import_nidaqmx() if sdk is None else sdk
         self.counter = counter
         self.input_terminal = input_terminal
         self.gate_counter = gate_counter
@@ -36,10 +40,12 @@ class NIDAQPhotonCounter:
         if gate_s <= 0:
             raise ValueError(f"gate time must be positive, got {gate_s} s")
         nidaqmx = self._nidaqmx
-        from nidaqmx.constants import Edge, Level, TriggerType
+        constants = sdk_part(nidaqmx, "constants")
+        Edge, Level, TriggerType = constants.Edge, constants.Level, constants.TriggerType
 
         gate_output = f"/{self.device}/{self.gate_counter.split('/')[-1].capitalize()}InternalOutput"
-        with nidaqmx.Task() as counting, nidaqmx.Task() as gate:
+        with (translating(classify_daq_error(f"NI-DAQ counter {self.counter}", "counting")),
+              nidaqmx.Task() as counting, nidaqmx.Task() as gate):
             channel = counting.ci_channels.add_ci_count_edges_chan(
                 self.counter, edge=Edge.RISING, initial_count=0)
             channel.ci_count_edges_term = f"/{self.device}/{self.input_terminal}"

@@ -1,6 +1,6 @@
 """IPG Photonics YLR continuous-wave fiber laser (1064 nm and others).
 
-Protocol (PROTOCOLS.md §1a): RS-232 57600 8N1 or raw TCP port 10001; ASCII commands ending
+Protocol (docs/protocols.md §1a): RS-232 57600 8N1 or raw TCP port 10001; ASCII commands ending
 in CR; queries echo `CMD: value`, actions echo the bare command, refusals start with `ERR`,
 unknown commands answer `BCMD`. Every command has a reply, so setting a value reads it back
 and a refusal becomes an exception instead of passing silently.
@@ -27,7 +27,7 @@ from ..messaging import CheckedMessaging
 
 
 class YLRStatus(enum.IntFlag):
-    """Bits of the `STA` status word (agreed by two independent drivers; PROTOCOLS.md §1a)."""
+    """Bits of the `STA` status word (agreed by two independent drivers; docs/protocols.md §1a)."""
 
     OVER_TEMPERATURE = 1 << 1
     EMISSION = 1 << 2
@@ -188,13 +188,13 @@ class IPGYLR(CheckedMessaging, Instrument):
 
     analog_modulation_enabled = property(
         _get_analog_modulation, _set_analog_modulation,
-        doc="The laser follows its rear modulation input (status bit 12; PROTOCOLS.md §1a). "
+        doc="The laser follows its rear modulation input (status bit 12; docs/protocols.md §1a). "
             "Setting it sends `EMOD` / `DMOD` and reads the status bit back "
             "(InstrumentResponseError if it did not follow). Disabling is refused while the "
             "laser emits (it would jump to CW at its setpoint); enabling is always allowed.")
 
     def enable_emission(self) -> None:
-        """Switch emission on, after checking the key switch and fault bits (PROTOCOLS.md §1a)."""
+        """Switch emission on, after checking the key switch and fault bits (docs/protocols.md §1a)."""
         status = self.status
         if YLRStatus.KEY_IN_REMOTE not in status:
             raise LaserInterlockError(f"{self.name}: key switch is not in REM; emission refused")

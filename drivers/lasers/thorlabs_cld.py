@@ -1,6 +1,6 @@
 """Thorlabs CLD101x and ITC4001/ITC4002 laser-diode + TEC controllers (SCPI over USBTMC).
 
-One driver for both families (PROTOCOLS.md §2a); a lab runs one instance per diode, e.g. an
+One driver for both families (docs/protocols.md §2a); a lab runs one instance per diode, e.g. an
 852 nm and a 1450 nm pump. Channel 1 is the laser diode (LD), channel 2 the TEC.
 
 Resources (Thorlabs vendor ID 0x1313; product IDs from Thorlabs' TL4000 VXIpnp header):

@@ -1,5 +1,5 @@
 """Galvo raster scanning with photon counting on one NI-DAQ card (nidaqmx, imported only when
-used; recipe and API names: PROTOCOLS.md §4).
+used; recipe and API names: docs/protocols.md §4).
 
 Two analog outputs drive the x and y galvos with a precomputed waveform, one sample per pixel.
 A counter counts the detector's TTL pulses and latches its cumulative count on every edge of
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NIDAQMX_INSTALL_HINT, import_optional
-from .base import LineResult, RasterFrame, ScannerTimeoutError
+from ..errors import NIDAQMX_INSTALL_HINT, classify_daq_error, import_optional, sdk_part
+from .base import LineResult, RasterFrame, ScannerConnectionError, ScannerTimeoutError
 from .calibration import GalvoCalibration, RasterWaveform, raster_waveform
 
 #: Sample rate of the slew-limited moves of `park` and of the move to a frame's start.
@@ -59,13 +59,16 @@ class NIDAQGalvoScanner:
     The card cannot report where its outputs stand at connection; the driver assumes 0 V
     (the NI power-up state) until its first move. Park first if a previous program may have
     left the galvos elsewhere.
+
+    `sdk` is the nidaqmx module to use: by default the installed one (imported here), on the
+    simulated bench a simulated one (`sim_devices.sdk`).
     """
 
     def __init__(self, device: str = "Dev1", *, calibration: GalvoCalibration,
                  x_channel: str = "ao0", y_channel: str = "ao1", counter: str = "ctr0",
                  photon_terminal: str = "PFI8",
-                 park_rate_Hz: float = DEFAULT_PARK_RATE_HZ) -> None:
-        self._nidaqmx = _import_nidaqmx()
+                 park_rate_Hz: float = DEFAULT_PARK_RATE_HZ, sdk: Any = None) -> None:
+        self._nidaqmx = _import_nidaqmx() if sdk is None else sdk
         if not park_rate_Hz > 0:
             raise ValueError(f"park rate must be positive, got {park_rate_Hz} Hz")
         self.device = device
@@ -132,9 +135,10 @@ class NIDAQGalvoScanner:
         ramp = self.calibration.ramp(self._volts, target, self.park_rate_Hz)
         if np.allclose(target, self._volts, rtol=0.0, atol=1e-12):
             return  # already there: nothing to generate
-        from nidaqmx.constants import AcquisitionType  # noqa: PLC0415
-        from nidaqmx.errors import DaqError  # noqa: PLC0415
-        from nidaqmx.stream_writers import AnalogMultiChannelWriter  # noqa: PLC0415
+        AcquisitionType = sdk_part(self._nidaqmx, "constants").AcquisitionType
+        DaqError = sdk_part(self._nidaqmx, "errors").DaqError
+        writers = sdk_part(self._nidaqmx, "stream_writers")
+        AnalogMultiChannelWriter = writers.AnalogMultiChannelWriter
 
         n = ramp.shape[1]
         done = False
@@ -156,10 +160,13 @@ class NIDAQGalvoScanner:
 
     def _run_frame(self, waveform: RasterWaveform) -> Iterator[LineResult]:
         self._move_to(waveform.volts[:, 0])
-        from nidaqmx.constants import AcquisitionType, CountDirection, Edge  # noqa: PLC0415
-        from nidaqmx.errors import DaqError  # noqa: PLC0415
-        from nidaqmx.stream_readers import CounterReader  # noqa: PLC0415
-        from nidaqmx.stream_writers import AnalogMultiChannelWriter  # noqa: PLC0415
+        constants = sdk_part(self._nidaqmx, "constants")
+        AcquisitionType, CountDirection, Edge = (constants.AcquisitionType,
+                                                 constants.CountDirection, constants.Edge)
+        DaqError = sdk_part(self._nidaqmx, "errors").DaqError
+        CounterReader = sdk_part(self._nidaqmx, "stream_readers").CounterReader
+        writers = sdk_part(self._nidaqmx, "stream_writers")
+        AnalogMultiChannelWriter = writers.AnalogMultiChannelWriter
 
         n, rate = waveform.n_samples, waveform.sample_rate_Hz
         per_line = waveform.samples_per_line
@@ -232,4 +239,8 @@ class NIDAQGalvoScanner:
         if code in _TIMEOUT_CODES:
             raise ScannerTimeoutError(f"{self.device}: {action}: {_TIMEOUT_CODES[code]} "
                                       f"(DAQmx {code}); is the sample clock running?") from exc
+        translated = classify_daq_error(f"NI-DAQ galvo scanner {self.device}", action,
+                                        connection_error=ScannerConnectionError)(exc)
+        if translated is not None:
+            raise translated from exc
         raise exc

@@ -1,7 +1,7 @@
 """Andor iDus / Newton spectroscopy CCDs through pylablib's Andor SDK2 wrapper, as the `Camera`
 behind a spectrograph (`spectrapro.SpectrographCamera`).
 
-pylablib (PROTOCOLS.md §6c) is imported only when a camera is opened; it loads Andor's SDK2
+pylablib (docs/protocols.md §6c) is imported only when a camera is opened; it loads Andor's SDK2
 library (`atmcd64d.dll`, shipped with Andor Solis or the Andor SDK) when the first camera is
 opened, so a missing pylablib *and* a missing SDK both end as BackendNotInstalledError.
 

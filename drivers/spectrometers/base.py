@@ -1,7 +1,7 @@
 """The small interfaces of a spectrometer: what procedures use, and what a spectrograph needs of
 its camera.
 
-A spectrum of the sample (PHYSICS.md §4: the Tm 800 nm PA line and its weak companions) comes
+A spectrum of the sample (docs/physics.md §4: the Tm 800 nm PA line and its weak companions) comes
 either from a compact fiber spectrometer with its own SDK (Ocean Insight via python-seabreeze)
 or from an imaging spectrograph (Acton SpectraPro, ASCII serial) with a separate CCD. Both sit
 behind `Spectrometer`, so a procedure asks for `acquire(exposure_s)` and gets a `Spectrum`

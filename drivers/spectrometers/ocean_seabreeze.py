@@ -1,7 +1,7 @@
 """Ocean Insight (Ocean Optics) fiber spectrometers through python-seabreeze 2.x (imported only
 when a spectrometer is opened).
 
-python-seabreeze (PROTOCOLS.md §6a) has two backends: "cseabreeze" (the vendor's C library,
+python-seabreeze (docs/protocols.md §6a) has two backends: "cseabreeze" (the vendor's C library,
 the default) and "pyseabreeze" (pure Python over pyusb). The backend is chosen with
 `seabreeze.use(backend)` and takes effect when `seabreeze.spectrometers` is first imported, so
 `open_ocean_spectrometer` calls `use` before that import and refuses to open a second backend in

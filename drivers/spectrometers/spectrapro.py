@@ -1,7 +1,7 @@
 """Princeton Instruments / Acton SpectraPro spectrograph (SP-2150i … SP-2750i), and a spectrometer
 made of it and a camera.
 
-Protocol (PROTOCOLS.md §6b): RS-232 or USB-serial at 9600 8N1; commands end in CR, parameters
+Protocol (docs/protocols.md §6b): RS-232 or USB-serial at 9600 8N1; commands end in CR, parameters
 come before the command (`800.000 goto`, `2 grating`), lowercase. A reply ends in ` ok` CR LF
 once the command has *completed* (a grating move takes up to ~20 s); an unknown command ends in
 `? ` CR LF. Out of the box the serial port echoes every command, so `no-echo` is sent at connect
@@ -41,7 +41,7 @@ from ..validators import is_finite_real, is_integer
 from .base import Camera, Spectrum, WavelengthOutOfRangeError, check_exposure_s
 
 #: Mechanical centre-wavelength range with a 1200 g/mm grating; it scales as 1200/G for other
-#: groove densities G (Acton spec sheets: "0–1400 nm mechanical range", PROTOCOLS.md: [G]).
+#: groove densities G (Acton spec sheets: "0–1400 nm mechanical range", docs/protocols.md §6b: [G]).
 MECHANICAL_LIMIT_NM_AT_1200 = 1400.0
 
 #: Angle between the incident and the diffracted central ray, by focal length (mm) of the

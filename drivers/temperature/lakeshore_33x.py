@@ -1,6 +1,6 @@
 """Lake Shore Model 335 / 336 cryogenic temperature controllers.
 
-Protocol (PROTOCOLS.md §7a; Lake Shore 335/336 manuals, chapter 6): ASCII commands written with
+Protocol (docs/protocols.md §7a; Lake Shore 335/336 manuals, chapter 6): ASCII commands written with
 `\\n`, replies ending in `\\r\\n`. Several commands may share one message separated by `;`; the
 replies of its queries come back joined by `;`. Like the official Lake Shore driver, every
 setting here is sent as `<command>;*ESR?` and the standard event status register it returns is

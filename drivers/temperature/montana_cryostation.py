@@ -1,6 +1,6 @@
 """Montana Instruments Cryostation, legacy remote protocol (the laptop GUI's TCP server).
 
-Protocol (PROTOCOLS.md §7b; Montana "Cryostation Communication Specification" as implemented
+Protocol (docs/protocols.md §7b; Montana "Cryostation Communication Specification" as implemented
 by the QMI and lantz drivers): TCP port **7773** on the Cryostation laptop, with "Enable
 External Control" switched on in its GUI. Each message is two ASCII digits giving the length of
 the body, then the body, no terminator (`03GPT`); replies are framed the same way. pymeasure's

@@ -17,8 +17,9 @@ edge, i.e. at pump switch-off.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,10 +53,15 @@ def _import_sdk() -> Any:
 
 
 class SwabianTimeTagger:
-    """A Swabian Time Tagger; `serial` picks one of several (empty: the first found)."""
+    """A Swabian Time Tagger; `serial` picks one of several (empty: the first found).
 
-    def __init__(self, serial: str = "", *, timeout_margin_s: float = 10.0) -> None:
-        self._sdk = _import_sdk()
+    `sdk` is the TimeTagger module to use: by default the installed one (imported here), on the
+    simulated bench a simulated one (`sim_devices.sdk`).
+    """
+
+    def __init__(self, serial: str = "", *, timeout_margin_s: float = 10.0,
+                 sdk: Any = None) -> None:
+        self._sdk = _import_sdk() if sdk is None else sdk
         self.serial = serial
         self.timeout_margin_s = float(timeout_margin_s)
         try:
@@ -103,9 +109,10 @@ class SwabianTimeTagger:
         binwidth_ps = as_ps(binwidth_ps, "binwidth_ps")
         n_bins = check_count(n_bins, "n_bins")
         capture_ps = self._capture_ps(duration_s)
-        measurement = self._sdk.Histogram(self._tagger, click_channel=click_channel,
-                                          start_channel=start_channel, binwidth=binwidth_ps,
-                                          n_bins=n_bins)
+        with self._sdk_errors("creating a Histogram"):
+            measurement = self._sdk.Histogram(self._tagger, click_channel=click_channel,
+                                              start_channel=start_channel,
+                                              binwidth=binwidth_ps, n_bins=n_bins)
         self._run(measurement, capture_ps)
         counts = np.asarray(measurement.getData(), dtype=np.int64).reshape(-1)
         if counts.size != n_bins:
@@ -120,8 +127,9 @@ class SwabianTimeTagger:
             raise ValueError("count_rate_trace needs at least one channel")
         binwidth_ps = as_ps(binwidth_ps, "binwidth_ps")
         n_values = check_count(n_values, "n_values")
-        measurement = self._sdk.Counter(self._tagger, channels=list(channels),
-                                        binwidth=binwidth_ps, n_values=n_values)
+        with self._sdk_errors("creating a Counter"):
+            measurement = self._sdk.Counter(self._tagger, channels=list(channels),
+                                            binwidth=binwidth_ps, n_values=n_values)
         # Stopping after exactly n_values bins keeps the circular buffer from overwriting.
         self._run(measurement, binwidth_ps * n_values)
         counts = np.asarray(measurement.getData(), dtype=np.int64).reshape(len(channels), -1)
@@ -136,10 +144,11 @@ class SwabianTimeTagger:
             end_channel = check_channel(end_channel, "end_channel")
         n_values = check_count(n_values, "n_values")
         capture_ps = self._capture_ps(duration_s)
-        measurement = self._sdk.CountBetweenMarkers(
-            self._tagger, click_channel=click_channel, begin_channel=begin_channel,
-            end_channel=self._sdk.CHANNEL_UNUSED if end_channel is None else end_channel,
-            n_values=n_values)
+        with self._sdk_errors("creating a CountBetweenMarkers"):
+            measurement = self._sdk.CountBetweenMarkers(
+                self._tagger, click_channel=click_channel, begin_channel=begin_channel,
+                end_channel=self._sdk.CHANNEL_UNUSED if end_channel is None else end_channel,
+                n_values=n_values)
         self._run(measurement, capture_ps)
         counts = np.asarray(measurement.getData(), dtype=np.int64).reshape(-1)
         widths_getter = getattr(measurement, "getBinWidths", None)
@@ -151,7 +160,20 @@ class SwabianTimeTagger:
     def _capture_ps(self, duration_s: float) -> int:
         return as_ps(seconds_to_ps(check_duration_s(duration_s)), "capture duration")
 
+    @contextlib.contextmanager
+    def _sdk_errors(self, action: str) -> Iterator[None]:
+        """The SDK reports a lost USB link (and most device errors) as RuntimeError."""
+        try:
+            yield
+        except RuntimeError as exc:
+            raise TimeTaggerConnectionError(
+                f"lost the connection to the Time Tagger ({action}): {exc}") from exc
+
     def _run(self, measurement: Any, capture_ps: int) -> None:
+        with self._sdk_errors("measuring"):
+            self._start_and_wait(measurement, capture_ps)
+
+    def _start_and_wait(self, measurement: Any, capture_ps: int) -> None:
         measurement.startFor(capture_ps)
         timeout_ms = int(math.ceil((capture_ps / 1e12 + self.timeout_margin_s) * 1e3))
         # Documented to return False on timeout; older SDKs return None and always finish.

@@ -1,6 +1,6 @@
 """Analysis of a measured photon-avalanche S-curve (emission rate vs pump intensity).
 
-Definitions follow PHYSICS.md §3:
+Definitions follow docs/physics.md §3:
 
 * **Local slope** ``S(I) = d ln I_em / d ln I_pump``.
 * **Threshold**, convention 1 (default): the intensity where S peaks.
@@ -48,12 +48,35 @@ branch-resolved analysis anyway.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize_scalar
+
+def _golden_minimum(f: Callable[[float], float], a: float, b: float, *,
+                    xatol: float) -> float:
+    """Minimum of `f` on [a, b] by golden-section search.
+
+    The bracket comes from a grid scan, so `f` is unimodal in it, and this is all that is
+    needed; scipy.optimize would do the same but costs a third of a second to import, which
+    every `avlab run scurve` paid at start-up before anything else of scipy was needed.
+    """
+    inv_phi = (math.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - inv_phi * (b - a), a + inv_phi * (b - a)
+    fc, fd = f(c), f(d)
+    while b - a > xatol:
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - inv_phi * (b - a)
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + inv_phi * (b - a)
+            fd = f(d)
+    return 0.5 * (a + b)
+
 
 __all__ = [
     "SCurveAnalysis",
@@ -570,8 +593,7 @@ def _fit_asymptote(
         chi = np.array([profile(k)[1] for k in grid])
         j = int(np.argmin(chi))
         a, b = grid[max(j - 1, 0)], grid[min(j + 1, grid.size - 1)]
-        res = minimize_scalar(lambda k: profile(k)[1], bounds=(a, b), method="bounded", options={"xatol": 1e-7})
-        k = float(res.x)
+        k = _golden_minimum(lambda k: profile(k)[1], a, b, xatol=1e-7)
         h = 1e-3
         curvature = (profile(k + h)[1] - 2.0 * profile(k)[1] + profile(k - h)[1]) / h**2
         at_bound = min(k - lo_b, hi_b - k) < 1e-3
@@ -618,7 +640,7 @@ def analyse_scurve(
        fit). With ``low_power_model="critical"`` (default) the model is
        ``rate = A·I^k / (1 − I/I_th)`` on I <= 0.8·I_th. Why: below threshold the
        feedback loop amplifies the reservoir population as 1/(1 − I/I_th)
-       (linear-stability / mean-field picture, PHYSICS.md §1), so the local
+       (linear-stability / mean-field picture, docs/physics.md §1), so the local
        slope is already k + (I/I_th)/(1 − I/I_th) — 2.18 at 0.15·I_th and 3.5
        at 0.6·I_th for Tm — and a plain power law through sub-threshold points
        overestimates k (3.1 instead of 2.0 on the Tm test data) and misplaces

@@ -17,10 +17,10 @@ Model of the measurement
 * ``signal_scale`` — detected counts per emitted photon × ions in the particle (counts/s per
   photon/s per ion); always free (log). ``signal_scale / ions`` is the collection efficiency.
 * ``intensity_scale`` — optional: true intensity / reported intensity. Reported intensities can
-  be off by a constant factor (waist calibration, peak-vs-mean, PHYSICS.md §6 factor 2).
+  be off by a constant factor (waist calibration, peak-vs-mean, docs/physics.md §6 factor 2).
 * ``background_cps`` — optional constant offset (e.g. an error of the subtracted dark rate).
 
-Rise times t½(I) (PHYSICS.md §3; measured as (I, t½, σ) triples) join the fit through
+Rise times t½(I) (docs/physics.md §3; measured as (I, t½, σ) triples) join the fit through
 ``sim_devices.physics.rise_half_time_s``. The steady state is unchanged if every rate constant
 (decays, transfers) and the intensity scale are multiplied by one factor; t½ is not (it scales
 inversely). So rise times measure the absolute time scale that an S-curve with a free intensity
@@ -39,7 +39,7 @@ per point the resulting bias is < 0.1 %.)
 Why the Jacobian is (mostly) analytic
 -------------------------------------
 One residual evaluation is one continuation over the sorted distinct intensities (≈ 10 ms for
-~100 points, PHYSICS.md §8 and docs/physics.md "Numerics"). The derivative of every steady state
+~100 points, docs/physics.md §8 and "Numerics"). The derivative of every steady state
 with respect to a parameter θ follows from implicit differentiation, J·dz/dθ = −∂f/∂θ, where
 ∂f/∂θ is obtained by differencing the *compiled coefficients* (c, M, H) of the rate equations
 (cheap: no solve) — so a Jacobian costs one continuation plus a few small linear solves instead
@@ -962,7 +962,7 @@ def fit_scurve(
         free: parameters to fit — FitParameter objects or plain names (``"beta"``); see the
             module docstring. ``signal_scale`` is added if absent (it is always unknown).
         temperature_K: sample temperature (default: the preset's reference temperature).
-        rise_times: optional measured t½ (PHYSICS.md §3): (intensities kW/cm², t½ s, 1σ s) as
+        rise_times: optional measured t½ (docs/physics.md §3): (intensities kW/cm², t½ s, 1σ s) as
             three arrays or N triples, on the same reported-intensity scale as the S-curve.
         line: emission line the detector sees (default: the preset's main line).
         max_evaluations: cap on residual evaluations of the optimiser.

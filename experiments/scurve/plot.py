@@ -55,7 +55,9 @@ def plot_scurve(data: Any, report: Any, png_path: str | Path) -> Path:
                 rotation=90, va="bottom", ha="right", fontsize=8, color="0.35")
         title += f"\nS_max = {up.s_max:.1f} ± {up.s_max_sigma:.1f} at " \
                  f"I_th = {up.threshold_s_peak_kW_cm2:.2f} kW/cm²"
-    ax.set_title(title, fontsize=10)
+    # An explicit y skips matplotlib's search for a title position clear of the tick labels,
+    # which measures every label and took half of the PNG's rendering time.
+    ax.set_title(title, fontsize=10, y=1.0, pad=6)
     ax.legend(fontsize=8)
     ax_s.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax_s.xaxis.set_major_formatter(ScalarFormatter())

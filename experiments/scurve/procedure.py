@@ -80,6 +80,8 @@ class SCurve(Procedure):
     title = "S-curve: emission versus pump intensity"
 
     pump_role = Text("", doc="laser role to sweep; empty: the bench's only laser")
+    meter_role = Text("", doc="power-meter role; empty: the bench's only power meter")
+    detector_role = Text("", doc="counter role; empty: the bench's only counter")
     power_min_W = Float(0.08, minimum=0.0, unit="W", doc="lowest laser output setpoint")
     power_max_W = Float(2.0, minimum=0.0, unit="W", doc="highest laser output setpoint")
     use_attenuator = Bool(True, doc="when the bench has a pump attenuator, sweep its "
@@ -141,11 +143,14 @@ class SCurve(Procedure):
     def check(self, bench: Bench) -> None:
         try:
             laser = bench.laser(self.pump_role or None)
-            bench.power_meter()
-            bench.detector()
+            bench.power_meter(self.meter_role or None)
+            bench.detector(self.detector_role or None)
         except KeyError as exc:
-            hint = ("; choose the pump with --set pump_role=<role>"
-                    if "laser role" in exc.args[0] else "")
+            kind = next((k for k in ("laser", "power_meter", "counter")
+                         if f"{k} role" in exc.args[0]), "")
+            option = {"laser": "pump_role", "power_meter": "meter_role",
+                      "counter": "detector_role"}.get(kind)
+            hint = f"; choose it with --set {option}=<role>" if option else ""
             raise ParameterError(f"scurve needs a laser, a power meter and a detector: "
                                  f"{exc.args[0]}{hint}") from None
         if not 0.0 < self.power_min_W < self.power_max_W:
@@ -197,7 +202,8 @@ class SCurve(Procedure):
     def run(self, ctx: RunContext) -> None:
         bench = ctx.bench
         laser = bench.laser(self.pump_role or None)
-        meter, detector = bench.power_meter(), bench.detector()
+        meter = bench.power_meter(self.meter_role or None)
+        detector = bench.detector(self.detector_role or None)
         optics = bench.config.optics
         waist_um = optics.waist_um(laser.wavelength_nm)
         transmission = optics.transmission_to_sample

@@ -1,19 +1,20 @@
 """Simulated galvo scanner with synchronised photon counting (twin of `drivers.scanning`).
 
-The real scanner is an SDK-level device (NI-DAQ AO + counter, PROTOCOLS.md §4), so the twin
+The real scanner is an SDK-level device (NI-DAQ AO + counter, docs/protocols.md §4), so the twin
 implements the small scanning interface directly, like the simulated photon counter. It reuses
 that interface's pure-numpy parts — `RasterFrame`/`LineResult`, the calibration and the
 raster waveform builder from `drivers.scanning` — so the simulated bench checks every frame
 against the same voltage and slew limits and walks the same samples as the card would; it
 imports no hardware backend.
 
-Each sample of the waveform is one dwell: the twin points the world's beam at the sample's
-position (volts → µm through the calibration), lets the dwell pass on the bench clock and
-counts Poisson photons from the sample plus dark counts, saturated by a non-paralyzable dead
-time (m = r / (1 + r·τ)), as the simulated counter does. Flyback samples are counted and
-dropped, as on the card. Emission is the steady state at each pixel's local intensity;
-`pixel_counts` is the one place a finite-dwell model (populations carried from pixel to pixel,
-PHYSICS.md §6) will replace it.
+Each sample of the waveform is one dwell with the spot at the sample's position (volts → µm
+through the calibration); the twin counts Poisson photons from the sample plus dark counts,
+saturated by a non-paralyzable dead time (m = r / (1 + r·τ)), as the simulated counter does,
+and lets the line's dwells pass on the bench clock. Flyback samples are counted and dropped,
+as on the card. The counts of a whole line come from `sim_devices.scan_engine.ScanEngine`
+(docs/physics.md, "Confocal scan engine"): steady-state emission per sample, or with
+`finite_dwell` every particle's populations carried from pixel to pixel, so a spot near
+threshold streaks along the scan.
 """
 
 from __future__ import annotations
@@ -22,16 +23,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from drivers.scanning.base import (
-    LineResult,
-    RasterFrame,
-    ScannerConnectionError,
-    ScannerTimeoutError,
-)
-from drivers.scanning.calibration import GalvoCalibration, RasterWaveform, raster_waveform
+from drivers.scanning.base import ScannerConnectionError, ScannerTimeoutError
+from instrument_data.galvo import GalvoCalibration, RasterWaveform, raster_waveform
+from instrument_data.scanning import LineResult, RasterFrame
 
+from ..scan_engine import ScanEngine
 from ..world import SimWorld
-from .photon_counter import counted_rate_cps
 from .sdk_faults import SdkFaults
 
 #: Faults of the scanning chain (SDK-level: they surface as the scanner's exceptions).
@@ -71,10 +68,13 @@ class SimGalvoScanner(SdkFaults):
         self.dead_time_s = dead_time_s
         self.park_rate_Hz = park_rate_Hz
         #: Integrate the rate equations through each pixel's dwell, carrying populations from
-        #: pixel to pixel (PHYSICS.md 6: near threshold t_half ~0.2 s >> typical dwell, so an
+        #: pixel to pixel (docs/physics.md: near threshold t_half ~0.2 s >> typical dwell, so an
         #: image streaks along the scan); False: steady-state emission per pixel.
         self.finite_dwell = finite_dwell
-        self._particles: list = []
+        self.engine = ScanEngine(world, dark_count_rate_cps=dark_count_rate_cps,
+                                 dead_time_s=dead_time_s, finite_dwell=finite_dwell)
+        #: The clocked path the simulated card is walking (see start_frame/count_samples).
+        self._path_samples = self._path_next = 0
         self.name = name
         #: Samples dwelt on (pixels and flyback) and lines delivered, for tests and diagnostics.
         self.samples_counted = 0
@@ -116,37 +116,12 @@ class SimGalvoScanner(SdkFaults):
     def close(self) -> None:
         """Nothing to release in the simulation."""
 
-    # --- the seam for finite-dwell physics -----------------------------------------------------
-    def _start_particles(self) -> None:
-        """At the start of a frame each particle is in steady state at the spot's current
-        position (the beam was parked there long enough); from then on its populations are
-        integrated through every pixel."""
-        from sim_devices.physics import ParticleDynamics
-
-        preset, temperature = self.world.sample.preset, self.world.temperature_K
-        self._particles = []
-        for intensity in self.world.particle_intensities_kW_cm2():
-            dynamics = ParticleDynamics(preset, temperature_K=temperature)
-            dynamics.set_steady_state(float(intensity))
-            self._particles.append(dynamics)
-
-    def _signal_rate_cps(self, dwell_s: float) -> float:
-        """Detected signal photons/s over the next dwell, with the beam where it is now."""
-        if not self.finite_dwell or not self._particles:
-            return self.world.detected_photon_rate_cps()
-        ions = self.world.preset.ions_per_particle
-        photons = sum(dynamics.advance(dwell_s, float(intensity)) for dynamics, intensity
-                      in zip(self._particles, self.world.particle_intensities_kW_cm2()))
-        return photons * ions * self.world.detection.collection_efficiency / dwell_s
-
+    # --- photon counts ------------------------------------------------------------------------
     def pixel_counts(self, dwell_s: float) -> int:
         """Photons counted during `dwell_s` of bench time with the beam where it is now:
-        Poisson statistics, dark counts, non-paralyzable dead time, and (with finite_dwell)
-        the emission integrated from the rate equations over the dwell."""
-        measured_rate = counted_rate_cps(self._signal_rate_cps(dwell_s),
-                                         self.dark_count_rate_cps, self.dead_time_s,
-                                         flood="flood" in self.active_faults)
-        counts = int(self.world.rng.poisson(measured_rate * dwell_s))
+        Poisson statistics, dark counts, non-paralyzable dead time, and (with finite_dwell,
+        after a frame) the particles' populations carried on from the frame."""
+        counts = self.engine.park_counts(dwell_s, flood="flood" in self.active_faults)
         self.world.clock.sleep(dwell_s)
         return counts
 
@@ -168,19 +143,61 @@ class SimGalvoScanner(SdkFaults):
 
     def _run_frame(self, waveform: RasterWaveform) -> Iterator[LineResult]:
         self._move_to(waveform.volts[:, 0])
-        if self.finite_dwell:
-            self._start_particles()
         dwell_s = waveform.frame.dwell_s
+        self.engine.start_frame(self.calibration.to_um(waveform.volts), dwell_s,
+                                self.world.clock.now(),
+                                samples_per_line=waveform.samples_per_line)
         for line in range(waveform.lines):
             self._check_faults(waveform.frame.line_duration_s)
-            samples = range(*waveform.line_samples(line).indices(waveform.n_samples))
-            counts = np.empty(len(samples), dtype=np.int64)
+            samples = waveform.line_samples(line)
             with self.world.lock:
-                for k, index in enumerate(samples):
-                    self._point(waveform.volts[:, index])
-                    counts[k] = self.pixel_counts(dwell_s)
-            self.samples_counted += len(samples)
+                counts = self.engine.counts(samples.start, samples.stop,
+                                            flood="flood" in self.active_faults)
+                self.world.clock.sleep(waveform.samples_per_line * dwell_s)
+                self._point(waveform.volts[:, samples.stop - 1])
+            self.samples_counted += waveform.samples_per_line
             self.lines_scanned += 1
             if line == waveform.lines - 1:
                 self._point(waveform.volts[:, -1])  # the closing edge moves the spot once more
             yield waveform.line_result(line, counts, dwell_s)
+
+    # --- the simulated NI-DAQ card's view (`sim_devices.sdk`) ----------------------------------
+    # The card drives the galvos with whatever samples its AO task generates and counts the
+    # photons of each sample-clock period; these are the twin's physics for it, without the
+    # twin's own frame logic and faults (the card raises the SDK's errors itself).
+
+    @property
+    def volts(self) -> np.ndarray:
+        """The galvo commands (x, y) in V the spot follows now."""
+        return self._volts.copy()
+
+    def start_frame(self, volts: np.ndarray, dwell_s: float) -> None:
+        """A clocked AO/counter acquisition starts with the whole AO buffer `volts` (2, n):
+        the engine computes the path once, carrying finite-dwell populations through it, and
+        `count_samples` then walks it chunk by chunk as the card generates."""
+        volts = np.asarray(volts, dtype=float)
+        self.engine.start_frame(self.calibration.to_um(volts), dwell_s, self.world.clock.now())
+        self._path_samples, self._path_next = volts.shape[1], 0
+
+    def glide_to(self, volts: np.ndarray, duration_s: float) -> None:
+        """An uncounted generation of `duration_s` that ends at `volts` (a park move)."""
+        with self.world.lock:
+            self.world.clock.sleep(duration_s)
+            self._point(np.asarray(volts, dtype=float))
+        self.moves += 1
+
+    def count_samples(self, volts: np.ndarray, dwell_s: float) -> np.ndarray:
+        """Photons (int64) counted in each sample-clock period while the galvos follow the
+        columns of `volts` (shape (2, n)), one `dwell_s` each; the spot ends at the last.
+        The samples continue the path given to `start_frame` (a fresh path otherwise)."""
+        volts = np.asarray(volts, dtype=float)
+        n = volts.shape[1]
+        if self._path_next + n > self._path_samples:  # not part of a started path
+            self.start_frame(volts, dwell_s)
+        start, self._path_next = self._path_next, self._path_next + n
+        with self.world.lock:
+            counts = self.engine.counts(start, start + n, flood="flood" in self.active_faults)
+            self.world.clock.sleep(n * dwell_s)
+            self._point(volts[:, -1])
+        self.samples_counted += n
+        return np.asarray(counts, dtype=np.int64)

@@ -1,4 +1,4 @@
-"""Simulated IPG Photonics YLR CW fiber laser (PROTOCOLS.md §1a).
+"""Simulated IPG Photonics YLR CW fiber laser (docs/protocols.md §1a).
 
 ASCII commands terminated by CR, case-insensitive, optional space before the parameter.
 Queries echo as `CMD: value`; actions echo the bare command; refused commands answer
@@ -17,7 +17,7 @@ import re
 from ..clock import Clock
 from .base import SimulatedMessageInstrument
 
-# Status bits (index) agreed by two independent drivers (PROTOCOLS.md §1a).
+# Status bits (index) agreed by two independent drivers (docs/protocols.md §1a).
 BIT_OVERTEMP = 1
 BIT_EMISSION = 2
 BIT_BACK_REFLECTION = 3

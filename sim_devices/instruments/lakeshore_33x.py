@@ -1,4 +1,4 @@
-"""Simulated Lake Shore 335 / 336 cryogenic temperature controller (PROTOCOLS.md §7a).
+"""Simulated Lake Shore 335 / 336 cryogenic temperature controller (docs/protocols.md §7a).
 
 ASCII commands, `\\n` in and `\\r\\n` out on the real link (USB 57600 7O1; TCP 7777 on the
 336). Several commands may share one message separated by `;` (a leading `:` on each is
@@ -6,7 +6,10 @@ ignored, as the official driver sends `;:`); the replies of the queries among th
 joined by `;` in one message. That is how the official driver checks every command:
 `SETP 1,77;*ESR?` → `0`, `KRDG? A;*ESR?` → `+077.350;0`.
 
-Errors set bits of the standard event status register, read (and cleared) with `*ESR?`:
+The IEEE 488.2 common commands are the shared ones (`Ieee488Status`: `*ESR?`, `*ESE`, `*SRE`,
+`*STB?`, `*CLS`, `*OPC`, `*OPC?`, `*TST?`, `*WAI`); the 335/336 have no SCPI error queue, so their
+status byte carries ESB and MSS only (no EAV). Errors set bits of the standard event status
+register, read (and cleared) with `*ESR?`:
 bit 5 (32) command error for an unknown command, bit 4 (16) execution error for a parameter
 that is missing or out of range, bit 2 (4) query error for a query of an input or output the
 model does not have. A refused command changes nothing and a refused query answers nothing.
@@ -37,12 +40,7 @@ from ..thermal import (
     ThermalStage,
 )
 from .base import SimulatedMessageInstrument
-
-# Standard event status register bits (the official driver's StandardEventRegister).
-ESR_OPERATION_COMPLETE = 1
-ESR_QUERY_ERROR = 4
-ESR_EXECUTION_ERROR = 16
-ESR_COMMAND_ERROR = 32
+from .scpi import ESR_COMMAND_ERROR, ESR_EXECUTION_ERROR, ESR_QUERY_ERROR, Ieee488Status
 
 # Input reading status bits (RDGST?).
 RDG_INVALID = 1
@@ -93,7 +91,7 @@ class _NoSuchChannel(Exception):
     """The model has no such input or output."""
 
 
-class SimLakeShore336(SimulatedMessageInstrument):
+class SimLakeShore336(Ieee488Status, SimulatedMessageInstrument):
     """A virtual Lake Shore 336 (or 335 with `model=335`) on a simulated cryostat."""
 
     write_termination = "\n"
@@ -133,7 +131,7 @@ class SimLakeShore336(SimulatedMessageInstrument):
             name: {"A": PLATFORM, "B": SAMPLE}.get(name) for name in self.inputs}
         self.sensor_faults: dict[str, str | None] = dict.fromkeys(self.inputs)
         self.temperature_limits_K: dict[str, float] = dict.fromkeys(self.inputs, 0.0)
-        self.esr = 0
+        self._init_status()
         self.loops: dict[int, HeaterLoop] = {}
         self.control_inputs: dict[int, int] = {}
         self.powerup_enable: dict[int, int] = {}
@@ -256,6 +254,9 @@ class SimLakeShore336(SimulatedMessageInstrument):
             return None
         header = match.group(1).upper()
         args = [a.strip() for a in match.group(2).split(",")] if match.group(2).strip() else []
+        common = self._common_command(header.rstrip("?"), header.endswith("?"))
+        if common is not None:
+            return common(args)
         handler = _HANDLERS.get(header)
         if handler is None:
             self.esr |= ESR_COMMAND_ERROR
@@ -307,14 +308,6 @@ class SimLakeShore336(SimulatedMessageInstrument):
     def _idn(self, args: list[str]) -> str:
         return f"LSCI,MODEL{self.model},{self.serial},{self.firmware}"
 
-    def _esr_query(self, args: list[str]) -> str:
-        value, self.esr = self.esr, 0
-        return str(value)
-
-    def _cls(self, args: list[str]) -> None:
-        self.esr = 0
-        return None
-
     def _rst(self, args: list[str]) -> None:
         for number, loop in self.loops.items():
             loop.switch_off()
@@ -323,9 +316,6 @@ class SimLakeShore336(SimulatedMessageInstrument):
             loop.manual_percent = 0.0
             loop.set_setpoint(0.0, None)
         return None
-
-    def _opc_query(self, args: list[str]) -> str:
-        return "1"
 
     def _krdg(self, args: list[str]) -> str:
         name = self._input(args, allow_all=True)
@@ -477,10 +467,7 @@ class SimLakeShore336(SimulatedMessageInstrument):
 
 _HANDLERS = {
     "*IDN?": SimLakeShore336._idn,
-    "*ESR?": SimLakeShore336._esr_query,
-    "*CLS": SimLakeShore336._cls,
     "*RST": SimLakeShore336._rst,
-    "*OPC?": SimLakeShore336._opc_query,
     "KRDG?": SimLakeShore336._krdg,
     "CRDG?": SimLakeShore336._crdg,
     "SRDG?": SimLakeShore336._srdg,

@@ -1,4 +1,4 @@
-"""Simulated Montana Instruments Cryostation, legacy remote protocol (PROTOCOLS.md §7b).
+"""Simulated Montana Instruments Cryostation, legacy remote protocol (docs/protocols.md §7b).
 
 The real link is TCP port 7773 to the Cryostation laptop ("Enable External Control" on). A
 message is two ASCII digits giving the length of the body, then the body, with no terminator;

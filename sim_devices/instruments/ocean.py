@@ -1,7 +1,7 @@
 """Simulated Ocean Insight spectrometer at the python-seabreeze level (SDK-level twin).
 
 Real Ocean spectrometers are reached through python-seabreeze, not a text protocol, so the twin
-has the methods and properties of `seabreeze.spectrometers.Spectrometer` (PROTOCOLS.md §6a):
+has the methods and properties of `seabreeze.spectrometers.Spectrometer` (docs/protocols.md §6a):
 `wavelengths()`, `intensities(correct_dark_counts, correct_nonlinearity)`, `spectrum()`,
 `integration_time_micros(us)`, `integration_time_micros_limits`, `trigger_mode(mode)`,
 `max_intensity`, `serial_number`, `model`, `pixels`, `open()`, `close()`. The drivers'

@@ -75,14 +75,21 @@ class SimPhotonCounter(SdkFaults):
             self.world.clock,
             ConnectionResetError(f"{self.name}: device not present (simulated fault)"),
             TimeoutError(f"{self.name}: gate did not complete (simulated fault)"), hang_s=gate_s)
+        # A counter register wraps; report saturation at its width rather than wrapping silently.
+        return min(self.photons_in_gate(gate_s), self.max_counts_per_gate)
+
+    def photons_in_gate(self, gate_s: float) -> int:
+        """The physics of one gate, without checks or faults: detector clicks during `gate_s`
+        seconds of bench time from now (Poisson, dark counts, dead time, the flood fault's
+        light). Shared by `count` and the simulated NI-DAQ card (`sim_devices.sdk`), whose
+        counter register does its own wrapping."""
         measured_rate = counted_rate_cps(self.world.detected_photon_rate_cps(),
                                          self.dark_count_rate_cps, self.dead_time_s,
                                          flood="flood" in self.active_faults)
         counts = int(self.world.rng.poisson(measured_rate * gate_s))
         self.world.clock.sleep(gate_s)
         self.gates_counted += 1
-        # A counter register wraps; report saturation at its width rather than wrapping silently.
-        return min(counts, self.max_counts_per_gate)
+        return counts
 
     def close(self) -> None:
         """Nothing to release in the simulation."""

@@ -1,7 +1,7 @@
 """Simulated Acton SpectraPro spectrograph (message twin) and the camera at its exit port
 (SDK-level twin), looking at the simulated sample together.
 
-SpectraPro protocol (PROTOCOLS.md §6b; odemis' SPSimulator was read as a model): 9600 8N1,
+SpectraPro protocol (docs/protocols.md §6b; odemis' SPSimulator was read as a model): 9600 8N1,
 commands end in CR, parameters precede the command (`800.000 goto`, `2 grating`). Every reply
 ends in ` ok` CR LF once the command is done; an unknown command answers the command followed by
 `? ` (CR LF). After power-up the port echoes each command in front of its reply, until

@@ -6,7 +6,7 @@ Light path, per exposure:
 1. **Emission.** Every particle in the focus emits the steady-state line spectrum of the
    sample's preset at its local pump intensity and the sample temperature
    (`sim_devices.physics.spectra.line_spectrum`: Gaussian lines, intensity = share × radiative
-   rate × population, FWHM narrowing from ~15 nm at 295 K to a few nm below ~50 K; PHYSICS.md §4),
+   rate × population, FWHM narrowing from ~15 nm at 295 K to a few nm below ~50 K; docs/physics.md §4),
    × ions per particle.
 2. **Collection.** × the world's `detection.collection_efficiency` × the spectrometer's
    `throughput` (fiber coupling, slit, grating efficiency, mirrors).
@@ -21,7 +21,7 @@ Light path, per exposure:
    so a saturated pixel reads `max_counts`.
 
 The exposure lets `exposure_s` pass on the world's clock. Emission is the steady state at the
-start of the exposure (the sample settles within ~0.3 s, PHYSICS.md §7; exposures are longer).
+start of the exposure (the sample settles within ~0.3 s, docs/physics.md §7; exposures are longer).
 Not modelled: pump light leaking through the filters, second-order diffraction, etalon fringes.
 """
 

@@ -1,4 +1,4 @@
-"""Simulated Thorlabs CLD101x / ITC400x laser-diode + TEC controller (PROTOCOLS.md §2a).
+"""Simulated Thorlabs CLD101x / ITC400x laser-diode + TEC controller (docs/protocols.md §2a).
 
 SCPI over USBTMC. Channel 1 is the laser diode (LD), channel 2 the TEC. The twin is also a beam
 source of the simulated world: `wavelength_nm` and `output_power_W()`.
@@ -17,7 +17,8 @@ Model, all computed lazily from the clock (no threads):
 - A current setpoint above the limit, or a limit above the controller maximum, is refused
   with -222 "Data out of range" and leaves the value unchanged.
 - Error queue: `+0,"No error"` when empty, FIFO, 10 entries, then -350 "Error queue
-  overflow", as the Series 4000 SCPI manual describes.
+  overflow", as the Series 4000 SCPI manual describes; the IEEE 488.2 status registers and
+  common commands (`*STB?`, `*ESE`, `*SRE`, `*ESR?`, `*OPC`, `*TST?`, `*WAI`) come with it.
 
 Fault hooks for tests: `open_interlock()` / `close_interlock()`, `trip_over_temperature()`,
 `set_key(on)`, and `clear_faults()` (interlock closed, key on, temperature normal; the LD stays
@@ -290,9 +291,7 @@ class SimThorlabsCLD(ScpiErrorQueue, SimulatedMessageInstrument):
             return None
         common = self._common_command(key, query)
         if common is not None:
-            return common()
-        if key == "*TST" and query:
-            return "0"
+            return common(args)
         if key in _MEASUREMENTS and query:
             return self._measure(_MEASUREMENTS[key])
         handler = _HANDLERS.get(key)

@@ -1,11 +1,12 @@
-"""Simulated Thorlabs PM100D / PM100USB optical power meter with a photodiode sensor (PROTOCOLS.md §3a).
+"""Simulated Thorlabs PM100D / PM100USB optical power meter with a photodiode sensor (docs/protocols.md §3a).
 
 SCPI over USBTMC. The meter measures a photocurrent and divides it by the sensor
 responsivity at the *configured* wavelength — so a wrongly set wavelength gives a wrong
 reading, as on the real meter. Noise falls with averaging; each reading takes
 `averages × 1 ms` of bench time; readings above the range answer 9.9E37 (over-range).
-Error queue, `*CLS`, `*OPC?` and `SYST:ERR?` as on the CLD twin (`ScpiErrorQueue`: 10 entries,
-then -350 "Error queue overflow").
+Error queue, `SYST:ERR?` and the IEEE 488.2 common commands (`*STB?`, `*ESE`, `*SRE`, `*ESR?`,
+`*CLS`, `*OPC`, `*TST?`, `*WAI`) as on the CLD twin (`ScpiErrorQueue`: 10 entries, then -350
+"Error queue overflow"; the status byte follows the queue and the event register).
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ _SI_RESPONSIVITY = (
     (400.0, 0.12), (500.0, 0.27), (600.0, 0.37), (700.0, 0.45), (800.0, 0.52),
     (900.0, 0.58), (960.0, 0.60), (1000.0, 0.53), (1064.0, 0.25), (1100.0, 0.12),
 )
+
+# Approximate responsivity of an InGaAs photodiode sensor (S122C-class, 800-1700 nm), A/W.
+_INGAAS_RESPONSIVITY = (
+    (800.0, 0.20), (900.0, 0.45), (1000.0, 0.62), (1100.0, 0.72), (1200.0, 0.80),
+    (1300.0, 0.86), (1400.0, 0.92), (1450.0, 0.95), (1550.0, 1.00), (1650.0, 0.90),
+    (1700.0, 0.60),
+)
+#: Responsivity table of each simulated sensor head.
+SENSOR_RESPONSIVITY = {"S120C": _SI_RESPONSIVITY, "S122C": _INGAAS_RESPONSIVITY}
 
 _VOCAB = ScpiVocabulary(
     [
@@ -62,6 +72,9 @@ class SimThorlabsPM100(ScpiErrorQueue, SimulatedMessageInstrument):
         dark_offset_W: float = 0.8e-9,
     ) -> None:
         super().__init__()
+        if sensor not in SENSOR_RESPONSIVITY:
+            raise ValueError(f"unknown sensor {sensor!r}; simulated: "
+                             f"{', '.join(SENSOR_RESPONSIVITY)}")
         self.world = world
         self.model, self.serial, self.firmware = model, serial, firmware
         self.sensor, self.sensor_serial = sensor, sensor_serial
@@ -82,9 +95,9 @@ class SimThorlabsPM100(ScpiErrorQueue, SimulatedMessageInstrument):
         self._fetched: float | None = None
 
     # --- measurement model -----------------------------------------------------------------
-    @staticmethod
-    def responsivity_A_W(wavelength_nm: float) -> float:
-        lam, resp = zip(*_SI_RESPONSIVITY)
+    def responsivity_A_W(self, wavelength_nm: float) -> float:
+        """Responsivity of this meter's sensor head in A/W at `wavelength_nm`."""
+        lam, resp = zip(*SENSOR_RESPONSIVITY[self.sensor])
         return float(np.interp(wavelength_nm, lam, resp, left=1e-3, right=1e-3))
 
     def _measure_W(self) -> float:
@@ -122,7 +135,7 @@ class SimThorlabsPM100(ScpiErrorQueue, SimulatedMessageInstrument):
             return None
         common = self._common_command(key, query)
         if common is not None:
-            return common()
+            return common(args)
         if key == "SYST:SENS:IDN" and query:
             if "sensor_unplugged" in self.active_faults:
                 return "no sensor"

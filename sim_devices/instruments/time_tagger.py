@@ -50,8 +50,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivers.modulation import PumpWaveform, check_waveform
-from drivers.timetagging.base import (
+from instrument_data.modulation import PumpWaveform, check_waveform
+from instrument_data.timetagging import (
     CountTrace,
     GatedCounts,
     TimeHistogram,
@@ -134,17 +134,25 @@ class SimPumpModulator(SdkFaults):
         waveform = PumpWaveform(float(period_s), float(duty_cycle))
         check_waveform(waveform, min_period_s=self.min_period_s, max_period_s=self.max_period_s)
         self._check_daq()
-        self._waveform = waveform
-        self.started_at_s = self.world.clock.now()
-        return self._waveform
+        self.generate(waveform)
+        return waveform
 
     def stop(self) -> None:
         self._check_daq()
-        self._waveform = None
-        self.started_at_s = None
+        self.halt()
 
     def close(self) -> None:
         """Stop the output (even when the link is faulted: the card idles low when released)."""
+        self.halt()
+
+    # --- the output itself (shared with the simulated NI-DAQ card, `sim_devices.sdk`) ------------
+    def generate(self, waveform: PumpWaveform) -> None:
+        """The counter output starts the square wave now (no limit or fault checks)."""
+        self._waveform = waveform
+        self.started_at_s = self.world.clock.now()
+
+    def halt(self) -> None:
+        """The counter output stops and idles low."""
         self._waveform = None
         self.started_at_s = None
 
@@ -339,6 +347,12 @@ class SimTimeTagger(SdkFaults):
         n_bins = check_count(n_bins, "n_bins")
         duration_s = check_duration_s(duration_s)
         self._check_tagger(duration_s)
+        return self.run_histogram(start_channel, click_channel, binwidth_ps, n_bins, duration_s)
+
+    def run_histogram(self, start_channel: int, click_channel: int, binwidth_ps: int,
+                      n_bins: int, duration_s: float) -> TimeHistogram:
+        """The physics of `histogram` for checked arguments, without the fault check (shared
+        with the simulated TimeTagger SDK, `sim_devices.sdk`)."""
         self._catch_up()
         binwidth_s = binwidth_ps / 1e12
         waveform = self._waveform
@@ -377,9 +391,15 @@ class SimTimeTagger(SdkFaults):
             raise ValueError("count_rate_trace needs at least one channel")
         binwidth_ps = as_ps(binwidth_ps, "binwidth_ps")
         n_values = check_count(n_values, "n_values")
+        self._check_tagger(binwidth_ps / 1e12 * n_values)
+        return self.run_count_trace(channels, binwidth_ps, n_values)
+
+    def run_count_trace(self, channels: tuple[int, ...], binwidth_ps: int,
+                        n_values: int) -> CountTrace:
+        """The physics of `count_rate_trace` for checked arguments, without the fault check
+        (shared with the simulated TimeTagger SDK, `sim_devices.sdk`)."""
         binwidth_s = binwidth_ps / 1e12
         duration_s = binwidth_s * n_values
-        self._check_tagger(duration_s)
         self._catch_up()
         edges_s = np.arange(n_values + 1) * binwidth_s
         waveform = self._waveform
@@ -420,6 +440,14 @@ class SimTimeTagger(SdkFaults):
         n_values = check_count(n_values, "n_values")
         duration_s = check_duration_s(duration_s)
         self._check_tagger(duration_s)
+        return self.run_counts_between_markers(click_channel, begin_channel, end_channel,
+                                               n_values, duration_s)
+
+    def run_counts_between_markers(self, click_channel: int, begin_channel: int,
+                                   end_channel: int | None, n_values: int,
+                                   duration_s: float) -> GatedCounts:
+        """The physics of `counts_between_markers` for checked arguments, without the fault
+        check (shared with the simulated TimeTagger SDK, `sim_devices.sdk`)."""
         self._catch_up()
         waveform = self._waveform
         counts = np.zeros(n_values, dtype=np.int64)

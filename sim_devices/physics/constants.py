@@ -9,9 +9,9 @@ LIGHT_SPEED_M_S = 2.99792458e8
 #: Boltzmann constant in wavenumbers per kelvin (k_B / (h c)), so that ħω/kT = E_cm1 / (K·T).
 BOLTZMANN_CM1_PER_K = 0.695034800
 
-#: Rare-earth site density of β-NaYF₄ (cm⁻³), the value used by public NaYF₄ models (PHYSICS.md §2).
+#: Rare-earth site density of β-NaYF₄ (cm⁻³), the value used by public NaYF₄ models (docs/physics.md §2).
 NAYF4_SITE_DENSITY_CM3 = 1.38e22
-#: Default effective phonon energy of β-NaYF₄ (cm⁻¹), PHYSICS.md §5.
+#: Default effective phonon energy of β-NaYF₄ (cm⁻¹), docs/physics.md §5.
 NAYF4_PHONON_ENERGY_CM1 = 350.0
 #: Temperature at which preset rates are given unless a preset says otherwise (K).
 ROOM_TEMPERATURE_K = 295.0

@@ -1,7 +1,7 @@
 """Time-dependent populations and emitted photons: switch-on, switch-off, any pump waveform.
 
 Near threshold an avalanching particle takes a fraction of a second to settle (critical slowing
-down, PHYSICS.md §7.2), far longer than a pixel dwell or a counter gate, so the simulated bench
+down, docs/physics.md §7.2), far longer than a pixel dwell or a counter gate, so the simulated bench
 must carry the populations from one gate to the next. `ParticleDynamics` holds that state and
 `advance(dt, intensity)` integrates the rate equations over a step, returning the photons
 emitted per ion during the step (the integral of the emission rate, computed as an extra ODE
@@ -247,7 +247,7 @@ def decay_curve(preset: Preset | str, intensity_kW_cm2: float, times_s: np.ndarr
 def rise_half_time_s(preset: Preset | str | RateModel, intensity_kW_cm2: float, *,
                      temperature_K: float | None = None, line: str | None = None,
                      t_max_s: float = 30.0) -> float:
-    """t½ (PHYSICS.md §3): from the dark state, pump on at t = 0, the time for the emission to
+    """t½ (docs/physics.md §3): from the dark state, pump on at t = 0, the time for the emission to
     reach half its final steady value. The steady value is the Newton-polished end of the same
     trace, which is extended (×10, up to 1000·t_max_s) until it has settled.
 

@@ -1,9 +1,9 @@
 """Many particles at once: particle-to-particle variation, and a film under a Gaussian beam.
 
-Two things make a measured S-curve flatter than one ideal particle's (PHYSICS.md §6, §7.1):
+Two things make a measured S-curve flatter than one ideal particle's (docs/physics.md §6, §7.1):
 
 * **Particles differ.** Shell thickness and surface quality change the surface quenching of each
-  particle, hence its threshold (PHYSICS.md §2a: the Lee script fits f₁/f₂ = 0/0, 0.25/0.5 and
+  particle, hence its threshold (docs/physics.md §2a: the Lee script fits f₁/f₂ = 0/0, 0.25/0.5 and
   3.25/6.3 to three samples; Kwock et al. relate it to the shell). A `ParticleEnsemble` is a
   weighted set of particle kinds — presets derived from one sample by `with_quenching` or
   `with_scaled_process` — whose average emission per ion is the weighted mean of their tables.
@@ -95,7 +95,7 @@ def with_scaled_process(preset: Preset | str, process: str, factor: float) -> Pr
 
 @dataclass(frozen=True)
 class SurfaceQuenching:
-    """Surface quenching in the form of the Lee script (PHYSICS.md §2a): channel k gains
+    """Surface quenching in the form of the Lee script (docs/physics.md §2a): channel k gains
     f_k × `unit_rate_per_s` (s⁻¹); the f_k are the dimensionless fitted factors."""
 
     channels: tuple[str, ...]
@@ -138,7 +138,7 @@ class SurfaceQuenching:
 #: Tm³⁺ (Lee script, §2a): W1 = 162.6·(1 + f₁) on ³F₄ → ³H₆ and W2nr = 6.02 + 162.6·f₂ on
 #: ³H₄ → ³F₄ (non-radiative ³H₄ decay feeds the reservoir, §1).
 TM_SURFACE_QUENCHING = SurfaceQuenching.of("tm8_1064")
-#: The (f₁, f₂) the Lee script fits to its three samples (PHYSICS.md §2a).
+#: The (f₁, f₂) the Lee script fits to its three samples (docs/physics.md §2a).
 LEE_FITTED_FACTORS: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.25, 0.5), (3.25, 6.3))
 
 

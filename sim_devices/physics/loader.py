@@ -17,6 +17,8 @@ from typing import Any
 
 from .constants import NAYF4_PHONON_ENERGY_CM1, NAYF4_SITE_DENSITY_CM3, ROOM_TEMPERATURE_K
 from .preset import (
+    CONCENTRATION_LAW_KINDS,
+    ConcentrationLaw,
     DEFAULT_LINE_FWHM_NM,
     DEFAULT_LINE_WIDTH_ENERGY_CM1,
     DEFAULT_LOW_T_NARROWING,
@@ -29,6 +31,7 @@ from .preset import (
     Preset,
     PumpTransition,
     Species,
+    SurfaceQuenchingTerm,
     Transfer,
     parse_level,
     parse_level_arrow,
@@ -38,24 +41,33 @@ SCHEMA_VERSION = 1
 #: No 4f–4f cross-section comes near this (cm²); a larger value is almost surely in wrong units.
 MAX_PLAUSIBLE_CROSS_SECTION_CM2 = 1e-16
 BRANCHING_TOLERANCE = 1e-9
+#: An explicit ions_per_particle may differ this much (fraction) from the core-volume estimate;
+#: more means the file was edited (concentration, core) without the count.
+ION_COUNT_TOLERANCE = 0.10
 
 _TOP_KEYS = {
     "schema_version", "name", "description", "pump_wavelength_nm", "main_line", "references",
     "site_density_cm3", "particle_diameter_nm", "temperature", "species", "absorption",
     "stimulated_emission", "radiative", "multiphonon", "quenching", "transfer", "line",
-    "derived_line",
+    "derived_line", "shell_thickness_nm", "surface_quenching",
 }
+#: Optional keys of an entry whose rate may follow the concentration (see _read_law).
+_LAW_KEYS = {"reference_concentration", "concentration_law"}
 _ENTRY_KEYS = {
-    "species": ({"name", "concentration", "levels"}, {"ions_per_particle", "source"}),
+    "species": ({"name", "concentration", "levels"},
+                {"ions_per_particle", "ions_per_particle_fixed", "source"}),
     "absorption": ({"name", "from", "to", "cross_section_cm2"},
                    {"mismatch_cm1", "hot_band_cm1", "hot_band_ratio", "source"}),
     "stimulated_emission": ({"name", "from", "to", "cross_section_cm2"},
                             {"mismatch_cm1", "source"}),
     "radiative": ({"level", "rate_per_s", "branching"}, {"source"}),
-    "multiphonon": ({"level", "to", "rate_per_s"}, {"gap_cm1", "source"}),
-    "quenching": ({"level", "to", "rate_per_s"}, {"source"}),
+    "multiphonon": ({"level", "to", "rate_per_s"}, {"gap_cm1", "source"} | _LAW_KEYS),
+    "quenching": ({"level", "to", "rate_per_s"}, {"source"} | _LAW_KEYS),
+    "surface_quenching": ({"level", "to", "unit_rate_per_s", "bare_factor", "depth_nm"},
+                          {"source"}),
     "transfer": ({"name", "donor", "acceptor"},
-                 {"rate_per_s", "coefficient_cm3_per_s", "mismatch_cm1", "kind", "source"}),
+                 {"rate_per_s", "coefficient_cm3_per_s", "mismatch_cm1", "kind", "source"}
+                 | _LAW_KEYS),
     "line": ({"name", "transition", "wavelength_nm"},
              {"share", "source", "fwhm_nm", "fwhm_low_T_nm"}),
     "derived_line": ({"name", "kind", "from", "wavelength_nm"},
@@ -82,6 +94,9 @@ _UNIT_HINTS = {
     "phonon_energy": "the phonon energy is given in cm⁻¹ as 'phonon_energy_cm1'",
     "reference": "the reference temperature is given in K as 'reference_K'",
     "particle_diameter": "the particle diameter is given in nm as 'particle_diameter_nm'",
+    "core_diameter": "the doped core's diameter is given in nm as 'particle_diameter_nm'",
+    "shell": "the inert shell is given in nm as 'shell_thickness_nm'",
+    "depth": "the quenching depth is given in nm as 'depth_nm'",
     "fwhm": "line widths are given in nm as 'fwhm_nm' (reference temperature) and "
             "'fwhm_low_T_nm' (T -> 0)",
     "line_width_energy": "the line-width energy is given in cm⁻¹ as 'line_width_energy_cm1'",
@@ -225,6 +240,7 @@ def preset_from_dict(doc: Mapping[str, Any], origin: str = "<preset>") -> Preset
     site_density = r.number(doc, "site_density_cm3", "top level", default=NAYF4_SITE_DENSITY_CM3,
                             positive=True)
     diameter = r.number(doc, "particle_diameter_nm", "top level", default=20.0, positive=True)
+    shell = r.number(doc, "shell_thickness_nm", "top level", default=0.0)
     references = doc.get("references", [])
     if not isinstance(references, list) or not all(isinstance(x, str) for x in references):
         raise r.fail("top level", "references must be a list of strings")
@@ -245,6 +261,8 @@ def preset_from_dict(doc: Mapping[str, Any], origin: str = "<preset>") -> Preset
     levels = _Levels(r, species)
     pump = _read_pump(r, doc, levels)
     decays = _read_decays(r, doc, levels)
+    surface_terms = _read_surface_terms(r, doc, levels)
+    decays += tuple(d for d in (t.decay(diameter, shell) for t in surface_terms) if d is not None)
     transfers = _read_transfers(r, doc, levels)
     lines = _read_lines(r, doc, levels, decays)
     derived = _read_derived_lines(r, doc, levels, {line.name for line in lines})
@@ -261,7 +279,8 @@ def preset_from_dict(doc: Mapping[str, Any], origin: str = "<preset>") -> Preset
         main_line=main_line, site_density_cm3=site_density, reference_temperature_K=reference_K,
         phonon_energy_cm1=phonon_cm1, particle_diameter_nm=diameter,
         references=tuple(references), source_file=origin, derived_lines=derived,
-        line_width_energy_cm1=width_energy_cm1,
+        line_width_energy_cm1=width_energy_cm1, shell_thickness_nm=shell,
+        surface_terms=surface_terms,
     )
 
 
@@ -300,11 +319,34 @@ def _read_species(r: _Reader, doc: Mapping[str, Any]) -> tuple[Species, ...]:
         ions = e.get("ions_per_particle")
         if ions is not None and (isinstance(ions, bool) or not isinstance(ions, int) or ions <= 0):
             raise r.fail(where, f"ions_per_particle must be a positive whole number, got {ions!r}")
-        out.append(Species(name, conc, tuple(levels), ions, e.get("source", "")))
+        fixed = e.get("ions_per_particle_fixed", False)
+        if not isinstance(fixed, bool):
+            raise r.fail(where, f"ions_per_particle_fixed must be true or false, got {fixed!r}")
+        if fixed and ions is None:
+            raise r.fail(where, "ions_per_particle_fixed needs an ions_per_particle to pin")
+        if ions is not None and not fixed:
+            estimate = _core_ions(doc, conc)
+            if not (1 - ION_COUNT_TOLERANCE) * estimate <= ions <= (1 + ION_COUNT_TOLERANCE) \
+                    * estimate:
+                raise r.fail(where, f"ions_per_particle = {ions} disagrees with the core volume "
+                                    f"x site density x concentration ({estimate:.0f}); remove it "
+                                    f"so the count follows core and concentration, or set "
+                                    f"ions_per_particle_fixed = true if it is a counted number")
+        out.append(Species(name, conc, tuple(levels), ions, e.get("source", ""), fixed))
     if sum(s.concentration for s in out) > 1.0 + 1e-12:
         raise r.fail("[[species]]", "concentrations add up to more than 1 (they are fractions of "
                                     "the rare-earth sites)")
     return tuple(out)
+
+
+def _core_ions(doc: Mapping[str, Any], concentration: float) -> float:
+    """Ion estimate of the doped core (the top-level numbers are validated elsewhere)."""
+    diameter_nm = doc.get("particle_diameter_nm", 20.0)
+    density = doc.get("site_density_cm3", NAYF4_SITE_DENSITY_CM3)
+    if not all(isinstance(x, int | float) and x > 0 for x in (diameter_nm, density)):
+        return float("nan")
+    radius_cm = 0.5 * float(diameter_nm) * 1e-7
+    return 4.0 / 3.0 * math.pi * radius_cm**3 * float(density) * concentration
 
 
 def _unique(r: _Reader, where: str, name: str, seen: set[str], what: str) -> None:
@@ -377,11 +419,79 @@ def _read_decays(r: _Reader, doc: Mapping[str, Any], levels: _Levels) -> tuple[D
             gap = levels.energy(level) - levels.energy(target)
             if gap <= 0:
                 raise r.fail(where, f"{kind} target {target} is not below {level}")
-            rate = r.number(e, "rate_per_s", where)
+            rate, law = _read_law(r, e, where, levels.species[level.species],
+                                  r.number(e, "rate_per_s", where))
             gap_cm1 = r.number(e, "gap_cm1", where, default=gap, positive=True) if kind == \
                 "multiphonon" else 0.0
-            out.append(Decay(level, target, rate, kind, gap_cm1, e.get("source", "")))
+            out.append(Decay(level, target, rate, kind, gap_cm1, e.get("source", ""), law=law))
     return tuple(out)
+
+
+def _read_surface_terms(r: _Reader, doc: Mapping[str, Any],
+                        levels: _Levels) -> tuple[SurfaceQuenchingTerm, ...]:
+    out: list[SurfaceQuenchingTerm] = []
+    for where, e in r.entries(doc, "surface_quenching"):
+        level = levels.ref(e["level"], where, "level")
+        target = levels.ref(e["to"], where, "to", same_species=level.species)
+        if levels.energy(target) >= levels.energy(level):
+            raise r.fail(where, f"surface quenching target {target} is not below {level}")
+        out.append(SurfaceQuenchingTerm(
+            level, target, unit_rate_per_s=r.number(e, "unit_rate_per_s", where),
+            bare_factor=r.number(e, "bare_factor", where),
+            depth_nm=r.number(e, "depth_nm", where, positive=True),
+            source=e.get("source", "")))
+    return tuple(out)
+
+
+def _read_law(r: _Reader, e: Mapping[str, Any], where: str, species: Species,
+              rate_per_s: float) -> tuple[float, ConcentrationLaw | None]:
+    """(rate at the species' concentration in s⁻¹, its concentration law or None).
+
+    Without `concentration_law` the rate is taken as given; if the entry names the
+    `reference_concentration` it was measured at and that differs from the preset's, the load
+    fails: a rate that silently ignores the concentration is a trap. With a law the rate is
+    given at `reference_concentration` and scaled to the preset's concentration;
+    ``concentration_law = "fixed"`` states on purpose that it does not scale.
+    """
+    c = species.concentration
+    raw = e.get("concentration_law")
+    c_ref = (r.number(e, "reference_concentration", where, positive=True, maximum=1.0)
+             if "reference_concentration" in e else None)
+    if raw is None:
+        if c_ref is not None and not math.isclose(c_ref, c, rel_tol=1e-9):
+            raise r.fail(where, f"rate_per_s is given at reference_concentration {c_ref:g}, but "
+                                f"{species.name} has concentration {c:g} and no "
+                                f"concentration_law says how the rate scales; add one (e.g. "
+                                f"concentration_law = {{ kind = \"power\", exponent = 2 }}) or "
+                                f"concentration_law = \"fixed\" to keep the rate on purpose")
+        return rate_per_s, None
+    if raw == "fixed":
+        raw = {"kind": "fixed"}
+    if not isinstance(raw, dict):
+        raise r.fail(where, f"concentration_law must be \"fixed\" or a table like "
+                            f"{{ kind = \"power\", exponent = 2 }}, got {raw!r}")
+    lwhere = f"{where} concentration_law"
+    kind = r.string(raw, "kind", lwhere)
+    if kind not in CONCENTRATION_LAW_KINDS:
+        raise r.fail(lwhere, f"kind {kind!r} is not one of {', '.join(CONCENTRATION_LAW_KINDS)}")
+    params = {"power": {"exponent"}, "saturating": {"saturation_concentration"},
+              "fixed": set()}[kind]
+    r.keys(raw, lwhere, {"kind"} | params, set())
+    if c_ref is None:
+        if kind != "fixed":
+            raise r.fail(where, f"a {kind!r} concentration_law needs the "
+                                f"reference_concentration at which rate_per_s is given")
+        c_ref = c
+    law = ConcentrationLaw(
+        kind=kind, reference_concentration=c_ref, reference_rate_per_s=rate_per_s,
+        species=species.name,
+        exponent=r.number(raw, "exponent", lwhere, default=0.0, minimum=None),
+        saturation_concentration=r.number(raw, "saturation_concentration", lwhere,
+                                          default=0.0, maximum=1.0),
+    )
+    if kind == "saturating" and law.saturation_concentration <= 0.0:
+        raise r.fail(lwhere, "saturation_concentration must be positive")
+    return law.rate_per_s(c), law
 
 
 def _read_transfers(r: _Reader, doc: Mapping[str, Any], levels: _Levels) -> tuple[Transfer, ...]:
@@ -407,9 +517,17 @@ def _read_transfers(r: _Reader, doc: Mapping[str, Any], levels: _Levels) -> tupl
         if kind not in _TRANSFER_KINDS:
             raise r.fail(where, f"kind {kind!r} is not one of "
                                 f"{', '.join(sorted(k for k in _TRANSFER_KINDS if k))}")
+        rate, law = None, None
+        if has_rate:
+            rate, law = _read_law(r, e, where, levels.species[a_i.species],
+                                  r.number(e, "rate_per_s", where))
+        elif _LAW_KEYS & set(e):
+            raise r.fail(where, "coefficient_cm3_per_s already follows the concentration (k = "
+                                "K·N_acceptor, linear in c); reference_concentration and "
+                                "concentration_law belong to rate_per_s")
         out.append(Transfer(
             name=name, donor_initial=d_i, donor_final=d_f, acceptor_initial=a_i, acceptor_final=a_f,
-            rate_per_s=r.number(e, "rate_per_s", where) if has_rate else None,
+            rate_per_s=rate, law=law,
             coefficient_cm3_per_s=(r.number(e, "coefficient_cm3_per_s", where)
                                    if has_coeff else None),
             mismatch_cm1=r.number(e, "mismatch_cm1", where, default=0.0, minimum=None),

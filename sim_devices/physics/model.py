@@ -5,7 +5,7 @@ Full state y: the level fractions of every species, concatenated in preset order
 
     dy/dt = (A_decay + Φ·A_pump)·y + Σ_t S[:, t]·k_t·y[donor_t]·y[acceptor_t]
 
-(PHYSICS.md §1, "generic form"); every process moves population between levels of one species,
+(docs/physics.md §1, "generic form"); every process moves population between levels of one species,
 so Σ dy/dt over a species is zero by construction. The solvers work in **reduced coordinates** z
 (every level except each species' ground level), with y = g + E·z, which makes conservation
 exact (to rounding, ~1e-16) instead of a constraint to be enforced. In z the right-hand side is a
@@ -189,6 +189,24 @@ class RateModel:
         return bool(z.min() >= -tol and (self.species_sum @ z).max() <= 1.0 + tol)
 
     # --- derived quantities ---------------------------------------------------------------
+    @staticmethod
+    def _generalised_eigvals(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Φ with a·v = Φ·b·v. The decay matrix `a` is invertible for every physical preset
+        (each level decays), so the problem is the ordinary one inv(a)·b·v = (1/Φ)·v, which
+        numpy solves without importing scipy.linalg (a third of a second of start-up for
+        every run that stores the sample's figures). A singular `a` falls back to scipy's
+        QZ algorithm."""
+        try:
+            if np.linalg.cond(a) < 1e12:
+                mu = np.linalg.eigvals(np.linalg.solve(a, b))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return np.where(mu != 0, 1.0 / mu, np.inf)
+        except np.linalg.LinAlgError:
+            pass
+        from scipy.linalg import eigvals  # lazy: only the singular case needs scipy
+
+        return eigvals(a, b)
+
     def loop_threshold_kW_cm2(self) -> float:
         """Pump intensity where the dark state (GSA off, linearised) loses stability; NaN if never.
 
@@ -196,10 +214,8 @@ class RateModel:
         absorption; its stability changes where det(M0 + Φ·M1') = 0, a generalised eigenvalue
         problem M0·v = Φ·(−M1')·v. The smallest positive real Φ is the loop threshold.
         """
-        from scipy.linalg import eigvals  # lazy: only this needs scipy
-
         with np.errstate(all="ignore"):
-            values = eigvals(self.M0, -self._M1_no_gsa)
+            values = self._generalised_eigvals(self.M0, -self._M1_no_gsa)
         finite = values[np.isfinite(values)]
         real = finite[np.abs(finite.imag) <= 1e-9 * np.abs(finite.real)].real
         positive = real[real > 0.0]

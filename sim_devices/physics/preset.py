@@ -59,8 +59,12 @@ class Species:
     name: str
     concentration: float  # fraction of the rare-earth sites
     levels: tuple[Level, ...]
-    ions_per_particle: int | None = None  # explicit count; else from the particle volume
+    #: Ions per particle at this concentration and core size (None: from the core volume).
+    #: A given count scales with concentration and core volume under `apply_overrides` unless
+    #: `ions_fixed` (a counted number, pinned on purpose).
+    ions_per_particle: int | None = None
     source: str = ""
+    ions_fixed: bool = False
 
     @property
     def level_names(self) -> tuple[str, ...]:
@@ -137,6 +141,59 @@ class PumpTransition:
     source: str = ""
 
 
+#: Kinds of concentration law (docs/physics.md, "Concentration and particle architecture").
+CONCENTRATION_LAW_KINDS = ("power", "saturating", "fixed")
+
+
+@dataclass(frozen=True)
+class ConcentrationLaw:
+    """How a rate in s⁻¹ scales with a dopant concentration c (fraction of the RE sites).
+
+    The preset gives the rate at `reference_concentration`; at another concentration it is
+    rate_ref · g(c)/g(c_ref) with
+
+    * ``"power"``: g = c^`exponent` (e.g. cross-relaxation, a pair process between neighbours,
+      ∝ c² in the Lee Tm model);
+    * ``"saturating"``: g = c³/(c² + a²), a = `saturation_concentration` (the Lee-model ETU law:
+      ∝ c³ while ions are dilute, ∝ c once energy migration makes the partner density the limit);
+    * ``"fixed"``: g = 1, an explicit statement that the rate does not depend on c.
+
+    `species` is the species whose concentration sets c (a transfer's acceptor species, or a
+    decay's own species). A cm³/s transfer coefficient needs no law: K·N is linear in c already.
+    """
+
+    kind: str
+    reference_concentration: float
+    reference_rate_per_s: float
+    species: str
+    exponent: float = 0.0  # power
+    saturation_concentration: float = 0.0  # saturating: a, as a fraction (4.3 % -> 0.043)
+
+    def shape(self, concentration: float) -> float:
+        """g(c), dimensionless up to the law's units."""
+        c = float(concentration)
+        if self.kind == "power":
+            return c ** self.exponent
+        if self.kind == "saturating":
+            a = self.saturation_concentration
+            return c**3 / (c**2 + a**2)
+        return 1.0
+
+    def rate_per_s(self, concentration: float) -> float:
+        """The rate (s⁻¹) at concentration c (fraction): rate_ref · g(c)/g(c_ref)."""
+        if self.kind == "fixed" or concentration == self.reference_concentration:
+            return self.reference_rate_per_s  # exactly the given number at its own reference
+        return self.reference_rate_per_s * self.shape(concentration) / self.shape(
+            self.reference_concentration)
+
+    def describe(self) -> str:
+        if self.kind == "power":
+            return f"∝ c^{self.exponent:g}"
+        if self.kind == "saturating":
+            return f"∝ c³/(c² + {100 * self.saturation_concentration:g} %²)"
+        return "independent of c"
+
+
 @dataclass(frozen=True)
 class Decay:
     """Spontaneous decay initial → final at `rate_per_s` (at the reference temperature).
@@ -144,6 +201,10 @@ class Decay:
     kind: ``"radiative"`` (temperature independent; feeds emission lines), ``"multiphonon"``
     (scaled by the energy-gap law across `gap_cm1`) or ``"quenching"`` (surface / impurity
     losses, temperature independent).
+
+    `law` (None: the rate is a single-ion property) scales the rate with concentration;
+    `surface` marks a quenching decay computed from the particle architecture (a
+    `SurfaceQuenchingTerm`), which `apply_overrides` recomputes when core or shell change.
     """
 
     initial: LevelRef
@@ -152,6 +213,59 @@ class Decay:
     kind: str
     gap_cm1: float = 0.0
     source: str = ""
+    law: ConcentrationLaw | None = None
+    surface: bool = False
+
+
+@dataclass(frozen=True)
+class SurfaceQuenchingTerm:
+    """A surface quenching channel whose rate follows the particle architecture.
+
+    Dead-layer law (our choice; docs/physics.md): ions closer than `depth_nm` to the particle's
+    outer surface are quenched, the others are not. With core radius R and inert shell t, the
+    quenched fraction of the core's ions is φ = 1 − ((R − max(0, δ − t))/R)³ (1 when δ − t ≥ R,
+    0 when the shell is at least δ thick). The channel then runs at
+    rate = `unit_rate_per_s` · `bare_factor` · φ, i.e. the Lee model's f = bare_factor·φ on the
+    unit rate W_ref (f₁ on ³F₄ → ³H₆, f₂ on ³H₄ → ³F₄ for Tm).
+    """
+
+    initial: LevelRef
+    final: LevelRef
+    unit_rate_per_s: float
+    bare_factor: float
+    depth_nm: float
+    source: str = ""
+
+    def quenched_fraction(self, core_diameter_nm: float, shell_thickness_nm: float) -> float:
+        """φ: fraction of the core's ions within `depth_nm` of the outer surface."""
+        return quenched_fraction(core_diameter_nm, shell_thickness_nm, self.depth_nm)
+
+    def factor(self, core_diameter_nm: float, shell_thickness_nm: float) -> float:
+        """The Lee-model f of this channel (dimensionless) for the architecture."""
+        return self.bare_factor * self.quenched_fraction(core_diameter_nm, shell_thickness_nm)
+
+    def decay(self, core_diameter_nm: float, shell_thickness_nm: float) -> Decay | None:
+        """The quenching decay for the architecture, or None when it vanishes (thick shell)."""
+        rate = self.unit_rate_per_s * self.factor(core_diameter_nm, shell_thickness_nm)
+        if rate <= 0.0:
+            return None
+        return Decay(self.initial, self.final, rate, "quenching",
+                     source=f"surface term f = {self.factor(core_diameter_nm, shell_thickness_nm):.4g}"
+                            f" (core {core_diameter_nm:g} nm, shell {shell_thickness_nm:g} nm)",
+                     surface=True)
+
+
+def quenched_fraction(core_diameter_nm: float, shell_thickness_nm: float,
+                      depth_nm: float) -> float:
+    """Fraction of a spherical core's (uniformly doped) ions lying within `depth_nm` of the outer
+    surface of a core of `core_diameter_nm` under an inert shell of `shell_thickness_nm`."""
+    radius = 0.5 * core_diameter_nm
+    reach = depth_nm - shell_thickness_nm  # how deep into the core the quenching reaches
+    if reach <= 0.0:
+        return 0.0
+    if reach >= radius:
+        return 1.0
+    return 1.0 - ((radius - reach) / radius) ** 3
 
 
 @dataclass(frozen=True)
@@ -172,9 +286,11 @@ class Transfer:
     mismatch_cm1: float = 0.0
     kind: str = ""
     source: str = ""
+    #: How `rate_per_s` follows the acceptor species' concentration (None: it may not change).
+    law: ConcentrationLaw | None = None
 
 
-#: Line FWHM (nm) at the reference temperature when a preset gives none (PHYSICS.md §4: 10–20 nm
+#: Line FWHM (nm) at the reference temperature when a preset gives none (docs/physics.md §4: 10–20 nm
 #: at 295 K); the low-temperature limit defaults to a fifth of it ("a few nm below ~50 K").
 DEFAULT_LINE_FWHM_NM = 15.0
 DEFAULT_LOW_T_NARROWING = 0.2
@@ -187,7 +303,7 @@ class EmissionLine:
     """An emission line: photons/s per ion = share × (radiative rate of `upper`) × x_upper.
 
     `fwhm_nm` is the Gaussian FWHM at the preset's reference temperature and `fwhm_low_T_nm` its
-    T → 0 limit; :func:`.spectra.line_fwhm_nm` interpolates between them (PHYSICS.md §4).
+    T → 0 limit; :func:`.spectra.line_fwhm_nm` interpolates between them (docs/physics.md §4).
     """
 
     name: str
@@ -209,7 +325,7 @@ class DerivedLine:
     * ``kind = "pumped"``: one more pump photon absorbed from `base` (σ = `cross_section_cm2`,
       scaled with temperature by `mismatch_cm1` like an absorption) reaches an unmodelled level
       that emits `photon_yield` photons on this line per absorption. Photons/s per ion =
-      photon_yield·σ·Φ·x_base: a "higher-order" line with slope S_base + 1 (PHYSICS.md §3,
+      photon_yield·σ·Φ·x_base: a "higher-order" line with slope S_base + 1 (docs/physics.md §3,
       Tm ¹G₄ 475 nm). Perturbative: valid while σ·Φ is far below the decay rate of `base`.
     * ``kind = "thermal"``: a level `gap_cm1` above `base` in Boltzmann equilibrium with it
       (e.g. Nd ⁴F₅/₂ above ⁴F₃/₂). Photons/s per ion = rate_per_s·exp(−gap/kT)·x_base, with
@@ -255,6 +371,10 @@ class Preset:
     derived_lines: tuple[DerivedLine, ...] = ()
     #: Energy (cm⁻¹) of the line-width temperature law (see .spectra.line_fwhm_nm).
     line_width_energy_cm1: float = DEFAULT_LINE_WIDTH_ENERGY_CM1
+    #: Inert shell around the doped core (nm); the core diameter is `particle_diameter_nm`.
+    shell_thickness_nm: float = 0.0
+    #: Surface quenching channels that follow the architecture; their decays are in `decays`.
+    surface_terms: tuple[SurfaceQuenchingTerm, ...] = ()
 
     # --- hashing: a preset keys every cache (compiled model, tables, films, spectra) -------
     def __hash__(self) -> int:
@@ -338,6 +458,9 @@ class Preset:
         return self.ions_of(self.line_named(self.main_line).upper.species)
 
     def ions_of(self, species: str) -> int:
+        """Ions of `species` in one particle: the preset's pinned `ions_per_particle`, else the
+        doped core's volume (diameter `particle_diameter_nm`) × site density × concentration, so
+        the count follows the core size and the concentration."""
         sp = self.species_named(species)
         if sp.ions_per_particle is not None:
             return sp.ions_per_particle
@@ -347,7 +470,7 @@ class Preset:
 
     @property
     def beta(self) -> float:
-        """β = σ_ESA/σ_GSA: the largest ESA over the largest GSA cross-section (PHYSICS.md §3)."""
+        """β = σ_ESA/σ_GSA: the largest ESA over the largest GSA cross-section (docs/physics.md §3)."""
         gsa = [t.cross_section_cm2 for t in self.pump_transitions if self.is_gsa(t)]
         esa = [t.cross_section_cm2 for t in self.pump_transitions if self.is_esa(t)]
         if not gsa or not esa or max(gsa) == 0.0:
@@ -367,7 +490,7 @@ class Preset:
         return photon_flux_per_cm2_s(intensity_kW_cm2, self.pump_wavelength_nm)
 
     def loop_threshold_kW_cm2(self, temperature_K: float | None = None) -> float:
-        """Threshold convention 3 (PHYSICS.md §1): linear stability of the nearly empty state.
+        """Threshold convention 3 (docs/physics.md §1): linear stability of the nearly empty state.
 
         The pump intensity at which the dark state, with GSA switched off and ETU negligible,
         stops being stable; for the Tm 3-level model this is the Joubert-type formula

@@ -1,4 +1,4 @@
-"""Emission spectra of a preset: its lines, from level populations, as Gaussians (PHYSICS.md §4).
+"""Emission spectra of a preset: its lines, from level populations, as Gaussians (docs/physics.md §4).
 
 A simulated spectrometer needs what the counter does not: every line of the sample, not only
 the main one, with a shape. The spectrometer model of §4 (an assumption) is used:

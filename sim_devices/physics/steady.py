@@ -1,6 +1,6 @@
 """Steady state versus pump intensity, with the exact local slope S(I) of every emission line.
 
-Method (PHYSICS.md §8): Newton's method in reduced coordinates, continued along the intensity
+Method (docs/physics.md §8): Newton's method in reduced coordinates, continued along the intensity
 grid. Each point is seeded with a first-order predictor from the previous solution, using the
 tangent dz/dΦ that the slope computation provides anyway (J·dz/dΦ = −∂f/∂Φ), so most points
 converge in one or two Newton steps. Newton from the dark state at high power can land on a

@@ -101,7 +101,7 @@ class EmissionTable:
                                axis=-1))
 
     def threshold_tangent_kW_cm2(self) -> float:
-        """Threshold convention 2 (PHYSICS.md §3): where the log–log tangent at the S peak meets
+        """Threshold convention 2 (docs/physics.md §3): where the log–log tangent at the S peak meets
         the low-power asymptote (the power law of the first table point)."""
         k = int(np.argmax(self._slope))
         s_peak, s_low = self._slope[k], self._slope[0]

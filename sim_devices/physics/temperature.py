@@ -1,4 +1,4 @@
-"""Temperature scaling of phonon-coupled rates (PHYSICS.md §5).
+"""Temperature scaling of phonon-coupled rates (docs/physics.md §5).
 
 Presets give every rate at a reference temperature T₀ (room temperature). Rather than the absolute
 energy-gap law W = B·exp(−α(ΔE − 2ħω))·(1+n)^p, whose constants B and α are only "typical"
@@ -13,7 +13,7 @@ the effective phonon energy ħω and the energy to be bridged:
 The occupation is n(T) = 1/(exp(ħω/kT) − 1).
 
 A phonon-assisted absorption can also start from thermally populated Stark levels of the
-initial multiplet ("hot band", PHYSICS.md §5 mentions a crude one for Tm GSA at 1064 nm). We model
+initial multiplet ("hot band", docs/physics.md §5 mentions a crude one for Tm GSA at 1064 nm). We model
 one such level at E above the ground with a per-ion cross-section r times the ground level's:
 σ(T)/σ(T₀) gains the factor (1 + r·e^(−E/kT))/(1 + r·e^(−E/kT₀)) (a two-level Boltzmann
 weighting that keeps the ground level's own absorption as the floor at T → 0).

@@ -1,4 +1,4 @@
-"""Reference implementation: the Tm³⁺ three-level equations of PHYSICS.md §1, written by hand.
+"""Reference implementation: the Tm³⁺ three-level equations of docs/physics.md §1, written by hand.
 
 Levels: 0 = ³H₆ (ground), 1 = ³F₄ (reservoir), 2 = ³H₄ (emitter). Populations are fractions
 of the Tm ions (n0 + n1 + n2 = 1), so the state is reduced to x = (n1, n2).
@@ -54,7 +54,7 @@ class Tm3Preset:
         return (1.0 - self.branching_2_to_1) * self.w2_rad_per_s * np.asarray(n2)
 
     def loop_threshold_kW_cm2(self) -> float:
-        """Threshold convention 3 (PHYSICS.md §1): linear stability of the nearly empty state."""
+        """Threshold convention 3 (docs/physics.md §1): linear stability of the nearly empty state."""
         w2 = self.w2_rad_per_s + self.w2_nonrad_per_s
         margin = self.s31_per_s - (1.0 - self.branching_2_to_1) * self.w2_rad_per_s
         if margin <= 0:
@@ -67,7 +67,7 @@ class Tm3Preset:
 TM_8PCT_1064_CALIBRATED = Tm3Preset(
     name="tm8_1064",
     description="Tm3+ 8 % NaYF4 core, 1064 nm pump, sigma_GSA calibrated for local S_max ~ 26 "
-    "(Lee et al., Nature 589, 230 (2021) kinetics; PHYSICS.md 2a)",
+    "(Lee et al., Nature 589, 230 (2021) kinetics; docs/physics.md §2a)",
     pump_wavelength_nm=1064.0,
     sigma_gsa_cm2=2.1e-24,
     sigma_esa_cm2=6.4e-21,
@@ -83,7 +83,7 @@ TM_8PCT_1064_CALIBRATED = Tm3Preset(
 TM_8PCT_1064_LITERATURE = replace(
     TM_8PCT_1064_CALIBRATED,
     name="tm8_1064_literature",
-    description="Tm3+ 8 % NaYF4, 1064 nm, literature sigma_GSA (beta = 1.07e4; PHYSICS.md 2a)",
+    description="Tm3+ 8 % NaYF4, 1064 nm, literature sigma_GSA (beta = 1.07e4; docs/physics.md §2a)",
     sigma_gsa_cm2=6.0e-25,
 )
 
@@ -201,7 +201,7 @@ def steady_state_curve(preset: Tm3Preset, intensity_kW_cm2: np.ndarray) -> Stead
     """Steady state at increasing intensities by Newton continuation.
 
     Each point is seeded with the previous solution (continuing upward in power): Newton
-    from the dark state at high power can land on a wrong root (PHYSICS.md §8). LSODA with
+    from the dark state at high power can land on a wrong root (docs/physics.md §8). LSODA with
     the analytic Jacobian is the fallback when Newton does not converge.
     """
     intensities = np.asarray(intensity_kW_cm2, dtype=float)

@@ -1,0 +1,66 @@
+"""Draw a run's PNG in a second process that loads matplotlib while the run is measured.
+
+Importing matplotlib costs about a third of a second, about as much as a whole S-curve on the
+simulated bench. `avlab run` starts this worker first; it imports matplotlib on the other core
+while the main process connects the bench, measures and analyses, and then renders the PNG
+from the run as read back (the same `Procedure.plot` call the main process would make). If the
+worker cannot be started or fails (a procedure class that cannot be pickled, a crash), the
+main process plots itself: the worker only ever saves time, never a plot.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: How long the main process waits for the worker's PNG before drawing it itself.
+PLOT_TIMEOUT_S = 120.0
+
+
+def _preload() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+
+
+def _render(procedure: Any, run: Any, analysis: Any, png_path: Path) -> Path | None:
+    return procedure.plot(run, analysis, png_path)
+
+
+class PlotWorker:
+    """One spawned process, warmed up at once; `plot()` renders there or falls back."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._warm: Future | None = None
+        try:
+            import multiprocessing
+
+            # spawn, not fork: the parent may hold threads and HDF5 state by the time it plots.
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
+                                             initializer=_preload)
+            self._warm = self._pool.submit(int)  # starts the process and its preload now
+        except Exception as exc:  # noqa: BLE001 - plotting in-process still works
+            log.debug("plot worker not started: %s", exc)
+            self.close()
+
+    def plot(self, procedure: Any, run: Any, analysis: Any, png_path: Path) -> Path | None:
+        if self._pool is not None:
+            try:
+                return self._pool.submit(_render, procedure, run, analysis,
+                                         png_path).result(PLOT_TIMEOUT_S)
+            except Exception as exc:  # noqa: BLE001 - fall back to drawing here
+                log.debug("plot worker failed (%s); plotting in-process", exc)
+        return procedure.plot(run, analysis, png_path)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

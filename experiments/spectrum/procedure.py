@@ -1,0 +1,356 @@
+"""Emission spectra at a list of pump powers: dark-corrected, averaged, below saturation.
+
+Why a power series of spectra: the lines of a photon-avalanche particle come from levels of
+different order, so they grow with different slopes S = d ln(band) / d ln(I); the 800 nm Tm
+line and the weak 475 nm line (one pump photon more) separate in a log-log plot of their band
+integrals. One run measures every band at every power with the same detector, so the slopes
+need no cross-calibration.
+
+Per power: the exposure is chosen so that the brightest pixel sits near `target_fraction` of
+the detector's full scale (never saturated: a saturated frame is retaken shorter), or fixed
+(`auto_exposure=false`); `averages` frames are averaged; a dark frame (pump off, same exposure,
+same averaging) is subtracted — darks are taken once per exposure used, exposures are rounded
+to a 1-2-5 ladder so they repeat. The remaining background (stray light, drift) is the median
+of the pixels outside every band, subtracted per spectrum and recorded. Spectra are stored in
+counts/s as a stack (one per pump intensity, growing while the run goes) against the pixel
+index; the wavelength of every pixel (the spectrometer's calibration) is stored next to it, and
+the cubic fit of that calibration as run-level scalars.
+
+Bands: `bands` = "name:lo-hi;name:lo-hi" in nm, or empty on the simulated bench: then the
+preset's lines inside the spectrometer's range are used, each ±1.5 FWHM at the sample
+temperature (the instrument resolution added), cut at the midpoint to a neighbour.
+
+Run it: `avlab run spectrum --config experiments/labs/spectrometer_sim.toml`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from avlab.analysis.optics import peak_intensity_kW_cm2
+from avlab.bench import Bench
+from avlab.data import ArrayItem, Axis, Column
+from avlab.errors import ParameterError
+from avlab.procedure import AnalysisResult, Bool, Float, Int, Procedure, RunContext, Text
+from avlab.views import CurvesView, ReadoutView, View, XYView
+
+#: Exposure ladder (1-2-5 per decade) so that dark frames can be reused across powers.
+_LADDER = (1.0, 2.0, 5.0)
+#: A frame whose brightest pixel is above this fraction of full scale is retaken shorter.
+_TOO_BRIGHT = 0.85
+#: Resolution assumed for automatic band widths when the spectrometer does not say (nm FWHM).
+_DEFAULT_RESOLUTION_NM = 1.5
+
+
+def parse_bands(text: str) -> list[tuple[str, float, float]]:
+    """"Tm 800:777-823;Tm 475:463-487" → [(name, lo_nm, hi_nm), ...]."""
+    bands = []
+    for part in (p.strip() for p in text.split(";")):
+        if not part:
+            continue
+        name, sep, rng = part.rpartition(":")
+        lo, dash, hi = rng.partition("-")
+        if not sep or not dash or not name.strip():
+            raise ValueError(f"band {part!r} must be name:lo-hi (nm)")
+        lo_nm, hi_nm = float(lo), float(hi)
+        if not lo_nm < hi_nm:
+            raise ValueError(f"band {part!r}: lo must be below hi")
+        bands.append((name.strip(), lo_nm, hi_nm))
+    return bands
+
+
+def format_bands(bands: list[tuple[str, float, float]]) -> str:
+    return ";".join(f"{name}:{lo:.1f}-{hi:.1f}" for name, lo, hi in bands)
+
+
+def ladder_exposure(exposure_s: float) -> float:
+    """The largest 1-2-5 ladder value not above `exposure_s` (s)."""
+    decade = 10.0 ** math.floor(math.log10(exposure_s))
+    best = decade
+    for step in _LADDER:
+        if step * decade <= exposure_s * (1 + 1e-9):
+            best = step * decade
+    return best
+
+
+def preset_bands(bench: Bench, wavelengths_nm: np.ndarray) -> list[tuple[str, float, float]]:
+    """Bands from the simulated sample's lines inside the spectrometer's range (see module)."""
+    from sim_devices.physics.spectra import spectrum_model
+
+    world = bench.world
+    if world is None:
+        raise ParameterError("parameter bands: give the bands (name:lo-hi;...) — only the "
+                             "simulated bench knows its sample's lines")
+    model = spectrum_model(world.preset, world.temperature_K)
+    lo_range, hi_range = float(np.min(wavelengths_nm)), float(np.max(wavelengths_nm))
+    order = np.argsort(model.wavelength_nm)
+    centres = model.wavelength_nm[order]
+    widths = np.hypot(model.fwhm_nm[order], _DEFAULT_RESOLUTION_NM)
+    names = [model.names[i] for i in order]
+    bands = []
+    for i, (name, centre, width) in enumerate(zip(names, centres, widths)):
+        if not lo_range + width < centre < hi_range - width or centre > 1000.0:
+            continue  # outside the detector, or where silicon sees nothing
+        lo, hi = centre - 1.5 * width, centre + 1.5 * width
+        if i > 0:
+            lo = max(lo, 0.5 * (centre + centres[i - 1]))
+        if i + 1 < len(centres):
+            hi = min(hi, 0.5 * (centre + centres[i + 1]))
+        bands.append((name, float(lo), float(hi)))
+    return bands
+
+
+class Spectrum(Procedure):
+    """Emission spectra at a list of pump powers, with band integrals and their slopes."""
+
+    name = "spectrum"
+    title = "Emission spectra versus pump power"
+
+    pump_role = Text("", doc="laser role; empty: the bench's only laser")
+    spectrometer_role = Text("", doc="spectrometer role; empty: the bench's only one")
+    powers_W = Text("0.4,0.6,0.9,1.3,2.0", doc="laser output setpoints, comma separated (W)")
+    pixels = Int(2048, minimum=2, maximum=100_000, doc="detector pixels (checked against "
+                                                       "the spectrometer)")
+    auto_exposure = Bool(True, doc="choose each exposure so the brightest pixel sits near "
+                                   "target_fraction of full scale (else exposure_s, fixed)")
+    exposure_s = Float(1.0, minimum=1e-3, maximum=600.0, unit="s",
+                       doc="fixed exposure, or the first try of the automatic one")
+    min_exposure_s = Float(0.01, minimum=1e-3, unit="s", doc="shortest automatic exposure")
+    max_exposure_s = Float(20.0, minimum=1e-3, unit="s", doc="longest automatic exposure")
+    target_fraction = Float(0.5, minimum=0.05, maximum=0.8,
+                            doc="brightest pixel as a fraction of full scale (automatic)")
+    averages = Int(4, minimum=1, maximum=10_000, doc="frames averaged per spectrum and dark")
+    settle_s = Float(1.0, minimum=0.0, maximum=600.0, unit="s", doc="wait after a power change")
+    bands = Text("", doc="emission bands 'name:lo-hi;...' in nm; empty: the simulated "
+                         "sample's lines")
+
+    columns = [
+        Column("power_setpoint_W", "W", "f8", "laser output setpoint"),
+        Column("meter_power_W", "W", "f8", "power at the power-meter plane"),
+        Column("intensity_kW_cm2", "kW/cm^2", "f8", "peak pump intensity 2P/(pi w0^2)"),
+        Column("exposure_s", "s", "f8", "exposure of each averaged frame"),
+        Column("averages", "", "i8", "frames averaged"),
+        Column("peak_fraction", "", "f8", "brightest pixel / full scale (dark corrected)"),
+        Column("saturated", "", "?", "a frame of this spectrum saturated (then discarded)"),
+        Column("background_cps", "counts/s", "f8",
+               "per-pixel background outside every band, subtracted"),
+        Column("total_cps", "counts/s", "f8", "sum over all pixels after corrections"),
+    ]
+    signal = "total_cps"
+    axes = "intensity_kW_cm2"
+    measurements = {"waist_um": "um", "transmission_to_sample": "",
+                    "calibration_c0_nm": "nm", "calibration_c1_nm": "nm",
+                    "calibration_c2_nm": "nm", "calibration_c3_nm": "nm",
+                    "calibration_rms_nm": "nm", "full_scale_counts": "counts"}
+    arrays = [
+        ArrayItem("spectra", "counts/s", shape=("pixels",), stacked=True,
+                  axes=("pump_intensity_kW_cm2", "pixel"), interpretation="spectrum",
+                  description="dark- and background-corrected, averaged spectra"),
+        ArrayItem("dark_counts", "counts", shape=("pixels",), stacked=True,
+                  axes=("pump_intensity_kW_cm2", "pixel"), interpretation="spectrum",
+                  description="averaged dark frame (pump off) used for each spectrum"),
+        ArrayItem("wavelength_nm", "nm", shape=("pixels",), axes=("pixel",),
+                  description="wavelength of each pixel centre (spectrometer calibration)"),
+    ]
+    default_plot = "spectra"
+
+    def array_axes(self) -> list[Axis]:
+        return [Axis("pump_intensity_kW_cm2", "kW/cm^2", "peak pump intensity of each spectrum"),
+                Axis("pixel", "", "detector pixel index", values=np.arange(self.pixels))]
+
+    def power_list(self) -> list[float]:
+        try:
+            powers = [float(p) for p in self.powers_W.split(",") if p.strip()]
+        except ValueError:
+            raise ParameterError(f"parameter powers_W: {self.powers_W!r} is not a list of "
+                                 "numbers") from None
+        if not powers or any(p < 0 for p in powers):
+            raise ParameterError("parameter powers_W: give one or more powers ≥ 0 W")
+        return powers
+
+    def check(self, bench: Bench) -> None:
+        laser = bench.laser(self.pump_role or None)
+        for power in self.power_list():
+            laser.check_power(power)
+        spectrometer = bench.spectrometer(self.spectrometer_role or None)
+        wavelengths = np.asarray(spectrometer.wavelengths_nm())
+        if len(wavelengths) != self.pixels:
+            raise ParameterError(f"parameter pixels: {self.pixels}, but {spectrometer.role} "
+                                 f"has {len(wavelengths)} pixels; set pixels={len(wavelengths)}")
+        if self.min_exposure_s > self.max_exposure_s:
+            raise ParameterError("min_exposure_s is above max_exposure_s")
+        try:
+            bands = parse_bands(self.bands) if self.bands else preset_bands(bench, wavelengths)
+        except ValueError as exc:
+            raise ParameterError(f"parameter bands: {exc}") from None
+        if not bands:
+            raise ParameterError("parameter bands: no emission band inside the spectrometer's "
+                                 "range")
+        self.bands = format_bands(bands)  # stored with the run: the analysis needs no bench
+
+    # --- the run ------------------------------------------------------------------------------
+    def run(self, ctx: RunContext) -> None:
+        bench = ctx.bench
+        laser = bench.laser(self.pump_role or None)
+        meter = bench.power_meter()
+        spectrometer = bench.spectrometer(self.spectrometer_role or None)
+        meter.configure(wavelength_nm=laser.wavelength_nm)
+        optics = bench.config.optics
+        waist_um = optics.waist_um(laser.wavelength_nm)
+        transmission = optics.transmission_to_sample
+        ctx.measurement("waist_um", waist_um)
+        ctx.measurement("transmission_to_sample", transmission)
+        wavelengths = np.asarray(spectrometer.wavelengths_nm(), dtype=float)
+        ctx.write("wavelength_nm", (), wavelengths)
+        coefficients = np.polynomial.polynomial.polyfit(np.arange(len(wavelengths)),
+                                                        wavelengths, 3)
+        residual = wavelengths - np.polynomial.polynomial.polyval(
+            np.arange(len(wavelengths)), coefficients)
+        for i, c in enumerate(coefficients):
+            ctx.measurement(f"calibration_c{i}_nm", float(c))
+        ctx.measurement("calibration_rms_nm", float(np.sqrt(np.mean(residual**2))))
+        full_scale = float(getattr(spectrometer.driver, "max_intensity", float("nan")))
+        ctx.measurement("full_scale_counts", full_scale)
+        off_band = np.ones(len(wavelengths), bool)
+        for _name, lo, hi in parse_bands(self.bands):
+            off_band &= ~((wavelengths >= lo) & (wavelengths <= hi))
+
+        darks: dict[float, np.ndarray] = {}
+        laser.emission_off()
+        powers = self.power_list()
+        exposure = ladder_exposure(self.exposure_s)
+        with laser.emitting():
+            for k, power in enumerate(powers):
+                laser.set_power_W(power)
+                ctx.wait(self.settle_s)
+                exposure, saturated = self._choose_exposure(spectrometer, exposure, full_scale)
+                frames = [spectrometer.acquire(exposure) for _ in range(self.averages)]
+                saturated |= any(f.saturated for f in frames)
+                meter_W = meter.power_W()
+                signal = np.mean([f.counts for f in frames], axis=0)
+                if exposure not in darks:
+                    darks[exposure] = self._dark(ctx, laser, spectrometer, exposure)
+                    laser.set_power_W(power)
+                    ctx.wait(self.settle_s)
+                dark = darks[exposure]
+                rate = (signal - dark) / exposure
+                background = float(np.median(rate[off_band])) if off_band.any() else 0.0
+                rate = rate - background
+                intensity = peak_intensity_kW_cm2(meter_W * transmission, waist_um)
+                ctx.write("pump_intensity_kW_cm2", (k,), intensity)
+                ctx.write("spectra", (k,), rate)
+                ctx.write("dark_counts", (k,), dark)
+                ctx.record(power_setpoint_W=power, meter_power_W=meter_W,
+                           intensity_kW_cm2=intensity, exposure_s=exposure,
+                           averages=self.averages,
+                           peak_fraction=float(np.max(signal - dark)) / full_scale,
+                           saturated=saturated, background_cps=background,
+                           total_cps=float(np.sum(rate)))
+                ctx.progress((k + 1) / len(powers),
+                             f"{power * 1e3:.0f} mW, exposure {exposure:g} s")
+
+    def _choose_exposure(self, spectrometer: Any, exposure: float,
+                         full_scale: float) -> tuple[float, bool]:
+        """The exposure for this power and whether a test frame saturated on the way."""
+        if not self.auto_exposure or not math.isfinite(full_scale):
+            return ladder_exposure(self.exposure_s), False
+        saturated = False
+        for _ in range(12):
+            frame = spectrometer.acquire(exposure)
+            peak = float(np.max(frame.counts)) / full_scale
+            if frame.saturated or peak > _TOO_BRIGHT:
+                saturated = saturated or frame.saturated
+                shorter = ladder_exposure(max(exposure * 0.2, self.min_exposure_s))
+                if shorter >= exposure:
+                    raise RuntimeError(f"the spectrometer saturates even at the shortest "
+                                       f"exposure {exposure:g} s; reduce the pump power or "
+                                       "the light reaching the spectrometer")
+                exposure = shorter
+                continue
+            wanted = exposure * self.target_fraction / max(peak, 1e-6)
+            wanted = min(max(wanted, self.min_exposure_s), self.max_exposure_s)
+            return ladder_exposure(wanted), saturated
+        return exposure, saturated
+
+    def _dark(self, ctx: RunContext, laser: Any, spectrometer: Any, exposure: float) -> np.ndarray:
+        """Averaged frame with the pump's emission off (a fibre laser's lowest setpoint still
+        pumps), then emission on again; only taken once per exposure of the 1-2-5 ladder."""
+        laser.emission_off()
+        ctx.wait(self.settle_s)
+        dark = np.mean([spectrometer.acquire(exposure).counts for _ in range(self.averages)],
+                       axis=0)
+        laser.emission_on()
+        ctx.log(f"dark frame at {exposure:g} s: mean {float(np.mean(dark)):.1f} counts")
+        return dark
+
+    # --- after the run --------------------------------------------------------------------------
+    def band_integrals(self, run: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(band names, intensities (n,), band rates (n, bands) in counts/s)."""
+        bands = parse_bands(str(run.parameters["bands"][0]))
+        wavelengths = np.asarray(run.arrays["wavelength_nm"].read())
+        spectra = np.asarray(run.arrays["spectra"].read())
+        intensity = np.asarray(run.array_axes.get("pump_intensity_kW_cm2", run.columns["intensity_kW_cm2"]))
+        n = min(len(spectra), len(intensity))
+        rates = np.zeros((n, len(bands)))
+        for j, (_name, lo, hi) in enumerate(bands):
+            inside = (wavelengths >= lo) & (wavelengths <= hi)
+            rates[:, j] = np.sum(spectra[:n][:, inside], axis=1)
+        return [b[0] for b in bands], intensity[:n], rates
+
+    def analyse(self, run: Any) -> AnalysisResult:
+        names, intensity, rates = self.band_integrals(run)
+        slopes, sigmas = [], []
+        for j in range(len(names)):
+            good = (rates[:, j] > 0) & (intensity > 0)
+            if np.count_nonzero(good) >= 2:
+                x, y = np.log(intensity[good]), np.log(rates[good, j])
+                if np.count_nonzero(good) >= 3:
+                    (slope, _), cov = np.polyfit(x, y, 1, cov=True)
+                    sigma = float(np.sqrt(cov[0, 0]))
+                else:
+                    slope, sigma = np.polyfit(x, y, 1)[0], float("nan")
+            else:
+                slope, sigma = float("nan"), float("nan")
+            slopes.append(float(slope))
+            sigmas.append(sigma)
+        summary = [f"{len(intensity)} spectra, {intensity.min():.3g} … {intensity.max():.3g} "
+                   f"kW/cm²" if len(intensity) else "no spectra"]
+        scalars: dict[str, tuple[Any, str]] = {}
+        for name, slope, sigma in zip(names, slopes, sigmas):
+            key = _key(name)
+            scalars[f"slope_{key}"] = (slope, "")
+            summary.append(f"band {name}: slope S = {slope:.3f} ± {sigma:.3f}"
+                           + (f", {rates[-1, names.index(name)]:.4g} counts/s at the top"
+                              if len(rates) else ""))
+        if len(rates):
+            for name in names:
+                scalars[f"band_{_key(name)}_cps"] = (float(rates[-1, names.index(name)]),
+                                                     "counts/s")
+        arrays = {"band_rates_cps": (rates, "counts/s"),
+                  "band_slopes": (np.array(slopes), ""),
+                  "band_slope_sigmas": (np.array(sigmas), ""),
+                  "intensity_kW_cm2": (intensity, "kW/cm^2")}
+        return AnalysisResult(summary=summary, scalars=scalars, arrays=arrays,
+                              detail={"names": names, "slopes": slopes, "sigmas": sigmas,
+                                      "intensity": intensity, "rates": rates})
+
+    def plot(self, run: Any, analysis: AnalysisResult | None, png_path: Path) -> Path | None:
+        from .plot import plot_spectra
+
+        return plot_spectra(run, analysis, png_path)
+
+    def views(self) -> tuple[View, ...]:
+        return (CurvesView("Spectra", item="spectra", x_axis="pixel", newest=8),
+                XYView("Total emission", x="intensity_kW_cm2", y="total_cps", x_log=True,
+                       y_log=True, positive_only=True),
+                ReadoutView("Calibration", values=("calibration_rms_nm", "waist_um")))
+
+
+def _key(name: str) -> str:
+    """A band name as an HDF5-safe scalar name ("Tm 800" → "Tm_800")."""
+    return "".join(c if c.isalnum() else "_" for c in name).strip("_")
+

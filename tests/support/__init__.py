@@ -1,0 +1,1 @@
+"""Small procedures and helpers shared by tests (imported by child processes too)."""
