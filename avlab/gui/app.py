@@ -20,6 +20,9 @@ from .window import MainWindow
 
 log = logging.getLogger(__name__)
 
+#: The interpreter's thread switch interval while the GUI runs (s); Python's default is 5 ms.
+GUI_SWITCH_INTERVAL_S = 0.0005
+
 #: A short S-curve for the screenshots: the simulated bench's virtual clock makes it take
 #: about a second of wall time.
 SCREENSHOT_SCURVE = {"points": 24, "power_min_W": 0.06, "settle_s": 0.3, "dark_gate_s": 10.0,
@@ -34,8 +37,32 @@ def application() -> QApplication:
     if app is None:
         app = QApplication([sys.argv[0] if sys.argv else "avlab", "-style", "Fusion"])
         app.setApplicationName("avlab")
+        # The GUI thread shares the interpreter with the run's worker (and, on the simulated
+        # bench, with the instrument simulation). PySide releases the GIL around Qt calls and
+        # takes it back afterwards; against a busy worker each take-back waits up to the
+        # switch interval (5 ms by default), and a repaint makes hundreds of them. A shorter
+        # interval keeps the window responsive (benchmarks/gui_image_rate.py).
+        sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
+        warm_up()
     assert isinstance(app, QApplication)
     return app
+
+
+def warm_up() -> None:
+    """Pay pyqtgraph's one-time costs off the GUI thread: its colour-map menu (part of every
+    image view's level control) lists matplotlib's maps, which imports matplotlib — seconds
+    the first time, which would otherwise freeze the window when the first image run starts."""
+    import threading
+
+    def load() -> None:
+        try:
+            import pyqtgraph as pg
+
+            pg.colormap.listMaps(source="matplotlib")
+        except Exception:  # noqa: BLE001 - only a speed-up; the view works without it
+            pass
+
+    threading.Thread(target=load, name="avlab-gui-warm-up", daemon=True).start()
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from PySide6.QtCore import Qt
 
 from ..data import Column, DataDescription
 from ..storage import RunData, read_run
@@ -144,6 +143,7 @@ class DataBrowser(QWidget):
         old = self.splitter.widget(0)
         self.splitter.replaceWidget(0, viewset)
         old.deleteLater()
+        self.splitter.setSizes([4000, 1000])  # the plot gets four fifths of the height
         self.views = viewset
         self.title.setText(f"<b>{run.path.name}</b> · {run.procedure} · {run.status} · "
                            f"{run.n_points} points · started {run.start_time}")
@@ -175,7 +175,8 @@ def _materialise(arrays: Any) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for name in list(arrays):
         try:
-            out[name] = np.asarray(arrays[name][()])
+            handle = arrays[name]
+            out[name] = np.asarray(handle.read() if hasattr(handle, "read") else handle[()])
         except Exception:  # noqa: BLE001 - one unreadable item must not hide the others
             log.warning("array item %s could not be read", name)
     return out

@@ -328,8 +328,8 @@ class XYLiveView(LiveView):
 class ImageLiveView(LiveView):
     """An array item as an image in µm with colour map, levels, cursor read-out and profile.
 
-    For a stacked item the newest record (frame) is shown. Pixels not yet measured are NaN and
-    drawn transparent.
+    For a stacked item the newest record (frame) is shown. Pixels not yet measured are drawn at
+    the bottom of the colour scale and marked in `measured` (the read-out says so).
     """
 
     view: ImageView
@@ -342,7 +342,9 @@ class ImageLiveView(LiveView):
             raise ValueError(f"image view {view.title!r}: item {view.item!r} has record shape "
                              f"{self.item.shape}, not 2-D")
         ny, nx = (int(n) for n in self.item.shape)
-        self.buffer = np.full((ny, nx), np.nan)
+        self.buffer = np.zeros((ny, nx))
+        self.measured = np.zeros((ny, nx), dtype=bool)
+        self.levels = (0.0, 1.0)
         self.frame = 0
         self.last_line = 0
         self.x_um, self.x_unit = self._axis_values(-1, nx)
@@ -367,7 +369,7 @@ class ImageLiveView(LiveView):
         dx = (self.x_um[-1] - self.x_um[0]) / max(nx - 1, 1) if nx > 1 else 1.0
         dy = (self.y_um[-1] - self.y_um[0]) / max(ny - 1, 1) if ny > 1 else 1.0
         self.rect = QRectF(self.x_um[0] - dx / 2, self.y_um[0] - dy / 2, dx * nx, dy * ny)
-        self.image.setRect(self.rect)
+        self.image.setImage(self.buffer, autoLevels=False, levels=(0.0, 1.0), rect=self.rect)
         self.lut = pg.HistogramLUTItem(orientation="vertical")
         self.lut.setImageItem(self.image)
         self.lut.gradient.setColorMap(self._colormap(view.colormap))
@@ -418,9 +420,11 @@ class ImageLiveView(LiveView):
             frame, index = index[0], index[1:]
             if frame != self.frame:
                 self.frame = frame
-                self.buffer = np.full_like(self.buffer, np.nan)
+                self.buffer = np.zeros_like(self.buffer)
+                self.measured[:] = False
         values = np.asarray(event.values, dtype=float)
         self.buffer[index] = values
+        self.measured[index] = np.isfinite(values)
         if len(index) == 1:
             self.last_line = index[0]
         self.dirty = True
@@ -434,30 +438,33 @@ class ImageLiveView(LiveView):
             if len(data) == 0:
                 return
             self.frame, data = len(data) - 1, data[-1]
-        self.buffer = data.copy()
+        self.measured = np.isfinite(data)
+        self.buffer = np.where(self.measured, data, 0.0)
         self.last_line = len(data) - 1
         self.dirty = True
 
     # --- drawing -------------------------------------------------------------------------------
     def draw(self) -> None:
-        finite = self.buffer[np.isfinite(self.buffer)]
-        levels = None
-        if self.auto_levels and finite.size:
-            low, high = float(finite.min()), float(finite.max())
-            levels = (low, high if high > low else low + 1.0)
+        if self.auto_levels and self.measured.any():
+            values = self.buffer[self.measured]
+            low, high = float(values.min()), float(values.max())
+            self.levels = (low, high if high > low else low + 1.0)
+        elif not self.auto_levels:
+            self.levels = tuple(float(v) for v in self.lut.getLevels())
+        self._setting_levels = True
         self.image.setImage(self.buffer, autoLevels=False, autoHistogramRange=False,
-                            levels=levels)
-        if levels is not None:
-            self._setting_levels = True
-            self.lut.setHistogramRange(*levels)
-            self._setting_levels = False
+                            levels=self.levels, rect=self.rect)
+        if self.auto_levels:
+            self.lut.setHistogramRange(*self.levels)
+        self._setting_levels = False
         self._draw_profile()
 
     def _draw_profile(self) -> None:
         if self.profile is None:
             return
         row = self.cursor[1] if self.cursor is not None else self.last_line
-        self.profile_curve.setData(self.x_um, self.buffer[row])
+        self.profile_curve.setData(self.x_um, np.where(self.measured[row], self.buffer[row],
+                                                       np.nan), connect="finite")
         self.profile.setTitle(f"line profile at y = {self.y_um[row]:.3g} "
                               f"{unit_text(self.y_unit)}", color="#222", size="10pt")
 
@@ -479,7 +486,8 @@ class ImageLiveView(LiveView):
         self.readout.setText(
             f"x = {self.x_um[ix]:.3f} {unit_text(self.x_unit)}, y = {self.y_um[iy]:.3f} "
             f"{unit_text(self.y_unit)}  (pixel {ix}, {iy}):  "
-            + ("not measured yet" if math.isnan(value) else format_value(value, self.item.unit)))
+            + (format_value(value, self.item.unit) if self.measured[iy, ix]
+               else "not measured yet"))
         self._draw_profile()
 
 
@@ -662,8 +670,13 @@ class ViewSet(QWidget):
 
     @classmethod
     def for_run(cls, event: RunStarted) -> ViewSet:
-        views = tuple(event.views) or _default_views(event.description, event.title)
-        return cls(views, event.description)
+        return cls.for_views(event.views, event.description, event.title)
+
+    @classmethod
+    def for_views(cls, views: Sequence[View], description: DataDescription,
+                  title: str) -> ViewSet:
+        """The declared views, or default ones for a procedure that declares none."""
+        return cls(tuple(views) or _default_views(description, title), description)
 
     def feed(self, event: RunEvent) -> None:
         for widget in self.widgets:

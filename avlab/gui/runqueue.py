@@ -7,9 +7,11 @@ failed run the queue goes on or halts, as the user chose; STOP always halts it.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import itertools
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +29,15 @@ from PySide6.QtWidgets import (
 )
 
 from ..bench import Bench
-from ..events import RunFinished
+from ..events import RunEvent, RunFinished
 from ..procedure import Procedure
 from ..runner import Runner
 from .bridge import EventBridge
 
 log = logging.getLogger(__name__)
 _numbers = itertools.count(1)
+#: The longest the GUI thread spends handing run events on in one go (s).
+DELIVER_BUDGET_S = 0.015
 
 
 @dataclass
@@ -59,6 +63,7 @@ class RunQueue(QObject):
 
     changed = Signal()
     event = Signal(object)  # each RunEvent of the running run, in the GUI thread
+    run_prepared = Signal(object)  # the Runner, before it starts (build views now)
     run_started = Signal(object)  # the Runner
     run_ended = Signal(object)  # the QueueEntry
     idle = Signal()
@@ -74,6 +79,7 @@ class RunQueue(QObject):
         self._halt = False
         self.bridge = EventBridge(self)
         self.bridge.arrived.connect(self._deliver)
+        self._backlog: collections.deque[RunEvent] = collections.deque()
         self._finish_timer = QTimer(self)
         self._finish_timer.setInterval(20)
         self._finish_timer.timeout.connect(self._check_finished)
@@ -145,11 +151,15 @@ class RunQueue(QObject):
             procedure = entry.procedure_cls(**entry.values)
             runner = Runner(procedure, self.bench, path)
             runner.subscribe(self.bridge, name="gui")
+            self.runner = runner
+            # Widgets are built before the first event, not while lines stream in.
+            self.run_prepared.emit(runner)
             runner.start()
         except Exception as exc:  # noqa: BLE001 - a run refused at start is one failed entry
             log.error("run %d (%s) could not start: %s", entry.number,
                       entry.procedure_cls.name, exc)
             self.bench.shutdown()
+            self.runner = None
             entry.status, entry.message = "failed", f"{type(exc).__name__}: {exc}"
             if not path.exists():
                 entry.path = ""
@@ -159,7 +169,16 @@ class RunQueue(QObject):
         self.run_started.emit(runner)
 
     def _deliver(self) -> None:
-        for event in self.bridge.drain():
+        """Hand queued events on, for at most DELIVER_BUDGET_S at a time: a burst (a frame's
+        lines after a slow moment) is spread over several turns of the event loop, so the
+        window keeps redrawing and answering clicks (STOP) in between."""
+        self._backlog.extend(self.bridge.drain())
+        deadline = time.perf_counter() + DELIVER_BUDGET_S
+        while self._backlog:
+            if time.perf_counter() > deadline:
+                QTimer.singleShot(0, self._deliver)
+                return
+            event = self._backlog.popleft()
             if self.runner is None or event.run_id != self.runner.run_id:
                 continue  # a late event of an earlier run
             self.event.emit(event)

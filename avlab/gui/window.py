@@ -82,6 +82,8 @@ class MainWindow(QMainWindow):
         self.procedures = dict(procedures) if procedures is not None else registered_procedures()
         self.queue = RunQueue(bench, Path(out_dir), self)
         self.viewset: ViewSet | None = None
+        self._views_for = ""  # the run whose views are shown
+        self._progress: Progress | None = None
         self.last_finished: RunFinished | None = None
         self._closing = False
 
@@ -111,6 +113,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 860)
 
         self.queue.event.connect(self._on_event)
+        self.queue.run_prepared.connect(self._prepare_views)
         self.queue.run_started.connect(self._on_run_started)
         self.queue.run_ended.connect(self._on_run_ended)
         self.instruments.message.connect(
@@ -243,16 +246,13 @@ class MainWindow(QMainWindow):
         if isinstance(event, RunStarted):
             self._show_run(event)
         elif isinstance(event, Progress):
-            self.progress.setValue(int(event.fraction * 1000))
-            left = ("" if event.remaining_s is None
-                    else f" · about {_duration(event.remaining_s)} left")
-            self.progress_label.setText(f"{event.message}{left} · "
-                                        f"{_duration(event.elapsed_s)} elapsed")
+            self._progress = event  # shown on the next refresh: text layout is not free
         elif isinstance(event, LogMessage):
             if event.level >= logging.WARNING or event.logger == self._procedure_name():
                 self.log_panel.add(event.level, event.run_id, event.logger, event.message,
                                    event.wall_time)
         elif isinstance(event, RunFinished):
+            self.refresh()  # the last progress first, then the outcome
             self.last_finished = event
             self.progress_label.setText(
                 f"{event.status}: {event.n_points} points · {event.path}"
@@ -274,10 +274,17 @@ class MainWindow(QMainWindow):
     def _procedure_name(self) -> str:
         return self.queue.active.procedure_cls.name if self.queue.active else ""
 
-    def _show_run(self, event: RunStarted) -> None:
-        viewset = ViewSet.for_run(event)
+    def _prepare_views(self, runner: Runner) -> None:
+        """Build the run's views before it starts: widget construction takes a good part of
+        a second, which must not fall on the stream of the first lines."""
+        self.instruments.set_run_active(True)  # no idle polling from here on
+        self._install_views(ViewSet.for_views(runner.views, runner.description,
+                                              runner.procedure.title or runner.procedure.name),
+                            runner.run_id)
+
+    def _install_views(self, viewset: ViewSet, run_id: str) -> None:
         for problem in viewset.problems:
-            self.log_panel.add(logging.WARNING, event.run_id, "gui", problem)
+            self.log_panel.add(logging.WARNING, run_id, "gui", problem)
         old = self.viewset
         self.live.addWidget(viewset)
         self.live.setCurrentWidget(viewset)
@@ -285,13 +292,26 @@ class MainWindow(QMainWindow):
             self.live.removeWidget(old)
             old.deleteLater()
         self.viewset = viewset
+        self._views_for = run_id
+
+    def _show_run(self, event: RunStarted) -> None:
+        if self.viewset is None or self._views_for != event.run_id:
+            self._install_views(ViewSet.for_run(event), event.run_id)
         self.run_label.setText(f"<b>{event.title}</b> running · run {event.run_id} · "
                                f"{event.path}")
         self.tabs.setCurrentWidget(self.live)
 
     def refresh(self) -> None:
+        """Draw what changed since the last tick: views and the newest progress."""
         if self.viewset is not None:
             self.viewset.refresh()
+        event, self._progress = self._progress, None
+        if event is not None:
+            self.progress.setValue(int(event.fraction * 1000))
+            left = ("" if event.remaining_s is None
+                    else f" · about {_duration(event.remaining_s)} left")
+            self.progress_label.setText(f"{event.message}{left} · "
+                                        f"{_duration(event.elapsed_s)} elapsed")
 
     # --- closing -----------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
