@@ -1,4 +1,4 @@
-"""Command line: `avlab run`, `avlab inspect`, `avlab procedures`, `avlab config`.
+"""Command line: `avlab run`, `avlab inspect`, `avlab procedures`, `avlab config`, `avlab gui`.
 
 Heavy modules (scipy, h5py, matplotlib, drivers) are imported inside the commands, so
 `avlab --help` answers at once and needs neither Qt nor scipy.
@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--duration", type=float, default=None, metavar="S",
                        help="stop after S seconds (default: run until Ctrl-C)")
 
+    gui = sub.add_parser("gui", help="the lab desktop GUI (needs the gui extra)",
+                         description="Instruments, procedures, a run queue, live views, files.")
+    gui.add_argument("--config", metavar="FILE", help="lab config TOML (default: simulated bench)")
+    gui.add_argument("--screenshots", metavar="DIR", help="run a short S-curve, save each main "
+                     "view as PNG in DIR and exit (no display needed)")
+    gui.add_argument("--quit-after", type=float, metavar="S", help="close after S seconds")
+
     procs = sub.add_parser("procedures", help="list procedures and their parameters")
     procs.add_argument("name", nargs="?", help="show only this procedure")
 
@@ -122,11 +129,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     handler = {**extra, "run": _cmd_run, "inspect": _cmd_inspect, "recover": _cmd_recover,
                "sim": _cmd_sim, "instruments": _cmd_instruments, "procedures": _cmd_procedures,
-               "config": _cmd_config, "model": model_cli.run}[args.command]
+               "config": _cmd_config, "model": model_cli.run, "gui": _cmd_gui}[args.command]
     return handler(args)
 
 
 # --- commands --------------------------------------------------------------------------------
+
+def _cmd_gui(args: argparse.Namespace) -> int:
+    from .gui import main as gui_main  # Qt is imported only inside
+
+    return gui_main(args.config, args.screenshots, args.quit_after)
+
 
 def _cmd_run(args: argparse.Namespace) -> int:
     import warnings

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,17 @@ class RoleDevice:
         self.resource = resource
         self.driver_name = driver_name
         self.lock = threading.RLock()
+        #: The newest value of each quantity this role set or read (name -> value, units in
+        #: the names), and when (wall clock, s); a GUI shows these during a run instead of
+        #: taking readings that would compete with the procedure.
+        self.last_readings: dict[str, Any] = {}
+        self.readings_time = 0.0
+
+    def publish(self, **readings: Any) -> None:
+        """Record values just set or read in `last_readings`. Replaces the dict instead of
+        updating it, so a reader on another thread always sees a consistent copy."""
+        self.last_readings = {**self.last_readings, **readings}
+        self.readings_time = time.time()
 
     def describe(self) -> dict[str, str]:
         return {"driver": self.driver_name, "identity": self.identity, "resource": self.resource}
@@ -129,6 +141,7 @@ class PumpLaser(RoleDevice):
         self.check_power(power_W)
         with self.lock:
             self.driver.power_setpoint_W = power_W
+        self.publish(power_setpoint_W=power_W)
 
     def emission_on(self, timeout_s: float = 15.0, poll_s: float = 0.25) -> None:
         """Switch emission on and wait (through the bench clock) until light comes out."""
@@ -140,6 +153,7 @@ class PumpLaser(RoleDevice):
                 with self.lock:
                     if self.driver.emission_ready:
                         self.expects_emission = True
+                        self.publish(emission=True)
                         return
                 if waited >= timeout_s:
                     raise TimeoutError(f"{self.role}: emission not ready after {timeout_s:g} s")
@@ -153,6 +167,7 @@ class PumpLaser(RoleDevice):
         self.expects_emission = False
         with self.lock:
             self.driver.disable_emission()
+        self.publish(emission=False)
 
     def health(self) -> Health:
         """Fault and interlock registers (the driver's `check_faults()`, which raises
@@ -204,7 +219,9 @@ class PumpLaser(RoleDevice):
     @property
     def is_emitting(self) -> bool:
         with self.lock:
-            return bool(self.driver.emission_enabled)
+            emitting = bool(self.driver.emission_enabled)
+        self.publish(emission=emitting)
+        return emitting
 
     def live_status(self) -> str:
         with self.lock:
@@ -224,6 +241,7 @@ class PumpLaser(RoleDevice):
         with self._shutdown_lock():
             try:
                 self.driver.disable_emission()
+                self.publish(emission=False)
                 return "emission off"
             except Exception as first:
                 if self._reopen is None:
@@ -231,6 +249,7 @@ class PumpLaser(RoleDevice):
                 log.warning("%s: emission off failed (%s); reconnecting", self.role, first)
                 self.driver = self._reopen()
                 self.driver.disable_emission()
+                self.publish(emission=False)
                 return "emission off (after reconnecting)"
 
 
@@ -261,6 +280,7 @@ class PowerMeter(RoleDevice):
                 self._fault = str(exc)
                 raise
         self._fault = ""
+        self.publish(power_W=power)
         if self.max_power_W is not None and power > self.max_power_W:
             log.warning("%s: %g W is above the sensor limit %g W", self.role, power,
                         self.max_power_W)
@@ -318,7 +338,9 @@ class Detector(RoleDevice):
         if gate_s <= 0:
             raise ValueError(f"gate time must be positive, got {gate_s} s")
         counts = int(self._call("counting", lambda: self.driver.count(gate_s)))
-        return self.reading(counts, gate_s)
+        reading = self.reading(counts, gate_s)
+        self.publish(rate_cps=reading.rate_cps)
+        return reading
 
     def reading(self, counts: int, gate_s: float) -> CountReading:
         """What `counts` photons in `gate_s` (one gate, or several summed) mean: the
@@ -415,12 +437,16 @@ class Cryostat(RoleDevice):
                 output.heater_range = self.heater_range
             else:
                 self.driver.temperature_setpoint_K = setpoint_K
+        self.publish(setpoint_K=setpoint_K)
 
     def sample_temperature_K(self) -> float:
         with self.lock:
             if self._lakeshore:
-                return float(self.driver.input(self.sample_input).temperature_K)
-            return float(self.driver.sample_temperature_K)
+                temperature_K = float(self.driver.input(self.sample_input).temperature_K)
+            else:
+                temperature_K = float(self.driver.sample_temperature_K)
+        self.publish(sample_temperature_K=temperature_K)
+        return temperature_K
 
     def wait_stable(self, *, tolerance_K: float = 0.1, stable_s: float = 60.0,
                     timeout_s: float = 3600.0, poll_s: float = 1.0) -> float:
@@ -523,22 +549,30 @@ class Attenuator(RoleDevice):
         angle = self.calibration.angle_for_transmission(transmission)
         with self.lock:
             self.driver.angle_deg = angle
-            return self.calibration.transmission(self.driver.angle_deg)
+            reached = self.calibration.transmission(self.driver.angle_deg)
+        self.publish(transmission=reached)
+        return reached
 
     def transmission(self) -> float:
         with self.lock:
-            return self.calibration.transmission(self.driver.angle_deg)
+            reached = self.calibration.transmission(self.driver.angle_deg)
+        self.publish(transmission=reached)
+        return reached
 
     def block(self) -> None:
         """Rotate to extinction (the least light it can pass)."""
         with self.lock:
             self.driver.angle_deg = self.calibration.extinction_angle_deg
+        self.publish(transmission=self.calibration.transmission(
+            self.calibration.extinction_angle_deg))
 
     def shutdown(self) -> str:
         """After the lasers are off: rotate to extinction as a second barrier."""
         with self._shutdown_lock():
             self.driver.angle_deg = self.calibration.extinction_angle_deg
-            return "at extinction"
+        self.publish(transmission=self.calibration.transmission(
+            self.calibration.extinction_angle_deg))
+        return "at extinction"
 
     def live_status(self) -> str:
         with self.lock:
@@ -593,6 +627,7 @@ class Scanner(RoleDevice):
     def park(self, x_um: float, y_um: float) -> None:
         with self.lock:
             self.driver.park(x_um, y_um)
+        self.publish(park_x_um=x_um, park_y_um=y_um)
 
     def live_status(self) -> str:
         with self.lock:
