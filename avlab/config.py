@@ -10,7 +10,9 @@ such as `pump_1064` or `detector` imply it). With no config avlab uses the built
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -162,6 +164,18 @@ def parse_config(text: str, source: str = "<string>") -> LabConfig:
     return LabConfig(source, text, name, optics, instruments, simulation)
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def dotted_key(prefix: str, key: str) -> str:
+    """`prefix.key` as TOML writes it: a key that is not a bare key (empty, with spaces, dots
+    or other characters) is quoted, so an error always shows which key it means
+    (`instruments."my pump".driver`, `""`)."""
+    if not _BARE_KEY.fullmatch(key):
+        key = json.dumps(key, ensure_ascii=False)
+    return f"{prefix}.{key}" if prefix else key
+
+
 class _Checker:
     """Typed access to TOML tables with errors that name the source and the full key."""
 
@@ -184,7 +198,7 @@ class _Checker:
     def number(self, data: dict, prefix: str, key: str, *, default: float | None = None,
                required: bool = False, positive: bool = False,
                maximum: float | None = None) -> float | None:
-        full = f"{prefix}.{key}" if prefix else key
+        full = dotted_key(prefix, key)
         if key not in data:
             if required:
                 raise self.fail(full, "missing value")
@@ -202,7 +216,7 @@ class _Checker:
         return value
 
     def string(self, data: dict, prefix: str, key: str, *, default: str | None = None) -> str:
-        full = f"{prefix}.{key}" if prefix else key
+        full = dotted_key(prefix, key)
         if key not in data:
             if default is None:
                 raise self.fail(full, "missing value")
@@ -216,7 +230,7 @@ class _Checker:
 def _reject_unknown(checker: _Checker, data: dict, prefix: str, allowed: set[str]) -> None:
     for key in data:
         if key not in allowed:
-            full = f"{prefix}.{key}" if prefix else key
+            full = dotted_key(prefix, key)
             raise checker.fail(full, f"unknown key (allowed here: {', '.join(sorted(allowed))})")
 
 
@@ -232,7 +246,7 @@ def _parse_optics(checker: _Checker, table: dict) -> OpticsConfig:
 
 
 def _parse_instrument(checker: _Checker, role: str, table: Any) -> InstrumentConfig:
-    prefix = f"instruments.{role}"
+    prefix = dotted_key("instruments", role)
     if not isinstance(table, dict):
         raise checker.fail(prefix, "must be a table")
     drivers = driver_specs()
@@ -262,7 +276,7 @@ def _role_kind(checker: _Checker, role: str, table: dict,
                driver: DriverSpec) -> tuple[str, float | None]:
     """The role's kind (the `kind` key, else implied by an old fixed role name) and, for a
     laser, its wavelength (`wavelength_nm`, else from an old name such as pump_1064)."""
-    prefix = f"instruments.{role}"
+    prefix = dotted_key("instruments", role)
     legacy = legacy_kind(role)
     if "kind" in table:
         kind = checker.string(table, prefix, "kind")

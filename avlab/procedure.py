@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -55,11 +56,21 @@ class Parameter(Generic[T]):
 
     def fail(self, value: Any, problem: str) -> ParameterError:
         unit = f" {self.unit}" if self.unit else ""
-        return ParameterError(f"parameter {self.name}: {value!r}{unit} {problem}")
+        return ParameterError(f"parameter {self.name}: {_short_repr(value)}{unit} {problem}")
 
     def describe(self) -> str:
         unit = f" [{self.unit}]" if self.unit else ""
         return f"{self.name} ({self.type_name}{unit}, default {self.default!r}): {self.doc}"
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """repr() for an error message: cut to `limit` characters, and safe for values whose repr
+    itself fails (an int of more than 4300 digits)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        text = f"<{type(value).__name__} too large to print>"
+    return text if len(text) <= limit else text[:limit - 5] + "…" + text[-4:]
 
 
 class Float(Parameter[float]):
@@ -77,6 +88,8 @@ class Float(Parameter[float]):
             number = float(value)
         except (TypeError, ValueError):
             raise self.fail(value, "is not a number") from None
+        except OverflowError:  # an int beyond the float range (e.g. 10**400)
+            raise self.fail(value, "is not finite") from None
         if not math.isfinite(number):
             raise self.fail(value, "is not finite")
         if self.minimum is not None and number < self.minimum:
@@ -129,6 +142,19 @@ class Text(Parameter[str]):
         if not isinstance(value, str):
             raise self.fail(value, "is not text")
         return value.strip()
+
+
+@contextmanager
+def roles_needed(needs: str, hint: str = "") -> Iterator[None]:
+    """Inside `check()`: a role the procedure needs that the bench lacks (or has twice, or of
+    another kind) is the user's choice of bench or role parameter, so the bench's KeyError
+    becomes a ParameterError saying what the procedure `needs` (and `hint`, e.g. which
+    parameter names the role) — refused like any bad parameter, before anything runs."""
+    try:
+        yield
+    except KeyError as exc:
+        reason = exc.args[0] if exc.args else str(exc)
+        raise ParameterError(f"{needs}: {reason}{hint}") from None
 
 
 class RunContext:
@@ -262,7 +288,7 @@ class Procedure(ABC):
     def set(self, name: str, value: Any) -> None:
         params = self.parameters()
         if name not in params:
-            raise ParameterError(f"{self.name} has no parameter {name!r}; parameters: "
+            raise ParameterError(f"{self.name} has no parameter {_short_repr(name)}; parameters: "
                                  f"{', '.join(params)}")
         setattr(self, name, value)
 
@@ -270,8 +296,8 @@ class Procedure(ABC):
         """Apply `name=value` strings (the CLI's --set); each parameter's validate() parses."""
         for text in assignments:
             name, sep, raw = text.partition("=")
-            if not sep:
-                raise ParameterError(f"--set expects name=value, got {text!r}")
+            if not sep or not name.strip():
+                raise ParameterError(f"--set expects name=value, got {_short_repr(text)}")
             self.set(name.strip(), raw.strip())
 
     def values(self) -> dict[str, tuple[Any, str]]:

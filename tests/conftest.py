@@ -7,6 +7,14 @@ import os
 import warnings
 
 import pytest
+from hypothesis import settings
+
+# Property-based tests: no per-example deadline (a loaded 2-core machine is slow at times);
+# in CI the examples are derived from each test's name, so a run there is reproducible.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, database=None,
+                          print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # pymeasure warns about its own deprecations when upstream drivers are constructed.

@@ -56,7 +56,7 @@ def test_scurve_sweeps_the_transmission_with_the_laser_held(bench, tmp_path):
     assert 20.0 <= result.analysis.detail.up.s_max <= 30.0
     assert result.analysis.detail.up.threshold_s_peak_kW_cm2 == pytest.approx(5.33, rel=0.05)
     c = read_run(tmp_path / "att.h5").columns
-    assert np.all(c["power_setpoint_W"] == 2.0)
+    assert np.all(c["power_setpoint_W"] == bench.laser().max_power_W)  # the default: its limit
     up = c["direction"] == 1
     assert np.nanmin(c["transmission"][up]) == pytest.approx(1e-2, rel=0.05)
     assert np.nanmax(c["transmission"]) == pytest.approx(0.9, rel=0.01)

@@ -157,3 +157,22 @@ def test_fault_during_the_sweep_fails_the_run_with_emission_off(bench, sim_laser
     assert result.status == "failed"
     assert not sim_laser.emission_requested
     assert read_run(tmp_path / "f.h5").n_points >= 10
+
+
+def test_default_power_range_follows_the_chosen_lasers_limit(tmp_path, capsys):
+    """two_diodes_sim.toml limits pump_852 to 0.15 W: the default sweep must fit without a
+    power override (it used to stop at 'power_max_W 2 W exceeds the configured limit')."""
+    from pathlib import Path
+
+    import experiments
+    from avlab.cli import main
+
+    config = Path(experiments.__file__).parent / "labs" / "two_diodes_sim.toml"
+    out = tmp_path / "diode.h5"
+    code = main(["run", "scurve", "--config", str(config), "--set", "pump_role=pump_852",
+                 "--set", "points=8", "--set", "refine=no", "--set", "sweep_down=no",
+                 "--out", str(out), "--no-plot"])
+    assert code == 0, capsys.readouterr().err
+    run = read_run(out)
+    assert run.parameters["power_max_W"][0] == 0.15  # stored as resolved, not as 0
+    assert np.max(run.columns["power_setpoint_W"]) == pytest.approx(0.15)

@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def add_command(subparsers: argparse._SubParsersAction) -> Callable[[argparse.Namespace], int]:
@@ -51,7 +51,12 @@ def run_fit(args: argparse.Namespace) -> int:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"avlab: {message}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"fit of preset {preset} to {args.file} ({len(data[0])} points)")
+    failures = result.failures()
+    print(f"fit of preset {preset} to {args.file} ({len(data[0])} points)"
+          + (" — FAILED, the numbers below are not results" if failures else ""))
     for line in result.summary_lines():
         print(f"  {line}")
+    if failures:
+        print(f"avlab: the fit of {args.file} failed: " + "; ".join(failures), file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK

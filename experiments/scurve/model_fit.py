@@ -605,11 +605,51 @@ class ModelFit:
             records[f"fit_{n}_sigma"] = (float(s), u)
         for n, (v, s, u) in self.derived.items():
             records[f"fit_{n}"] = (v, u)
-            records[f"fit_{n}_sigma"] = (s, u)
+            # 0 would read as "known exactly"; it means "not moved by the fit": not determined.
+            records[f"fit_{n}_sigma"] = (s if s != 0.0 else math.nan, u)
         records["fit_chi2"] = (self.chi2, "")
         records["fit_dof"] = (float(self.dof), "")
         records["fit_reduced_chi2"] = (self.reduced_chi2, "")
         return records
+
+    def s_peak_reported_kW_cm2(self) -> float:
+        """Intensity of the fitted S peak on the reported (measured) scale, kW/cm²."""
+        value = self.derived.get("threshold_s_peak_reported_kW_cm2",
+                                 self.derived.get("threshold_s_peak_kW_cm2"))
+        return float(value[0]) if value is not None else math.nan
+
+    def failures(self) -> list[str]:
+        """Why this fit cannot be trusted (empty if it can): a parameter pinned at a bound, a
+        direction the data do not constrain (singular covariance), a 1σ larger than the value
+        itself, an S peak outside the measured intensities (the S-curve does not reach or
+        cover the threshold, so S_max and the threshold are extrapolations), or an unphysical
+        result (a collection efficiency above 1). A run stopped early (`avlab recover`) gives
+        such fits; their numbers must not be reported as results."""
+        reasons = []
+        if self.at_bound:
+            reasons.append(f"parameter(s) at a bound of their range: {', '.join(self.at_bound)}")
+        for n, v, sd, is_log in zip(self.names, self.values, self.sigmas, self.log):
+            if not math.isfinite(sd):
+                reasons.append(f"{n} is not constrained by the data (singular covariance)")
+            elif is_log and sd > MAX_RELATIVE_SIGMA * abs(v):
+                reasons.append(f"{n} = {_fmt(v)} ± {_fmt(sd)}: uncertainty larger than the value")
+        for n in _CHECKED_DERIVED:
+            if n not in self.derived:
+                continue
+            v, sd, _ = self.derived[n]
+            if not math.isfinite(sd) or sd > MAX_RELATIVE_SIGMA * abs(v):
+                reasons.append(f"{n} = {_fmt(v)} ± {_fmt(sd)}: uncertainty unbounded or larger "
+                               "than the value")
+        efficiency = self.derived.get("collection_efficiency")
+        if efficiency is not None and not 0.0 < efficiency[0] <= 1.0:
+            reasons.append(f"collection_efficiency = {_fmt(efficiency[0])} is unphysical (a "
+                           "fraction of the emitted photons must be in (0, 1])")
+        peak = self.s_peak_reported_kW_cm2()
+        low, high = float(np.min(self.intensity_kW_cm2)), float(np.max(self.intensity_kW_cm2))
+        if not low < peak < high:
+            reasons.append(f"the S peak ({_fmt(peak)} kW/cm²) is not covered by the measured "
+                           f"intensities {_fmt(low)} … {_fmt(high)} kW/cm²")
+        return reasons
 
     def summary_lines(self) -> list[str]:
         """Human-readable results for the CLI."""
@@ -633,10 +673,22 @@ class ModelFit:
             lines.append(f"  strong correlation {a} / {b}: {r:+.3f}")
         for n, (v, s, u) in self.derived.items():
             unit = f" {u}" if u else ""
-            lines.append(f"  {n} = {_fmt(v)} ± {_fmt(s)}{unit}  [fitted preset]")
+            if s == 0.0:  # depends on no free parameter: fixed by the preset, not measured
+                lines.append(f"  {n} = {_fmt(v)}{unit}  [derived from the preset's fixed "
+                             "parameters: no free parameter moves it, no uncertainty]")
+            else:
+                lines.append(f"  {n} = {_fmt(v)} ± {_fmt(s)}{unit}  [fitted preset]")
         lines.append(f"{self.n_evaluations} model evaluations in {self.elapsed_s:.2f} s; "
                      f"{self.message}")
         return lines
+
+
+#: A fitted quantity whose 1σ exceeds its own magnitude is not determined by the data.
+MAX_RELATIVE_SIGMA = 1.0
+#: Derived quantities whose relative 1σ is checked by `ModelFit.failures` (the background and
+#: the scale-free ones are not: a background near 0 has a large relative error by nature).
+_CHECKED_DERIVED = ("s_max", "threshold_s_peak_kW_cm2", "threshold_s_peak_reported_kW_cm2",
+                    "collection_efficiency")
 
 
 def _fmt(value: float) -> str:

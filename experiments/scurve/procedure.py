@@ -86,7 +86,9 @@ class SCurve(Procedure):
     meter_role = Text("", doc="power-meter role; empty: the bench's only power meter")
     detector_role = Text("", doc="counter role; empty: the bench's only counter")
     power_min_W = Float(0.08, minimum=0.0, unit="W", doc="lowest laser output setpoint")
-    power_max_W = Float(2.0, minimum=0.0, unit="W", doc="highest laser output setpoint")
+    power_max_W = Float(0.0, minimum=0.0, unit="W",
+                        doc="highest laser output setpoint (0: the laser's configured "
+                            "max_power_W, so the default fits every bench)")
     use_attenuator = Bool(True, doc="when the bench has a pump attenuator, sweep its "
                                     "transmission with the laser held at power_max_W (spans "
                                     "3-4 decades; a laser setpoint alone spans ~2)")
@@ -156,9 +158,13 @@ class SCurve(Procedure):
             hint = f"; choose it with --set {option}=<role>" if option else ""
             raise ParameterError(f"scurve needs a laser, a power meter and a detector: "
                                  f"{exc.args[0]}{hint}") from None
+        if self.power_max_W == 0.0:  # resolved here, so the run file stores the value used
+            self.power_max_W = laser.max_power_W
         if not 0.0 < self.power_min_W < self.power_max_W:
             raise ParameterError(f"power range {self.power_min_W:g} … {self.power_max_W:g} W "
-                                 "must satisfy 0 < power_min_W < power_max_W")
+                                 "must satisfy 0 < power_min_W < power_max_W"
+                                 + (f" ({laser.role}'s max_power_W)"
+                                    if self.power_max_W == laser.max_power_W else ""))
         if self.power_max_W > laser.max_power_W:
             raise ParameterError(f"power_max_W {self.power_max_W:g} W exceeds the configured "
                                  f"limit {laser.max_power_W:g} W for {laser.role}")
@@ -207,6 +213,8 @@ class SCurve(Procedure):
         laser = bench.laser(self.pump_role or None)
         meter = bench.power_meter(self.meter_role or None)
         detector = bench.detector(self.detector_role or None)
+        if self.power_max_W == 0.0:  # run without check() (a caller's inner S-curve)
+            self.power_max_W = laser.max_power_W
         optics = bench.config.optics
         waist_um = optics.waist_um(laser.wavelength_nm)
         transmission = optics.transmission_to_sample

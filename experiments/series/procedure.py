@@ -29,6 +29,7 @@ leaves steps 0 … k-1 complete; the lasers are off after every step and at the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ import numpy as np
 from avlab.bench import Bench
 from avlab.data import Column
 from avlab.errors import AvlabError, ParameterError
-from avlab.procedure import AnalysisResult, Float, Procedure, RunContext, Text
+from avlab.procedure import AnalysisResult, Float, Procedure, RunContext, Text, roles_needed
 from avlab.views import ReadoutView, View, XYView
 
 #: Settings the series itself applies (every other name must be an inner parameter).
@@ -48,6 +49,8 @@ POSITIONS = ("x_um", "y_um")
 SETTLE, MEASURE = 0, 1
 #: Inner-run status codes in the step table.
 STATUS_CODES = {"completed": 0, "aborted": 1, "failed": 2}
+#: Most steps one series may run (each step is a full inner run, checked before the start).
+MAX_STEPS = 1000
 
 
 class StageNotStableError(AvlabError):
@@ -56,19 +59,29 @@ class StageNotStableError(AvlabError):
 
 
 def parse_values(text: str) -> list[float]:
-    """``"10,150,295"`` or ``"10:300:8"`` (8 values from 10 to 300, ends included)."""
+    """``"10,150,295"`` or ``"10:300:8"`` (8 values from 10 to 300, ends included); finite
+    numbers only, at most MAX_STEPS of them (each is a full inner run)."""
     text = text.strip()
     if not text:
         raise ValueError("no values")
     if ":" in text:
         parts = text.split(":")
         if len(parts) != 3:
-            raise ValueError(f"range {text!r} must be start:stop:n")
+            raise ValueError(f"range {text[:60]!r} must be start:stop:n")
         start, stop, n = float(parts[0]), float(parts[1]), int(parts[2])
-        if n < 1:
-            raise ValueError(f"range {text!r}: n must be at least 1")
-        return [float(v) for v in np.linspace(start, stop, n)]
-    return [float(v) for v in text.split(",") if v.strip()]
+        if not 1 <= n <= MAX_STEPS:
+            raise ValueError(f"range {text[:60]!r}: n must be 1 … {MAX_STEPS}")
+        values = [float(v) for v in np.linspace(start, stop, n)] if math.isfinite(
+            start) and math.isfinite(stop) else [start, stop]
+    else:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    if not values:
+        raise ValueError("no values")
+    if len(values) > MAX_STEPS:
+        raise ValueError(f"{len(values)} values: a series runs at most {MAX_STEPS} steps")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"every value must be a finite number, got {text[:60]!r}")
+    return values
 
 
 def parse_over(text: str) -> tuple[str, list[float]]:
@@ -160,8 +173,14 @@ class Series(Procedure):
         procedure.set_from_strings(parse_assignments(self.inner))
         setting, _ = self.setting()
         if value is not None and setting not in (TEMPERATURE, *POSITIONS):
-            parameter = procedure.parameters()[setting]
-            procedure.set(setting, int(round(value)) if parameter.type_name == "int" else value)
+            parameter = procedure.parameters().get(setting)
+            if parameter is None:
+                raise ParameterError(f"parameter over: {setting!r} is neither temperature_K, "
+                                     f"x_um, y_um nor a parameter of {self.do}")
+            if parameter.type_name == "int" and value != round(value):
+                raise ParameterError(f"parameter over: {setting} is a whole number, got "
+                                     f"{value:g}")
+            procedure.set(setting, int(value) if parameter.type_name == "int" else value)
         return procedure
 
     def check(self, bench: Bench) -> None:
@@ -174,11 +193,13 @@ class Series(Procedure):
             raise ParameterError(f"parameter over: {setting!r} is neither temperature_K, x_um, "
                                  f"y_um nor a parameter of {self.do}")
         if setting == TEMPERATURE:
-            cryostat = bench.cryostat()
+            with roles_needed("a temperature series needs a cryostat"):
+                cryostat = bench.cryostat()
             for value in values:
                 cryostat.check_setpoint(value)
         if setting in POSITIONS:
-            bench.scanner()
+            with roles_needed(f"a {setting} series needs a scanner"):
+                bench.scanner()
         for value in values:  # every step's inner parameters valid before anything runs
             self.inner_procedure(value).check(bench)
 

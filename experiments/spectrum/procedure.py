@@ -44,7 +44,8 @@ from avlab.analysis.optics import peak_intensity_kW_cm2
 from avlab.bench import Bench
 from avlab.data import ArrayItem, Axis, Column
 from avlab.errors import ParameterError
-from avlab.procedure import AnalysisResult, Bool, Float, Int, Procedure, RunContext, Text
+from avlab.procedure import (AnalysisResult, Bool, Float, Int, Procedure, RunContext, Text,
+                             roles_needed)
 from avlab.views import CurvesView, ReadoutView, View, XYView
 
 #: Exposure ladder (1-2-5 per decade) so that dark frames can be reused across powers.
@@ -183,15 +184,18 @@ class Spectrum(Procedure):
         except ValueError:
             raise ParameterError(f"parameter powers_W: {self.powers_W!r} is not a list of "
                                  "numbers") from None
-        if not powers or any(p < 0 for p in powers):
+        if not powers or any(not (p >= 0 and math.isfinite(p)) for p in powers):
             raise ParameterError("parameter powers_W: give one or more powers ≥ 0 W")
         return powers
 
     def check(self, bench: Bench) -> None:
-        laser = bench.laser(self.pump_role or None)
+        with roles_needed("spectrum needs a laser, a power meter and a spectrometer",
+                          " (choose them with --set pump_role=<role> / spectrometer_role=<role>)"):
+            laser = bench.laser(self.pump_role or None)
+            bench.power_meter()
+            spectrometer = bench.spectrometer(self.spectrometer_role or None)
         for power in self.power_list():
             laser.check_power(power)
-        spectrometer = bench.spectrometer(self.spectrometer_role or None)
         wavelengths = np.asarray(spectrometer.wavelengths_nm())
         if len(wavelengths) != self.pixels:
             raise ParameterError(f"parameter pixels: {self.pixels}, but {spectrometer.role} "

@@ -34,6 +34,7 @@ measurement's own part and the calibration fit's residual, in quadrature).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,8 @@ import numpy as np
 from avlab.bench import Bench
 from avlab.data import Column
 from avlab.errors import ParameterError
-from avlab.procedure import AnalysisResult, Float, Procedure, RunContext, Text
+from avlab.procedure import AnalysisResult, Float, Procedure, RunContext, Text, roles_needed
+from avlab.registry import load_procedure
 from avlab.views import ReadoutView, View
 
 
@@ -191,10 +193,40 @@ class Calibration:
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
-        cal = cls(**json.loads(Path(path).read_text()))
-        if cal.feature not in INNER_PROCEDURE:
-            raise ValueError(f"unknown feature {cal.feature!r}")
-        return cal
+        """Read a calibration saved by `save`; ValueError if the file is not one (wrong JSON
+        shape, missing or ill-typed fields, lists of unequal length, non-finite numbers)."""
+        data = json.loads(Path(path).read_text("utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"not a calibration (a JSON object), got a {type(data).__name__}")
+        calibration = cls(**data)
+        calibration._check()
+        if calibration.feature not in INNER_PROCEDURE:
+            raise ValueError(f"unknown feature {calibration.feature!r}")
+        return calibration
+
+    def _check(self) -> None:
+        if not isinstance(self.feature, str):
+            raise ValueError(f"feature must be text, got {self.feature!r}")
+
+        def numbers(name: str, values: Any) -> list[float]:
+            if not isinstance(values, list) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in values):
+                raise ValueError(f"{name} must be a list of finite numbers")
+            return values
+
+        for name in ("intensity_kW_cm2", "residual_K"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        points = [numbers(n, getattr(self, n)) for n in ("temperatures_K", "features",
+                                                          "feature_sigmas")]
+        if len(points[0]) < 2 or len({len(p) for p in points}) != 1:
+            raise ValueError("temperatures_K, features and feature_sigmas need equal lengths "
+                             ">= 2")
+        if not numbers("coefficients", self.coefficients):
+            raise ValueError("coefficients must not be empty")
 
 
 def build_calibration(series_path: str | Path, intensity_kW_cm2: float | None = None, *,
@@ -301,13 +333,21 @@ class Thermometry(Procedure):
             raise ParameterError(f"parameter calibration: {self.calibration}: {exc}") from None
 
     def check(self, bench: Bench) -> None:
+        from experiments.series.procedure import parse_assignments
+
         cal = self.load()
-        bench.laser()
-        bench.power_meter()
-        if cal.feature == BAND_RATIO:
-            bench.spectrometer()
-        else:
-            bench.detector()
+        sensor = "a spectrometer" if cal.feature == BAND_RATIO else "a detector"
+        with roles_needed(f"thermometry with this calibration needs a laser, a power meter "
+                          f"and {sensor}"):
+            bench.laser()
+            bench.power_meter()
+            if cal.feature == BAND_RATIO:
+                bench.spectrometer()
+            else:
+                bench.detector()
+        # The inner measurement's assignments are parsed now, not after the first point.
+        inner_cls = load_procedure(INNER_PROCEDURE[cal.feature])
+        inner_cls().set_from_strings(parse_assignments(self.inner))
 
     def run(self, ctx: RunContext) -> None:
         from avlab.analysis.optics import power_for_intensity_W

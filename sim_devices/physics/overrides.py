@@ -97,6 +97,11 @@ def parse_series(text: str) -> tuple[str, np.ndarray]:
     return name.strip(), np.linspace(start, stop, count)
 
 
+#: Largest core diameter or shell thickness accepted (nm): far beyond any nanoparticle, and
+#: small enough that the ion counts, which scale with the core volume, stay finite.
+MAX_SIZE_NM = 10_000.0
+
+
 def canonical_name(name: str) -> str:
     """The parameter a (possibly short) name stands for; ``concentration.X`` is kept."""
     return ALIASES.get(name, name)
@@ -130,13 +135,14 @@ def apply_overrides(preset: Preset, overrides: Mapping[str, float]) -> Preset:
                                     f"the RE sites in (0, 1] (8 % is 0.08)")
             concentrations[species] = value
         elif name == "core_diameter_nm":
-            if not value > 0.0:
-                raise OverrideError(f"{raw_name} = {value:g}: the core diameter must be > 0 nm")
+            if not 0.0 < value <= MAX_SIZE_NM:
+                raise OverrideError(f"{raw_name} = {value:g}: the core diameter must be in "
+                                    f"(0, {MAX_SIZE_NM:g}] nm")
             core_nm = value
         elif name == "shell_thickness_nm":
-            if not value >= 0.0:
-                raise OverrideError(f"{raw_name} = {value:g}: the shell thickness must be "
-                                    f">= 0 nm")
+            if not 0.0 <= value <= MAX_SIZE_NM:
+                raise OverrideError(f"{raw_name} = {value:g}: the shell thickness must be in "
+                                    f"[0, {MAX_SIZE_NM:g}] nm")
             shell_nm = value
         else:
             known = ", ".join([*SAMPLE_PARAMETERS, "concentration.<Species>"])
