@@ -121,7 +121,7 @@ def test_cryostat_faults_end_the_run_named(tmp_path, fault):
         cryostat = bench.cryostat()
         cryostat.set_setpoint_K(10.0)  # heater on, so a heater fault trips it
         cryostat.wait_stable(tolerance_K=0.2, stable_s=20.0, poll_s=2.0)
-        bench.twins["cryostat"].schedule_fault(fault, bench.now() + 20.0, bench.clock)
+        bench.twins["cryostat"].schedule_fault(fault, bench.now() + 5.0, bench.clock)
         result = Runner(_fast_scurve(), bench, tmp_path / "run.h5").run()
         assert not bench.twins["pump_1064"].emission_requested
     assert result.status == "failed"
