@@ -22,15 +22,16 @@ from avlab.config import load_config
 from avlab.runner import Runner
 from experiments.scurve import SCurve
 
+# Called in the worker after each stored point (listeners run later, on their own threads),
+# so the kill lands after exactly N points.
 class KillAfter:
     def __init__(self): self.n = 0
-    def on_point(self, row):
+    def __call__(self):
         self.n += 1
         if self.n == int(sys.argv[2]):
             os.kill(os.getpid(), signal.SIGKILL)
-    def on_progress(self, *a): pass
 
-Runner(SCurve(), Bench(load_config()), sys.argv[1], listeners=[KillAfter()]).run()
+Runner(SCurve(), Bench(load_config()), sys.argv[1], after_each=KillAfter()).run()
 """
 
 
