@@ -1,6 +1,6 @@
 """Draw a run's PNG in a second process that loads matplotlib while the run is measured.
 
-Importing matplotlib costs about a third of a second, about as much as a whole S-curve on the
+Importing matplotlib costs about a third of a second, three times a whole S-curve on the
 simulated bench. `avlab run` starts this worker first; it imports matplotlib on the other core
 while the main process connects the bench, measures and analyses, and then renders the PNG
 from the run as read back (the same `Procedure.plot` call the main process would make). If the
@@ -28,22 +28,33 @@ def _preload() -> None:
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
 
+    import avlab.storage  # noqa: F401  (h5py: the run arrives as RunData)
+
 
 def _render(procedure: Any, run: Any, analysis: Any, png_path: Path) -> Path | None:
     return procedure.plot(run, analysis, png_path)
 
 
 class PlotWorker:
-    """One spawned process, warmed up at once; `plot()` renders there or falls back."""
+    """One forked process, warmed up at once; `plot()` renders there or falls back."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
         self._warm: Future | None = None
         try:
             import multiprocessing
+            import threading
 
-            # spawn, not fork: the parent may hold threads and HDF5 state by the time it plots.
-            context = multiprocessing.get_context("spawn")
+            # Forked: the child starts with everything the parent has imported so far and
+            # only loads matplotlib (a spawned child re-imports numpy, h5py and avlab, which
+            # ate the gain). Forked here, before the bench exists, so it inherits no
+            # instrument link or HDF5 file — and only from a single-threaded process, where
+            # no other thread can hold a lock the child would need. Elsewhere (a platform
+            # without fork, a GUI, a test runner with threads) the PNG is drawn in-process.
+            if ("fork" not in multiprocessing.get_all_start_methods()
+                    or threading.active_count() > 1):
+                return
+            context = multiprocessing.get_context("fork")
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
                                              initializer=_preload)
             self._warm = self._pool.submit(int)  # starts the process and its preload now
@@ -54,8 +65,10 @@ class PlotWorker:
     def plot(self, procedure: Any, run: Any, analysis: Any, png_path: Path) -> Path | None:
         if self._pool is not None:
             try:
-                return self._pool.submit(_render, procedure, run, analysis,
-                                         png_path).result(PLOT_TIMEOUT_S)
+                written = self._pool.submit(_render, procedure, run, analysis,
+                                            png_path).result(PLOT_TIMEOUT_S)
+                log.debug("PNG drawn by the plot worker: %s", written)
+                return written
             except Exception as exc:  # noqa: BLE001 - fall back to drawing here
                 log.debug("plot worker failed (%s); plotting in-process", exc)
         return procedure.plot(run, analysis, png_path)

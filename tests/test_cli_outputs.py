@@ -70,3 +70,15 @@ def test_a_damaged_file_is_refused_quickly_by_inspect_and_fit(tmp_path, monkeypa
         assert done.returncode in (1, 2), command
         assert "Traceback" not in done.stderr
         assert "truncated" in done.stderr or "damaged" in done.stderr.lower()
+
+
+def test_the_png_is_drawn_by_the_forked_plot_worker(tmp_path):
+    """`avlab run` as a real (single-threaded) process draws its PNG in the plot worker that
+    loaded matplotlib while the run was measured; the PNG is a real image."""
+    done = subprocess.run([sys.executable, "-m", "avlab.cli", "-v", "run", "scurve",
+                           "--out", "w.h5", *QUICK], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "PNG drawn by the plot worker" in done.stderr
+    png = (tmp_path / "w.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
