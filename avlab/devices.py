@@ -175,11 +175,23 @@ class PumpLaser(RoleDevice):
         this role switched it on is a trip even when no register says why, and so is
         emission nobody switched on through this role.
 
-        One or two messages: the emission state, then the registers. An idle laser (off and
-        expected off) is not asked further — its registers matter once emission is asked for,
-        and emission_on checks them then. A driver whose every trip switches the output off
-        (`TRIPS_STOP_EMISSION`, e.g. the Thorlabs CLD) is healthy while it emits as expected."""
+        One or two messages: the emission state, then the registers — or one, when the driver
+        reads both from one status reply (`emission_checked()`, e.g. the YLR's status word).
+        An idle laser (off and expected off) is not asked further — its registers matter once
+        emission is asked for, and emission_on checks them then. A driver whose every trip
+        switches the output off (`TRIPS_STOP_EMISSION`, e.g. the Thorlabs CLD) is healthy
+        while it emits as expected."""
+        combined = getattr(self.driver, "emission_checked", None)
         with self.lock:
+            if combined is not None and self.expects_emission:
+                try:
+                    emitting = bool(combined())
+                except (LaserFaultError, LaserInterlockError) as exc:
+                    return Health.tripped(self.role, str(exc))
+                if not emitting:
+                    return Health.tripped(self.role, "emission stopped while the run expected "
+                                                     "it on (no fault register says why)")
+                return Health(self.role)
             emitting = bool(self.driver.emission_enabled)
             if not emitting and not self.expects_emission:
                 return Health(self.role)

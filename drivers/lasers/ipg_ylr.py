@@ -229,6 +229,11 @@ class IPGYLR(CheckedMessaging, Instrument):
             raise LaserInterlockError(f"{self.name}: key switch is not in REM")
         return status
 
+    def emission_checked(self) -> bool:
+        """Whether emission is on, from the same status word `check_faults()` reads (and
+        raising as it does): one query where a health check would otherwise ask twice."""
+        return YLRStatus.EMISSION in self.check_faults()
+
     @property
     def emission_ready(self) -> bool:
         """Emission is on and the start-up phase (status bit 15) is over."""
