@@ -354,6 +354,10 @@ class Runner:
         self._writer.write(item, index, values)
         self._n_writes += 1
         self.hub.publish(ChunkWritten, item=item, index=index, values=np.array(values))
+        # Offer the GIL: on the virtual clock a scan produces lines as fast as the CPU allows,
+        # and without a pause between them a GUI thread in the same process waits for the
+        # interpreter's switch interval at best, and much longer behind long numpy calls.
+        time.sleep(0)
         if self._after_each is not None:
             self._after_each()
 

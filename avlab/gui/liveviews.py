@@ -152,6 +152,33 @@ class LiveView(QWidget):
         return ""
 
 
+class _LazyMenuViewBox(pg.ViewBox):
+    """A ViewBox that builds its context menu on the first right-click.
+
+    pyqtgraph builds every plot's menu (axis controls from a Qt Designer form) when the plot
+    is made; the first one in a process costs about 90 ms of the GUI thread, which landed
+    right when a run's first lines arrived. A user pays it once, on a click, instead."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(enableMenu=False, **kwargs)
+        self.state["enableMenu"] = True
+
+    def getMenu(self, ev: Any) -> Any:
+        if self.menu is None:
+            from pyqtgraph.graphicsItems.ViewBox.ViewBoxMenu import ViewBoxMenu
+
+            self.menu = ViewBoxMenu(self)
+            self.updateViewLists()
+        return self.menu
+
+    def getContextMenus(self, event: Any) -> list:
+        return self.getMenu(event).actions() if self.menuEnabled() else []
+
+
+def _add_plot(graphics: pg.GraphicsLayoutWidget, **kwargs: Any) -> pg.PlotItem:
+    return graphics.addPlot(viewBox=_LazyMenuViewBox(), **kwargs)
+
+
 def _plot_widget() -> pg.GraphicsLayoutWidget:
     widget = pg.GraphicsLayoutWidget()
     widget.setBackground("w")
@@ -183,7 +210,7 @@ class XYLiveView(LiveView):
         layout.addWidget(self.graphics)
         self.title = QLabel()
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.plot = self.graphics.addPlot(row=0, col=0)
+        self.plot = _add_plot(self.graphics, row=0, col=0)
         _style_plot(self.plot)
         self.plot.setTitle(view.title, color="#222", size="12pt")
         self.plot.setLogMode(x=view.x_log, y=view.y_log)
@@ -194,7 +221,7 @@ class XYLiveView(LiveView):
         self.slope_plot: pg.PlotItem | None = None
         self.slope_curves: dict[Any, pg.PlotDataItem] = {}
         if view.slope_panel:
-            self.slope_plot = self.graphics.addPlot(row=1, col=0)
+            self.slope_plot = _add_plot(self.graphics, row=1, col=0)
             _style_plot(self.slope_plot)
             self.slope_plot.setLogMode(x=view.x_log, y=False)
             self.slope_plot.setXLink(self.plot)
@@ -358,7 +385,7 @@ class ImageLiveView(LiveView):
         self.readout = QLabel("move the cursor over the image")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.readout)
-        self.plot = self.graphics.addPlot(row=0, col=0)
+        self.plot = _add_plot(self.graphics, row=0, col=0)
         _style_plot(self.plot)
         self.plot.setTitle(view.title, color="#222", size="12pt")
         self.plot.setAspectLocked(True)
@@ -380,7 +407,7 @@ class ImageLiveView(LiveView):
         self._setting_levels = False
         self.profile: pg.PlotItem | None = None
         if view.line_profile:
-            self.profile = self.graphics.addPlot(row=1, col=0)
+            self.profile = _add_plot(self.graphics, row=1, col=0)
             _style_plot(self.profile)
             self.profile.setLabel("bottom", f"x [{unit_text(self.x_unit)}]")
             self.profile.setLabel("left", unit_text(self.item.unit))
@@ -518,7 +545,7 @@ class CurvesLiveView(LiveView):
         layout.setContentsMargins(0, 0, 0, 0)
         self.graphics = _plot_widget()
         layout.addWidget(self.graphics)
-        self.plot = self.graphics.addPlot()
+        self.plot = _add_plot(self.graphics)
         _style_plot(self.plot)
         self.plot.setTitle(view.title, color="#222", size="12pt")
         self.plot.setLogMode(y=view.y_log)
