@@ -48,12 +48,22 @@ def unit_text(unit: str) -> str:
     return "µm" if text == "um" else text
 
 
-def axis_label(name: str, unit: str) -> str:
-    label = name.replace("_", " ")
-    for suffix in ("_kW_cm2", "_cps", "_um", "_W", "_s", "_K", "_nm"):
-        if name.endswith(suffix):
-            label = name[: -len(suffix)].replace("_", " ")
+#: Unit suffixes of data names (`intensity_kW_cm2`); a label shows the unit once, apart.
+UNIT_SUFFIXES = ("_kW_cm2", "_cps", "_um", "_nm", "_ms", "_us", "_W", "_s", "_K")
+
+
+def plain_name(name: str) -> str:
+    """`threshold_s_peak_kW_cm2` -> "threshold S peak": words, without the unit suffix."""
+    for suffix in UNIT_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
             break
+    words = name.replace("_", " ")
+    return words.replace("s max", "S_max").replace(" s peak", " (S peak)")
+
+
+def axis_label(name: str, unit: str) -> str:
+    label = plain_name(name)
     return f"{label} [{unit_text(unit)}]" if unit else label
 
 
@@ -339,7 +349,7 @@ class XYLiveView(LiveView):
             if self.view.x_log and value <= 0:
                 continue
             position = math.log10(value) if self.view.x_log else value
-            label = name.replace("_kW_cm2", "").replace("_", " ")
+            label = plain_name(name)
             for plot in (self.plot, self.slope_plot):
                 if plot is None:
                     continue
@@ -624,7 +634,7 @@ class ReadoutLiveView(LiveView):
             label = QLabel("—")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.labels[name] = label
-            form.addRow(name.replace("_", " ") + ":", label)
+            form.addRow(plain_name(name) + ":", label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(box)
