@@ -130,7 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {**extra, "run": _cmd_run, "inspect": _cmd_inspect, "recover": _cmd_recover,
                "sim": _cmd_sim, "instruments": _cmd_instruments, "procedures": _cmd_procedures,
                "config": _cmd_config, "model": model_cli.run, "gui": _cmd_gui}[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except BrokenPipeError:
+        # The reader went away (`avlab sim serve | head`): nothing is wrong with the command.
+        _quiet_stdout()
+        return EXIT_OK
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -274,10 +279,17 @@ def _print_to_pipe(text: str) -> int:
     try:
         print(text, flush=True)
     except BrokenPipeError:
-        # Python flushes stdout again at exit; point it at devnull so that cannot fail.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _quiet_stdout()
     return EXIT_OK
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: Python flushes stdout again at exit; point it at devnull so
+    that cannot fail with a second traceback."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _cmd_recover(args: argparse.Namespace) -> int:

@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from sim_devices.physics import PresetError, get_preset, load_preset
     from sim_devices.physics.overrides import OverrideError, parse_assignments, parse_series
 
+    plotter = None
     try:
         if args.preset.endswith(".toml") or Path(args.preset).is_file():
             preset = load_preset(args.preset)
@@ -71,6 +72,11 @@ def run(args: argparse.Namespace) -> int:
         if series is not None and (series[0] in sample or CONDITIONS.get(series[0])
                                    in conditions):
             raise OverrideError(f"{series[0]} is both --set and --series")
+        plotter = None
+        if series is not None:
+            from .plot_worker import PlotWorker
+
+            plotter = PlotWorker()  # loads matplotlib on the other core while we predict
         start = time.perf_counter()
         if series is None:
             prediction = evaluate(preset, sample, conditions, rise_time=not args.no_rise_time)
@@ -81,12 +87,18 @@ def run(args: argparse.Namespace) -> int:
                          rise_time=not args.no_rise_time) for v in values]
         elapsed = time.perf_counter() - start
     except (KeyError, PresetError, OverrideError) as exc:
+        if plotter is not None:
+            plotter.close()
         print(f"avlab: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
         return EXIT_USAGE
     print_series(name, values, rows)
     png = Path(args.png) if args.png else Path(f"model_{preset.name}_{name}.png")
     start = time.perf_counter()
-    plot_series(png, name, values, rows, title=f"{preset.name} {_described(sample, conditions)}")
+    title = f"{preset.name} {_described(sample, conditions)}"
+    try:
+        plotter.call(plot_series, png, name, list(values), rows, title=title)
+    finally:
+        plotter.close()
     print(f"{len(values)} points in {elapsed:.2f} s, plot in {time.perf_counter() - start:.2f} s: "
           f"{png}")
     return EXIT_OK
@@ -190,18 +202,18 @@ def print_series(name: str, values: Any, rows: list[Any]) -> None:
 
 def plot_series(path: Path, name: str, values: Any, rows: list[Any], *, title: str) -> None:
     """S_max, thresholds, t½ peak and spot FWHM against the varied parameter (matplotlib Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     x = np.asarray(values, dtype=float)
 
     def col(attr: str, scale: float = 1.0) -> np.ndarray:
         return np.array([getattr(p, attr) * scale if p.avalanche else np.nan for p in rows])
 
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
+    fig = Figure(figsize=(10, 7))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, 2, sharex=True)
     ax = axes[0, 0]
     ax.plot(x, col("s_max"), "o-", color="C3")
     ax.set_ylabel("S_max (local slope)")
@@ -227,4 +239,3 @@ def plot_series(path: Path, name: str, values: Any, rows: list[Any], *, title: s
     # fixed margins: tight_layout would cost ~0.2 s of text measuring per plot
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93, wspace=0.3, hspace=0.1)
     fig.savefig(path, dpi=100)
-    plt.close(fig)

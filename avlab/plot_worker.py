@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +66,20 @@ class PlotWorker:
             self.close()
 
     def plot(self, procedure: Any, run: Any, analysis: Any, png_path: Path) -> Path | None:
+        """`procedure.plot(run, analysis, png_path)`, in the worker when there is one."""
+        return self.call(_render, procedure, run, analysis, png_path)
+
+    def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`function(*args, **kwargs)` in the worker (a module-level function, picklable
+        arguments), or here when the worker is missing or fails."""
         if self._pool is not None:
             try:
-                written = self._pool.submit(_render, procedure, run, analysis,
-                                            png_path).result(PLOT_TIMEOUT_S)
-                log.debug("PNG drawn by the plot worker: %s", written)
-                return written
+                result = self._pool.submit(function, *args, **kwargs).result(PLOT_TIMEOUT_S)
+                log.debug("PNG drawn by the plot worker: %s", result)
+                return result
             except Exception as exc:  # noqa: BLE001 - fall back to drawing here
                 log.debug("plot worker failed (%s); plotting in-process", exc)
-        return procedure.plot(run, analysis, png_path)
+        return function(*args, **kwargs)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -82,3 +82,11 @@ def test_the_png_is_drawn_by_the_forked_plot_worker(tmp_path):
     assert "PNG drawn by the plot worker" in done.stderr
     png = (tmp_path / "w.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+def test_any_command_into_a_closed_pipe_ends_quietly(tmp_path):
+    done = subprocess.run(f"{sys.executable} -m avlab.cli sim serve --base-port 0 "
+                          "--no-real-ports --duration 1 | head -1", shell=True, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("serving the simulated bench")
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
