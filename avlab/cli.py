@@ -274,7 +274,6 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 def _print_to_pipe(text: str) -> int:
     """Print, and end quietly when the reader closes the pipe (`avlab inspect f | head`)."""
-    import os
 
     try:
         print(text, flush=True)

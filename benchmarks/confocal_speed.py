@@ -35,7 +35,6 @@ from avlab.bench import Bench  # noqa: E402
 from avlab.config import parse_config  # noqa: E402
 from avlab.runner import Runner  # noqa: E402
 from experiments.confocal.procedure import Confocal  # noqa: E402
-from experiments.confocal.scan import Field  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "labs" / "confocal_sim.toml"
 PIXELS = 512

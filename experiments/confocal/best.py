@@ -29,11 +29,12 @@ from avlab.errors import ParameterError
 from avlab.procedure import AnalysisResult, Bool, Float, Int, Procedure, RunContext, Text
 from avlab.views import ImageView, ReadoutView, View
 
+from experiments.scurve.embedded import EmbeddedSCurve
 from experiments.scurve.procedure import SCurve
 
 from .analysis import reference_from_columns
 from .procedure import analyse_run, image_item
-from .scan import Field, Pump, calibration_of, check_frame, positions, scan_field
+from .scan import Field, Pump, check_frame, positions, scan_field
 from instrument_data.scanning import RasterFrame
 
 #: A rise trace's steady level is the mean of its last this fraction.
@@ -68,7 +69,7 @@ def rise_half_time_s(trace: np.ndarray, bin_s: float) -> tuple[float, float]:
     return float(times[k - 1] + f * bin_s), steady
 
 
-class ConfocalBest(Procedure):
+class ConfocalBest(EmbeddedSCurve, Procedure):
     """Coarse image, S-curve and rise time of one particle, then its image at maximal S."""
 
     name = "confocal_best"
@@ -85,12 +86,7 @@ class ConfocalBest(Procedure):
                            doc="laser setpoint of the coarse image: well above threshold, "
                                "where particles are bright and fast")
     particle_um = Text("", doc="'x,y' of the particle to use (µm); empty: the brightest spot")
-    scurve_points = Int(30, minimum=5, maximum=2000, doc="coarse points of the S-curve")
-    scurve_power_min_W = Float(0.08, minimum=0.0, unit="W", doc="S-curve's lowest setpoint")
     scurve_power_max_W = Float(1.2, minimum=0.0, unit="W", doc="S-curve's highest setpoint")
-    scurve_settle_s = Float(1.5, minimum=0.0, unit="s",
-                            doc="wait after each S-curve power change (several t½)")
-    scurve_target_counts = Int(2500, minimum=10, doc="photons per S-curve point")
     rise_bin_s = Float(0.01, minimum=1e-6, maximum=10.0, unit="s",
                        doc="sample period of the rise trace (scan clock)")
     rise_trace_s = Float(3.0, minimum=1e-3, maximum=3600.0, unit="s",
@@ -158,11 +154,6 @@ class ConfocalBest(Procedure):
                                measurements=dict(self.measurements), signal=self.signal,
                                plot_axes=(self.axes,), default="image")
 
-    def scurve(self) -> SCurve:
-        return SCurve(pump_role=self.pump_role, power_min_W=self.scurve_power_min_W,
-                      power_max_W=self.scurve_power_max_W, points=self.scurve_points,
-                      settle_s=self.scurve_settle_s, target_counts=self.scurve_target_counts,
-                      sweep_down=False, use_attenuator=False)
 
     def rise_frame(self, x_um: float, y_um: float, step_um: float) -> RasterFrame:
         """Two lines of zero width: the first `step_um` below the particle (dark), the second on

@@ -17,9 +17,10 @@ from typing import Any
 
 from avlab.bench import Bench
 from avlab.errors import ParameterError
-from avlab.procedure import AnalysisResult, Bool, Float, Int, RunContext
+from avlab.procedure import AnalysisResult, RunContext
 from avlab.views import View
 
+from experiments.scurve.embedded import EmbeddedSCurve
 from experiments.scurve.procedure import SCurve
 
 from .procedure import RISE_COLUMNS, Rise, RiseSweep, rise_views
@@ -27,30 +28,18 @@ from .procedure import RISE_COLUMNS, Rise, RiseSweep, rise_views
 _SHARED = {c.name for c in SCurve.columns}
 
 
-class ScurveRise(Rise):
+class ScurveRise(EmbeddedSCurve, Rise):
     """The S-curve, then the rise times, of one particle into one run file."""
 
     name = "scurve_rise"
     title = "S-curve and rise times of one particle: static and dynamic thresholds"
 
-    scurve_points = Int(30, minimum=5, maximum=2000, doc="coarse points of the S-curve")
-    scurve_power_min_W = Float(0.08, minimum=0.0, unit="W", doc="S-curve's lowest setpoint")
-    scurve_power_max_W = Float(1.5, minimum=0.0, unit="W", doc="S-curve's highest setpoint")
-    scurve_settle_s = Float(1.5, minimum=0.0, unit="s",
-                            doc="wait after each S-curve power change (several t½)")
-    scurve_target_counts = Int(2500, minimum=10, doc="photons per S-curve point")
-    scurve_sweep_down = Bool(False, doc="also sweep the S-curve back down")
 
     columns = list(SCurve.columns) + [c for c in RISE_COLUMNS if c.name not in _SHARED]
     signal = "signal_cps"
     axes = "intensity_kW_cm2"
     measurements = {**SCurve.measurements, **Rise.measurements}
 
-    def scurve(self) -> SCurve:
-        return SCurve(pump_role=self.pump_role, power_min_W=self.scurve_power_min_W,
-                      power_max_W=self.scurve_power_max_W, points=self.scurve_points,
-                      settle_s=self.scurve_settle_s, target_counts=self.scurve_target_counts,
-                      sweep_down=self.scurve_sweep_down, use_attenuator=False)
 
     def check(self, bench: Bench) -> None:
         if self.scurve_run:

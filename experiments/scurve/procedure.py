@@ -17,7 +17,7 @@ Run it: `avlab run scurve`, from the GUI, or `python -m experiments.scurve`. The
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
