@@ -13,8 +13,12 @@ import experiments
 from avlab.bench import Bench
 from avlab.config import parse_config
 from avlab.runner import Runner
-from experiments.spectrum.procedure import (Spectrum, fit_band_slope, ladder_exposure,
-                                             parse_bands)
+from experiments.spectrum.procedure import (
+    Spectrum,
+    fit_band_slope,
+    ladder_exposure,
+    parse_bands,
+)
 from sim_devices.physics.spectra import line_intensities
 
 LAB = Path(experiments.__file__).parent / "labs" / "spectrometer_sim.toml"
