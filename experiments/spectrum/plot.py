@@ -45,8 +45,13 @@ def plot_spectra(run: Any, analysis: Any, png_path: str | Path) -> Path:
         for j, name in enumerate(d["names"]):
             rates = d["rates"][:, j]
             good = rates > 0
-            ax_b.loglog(d["intensity"][good], rates[good], "o", color=colours[j % 10],
-                        label=f"{name}: S = {d['slopes'][j]:.2f}")
+            verdict = "" if d["determined"][j] else " (not determined)"
+            ax_b.errorbar(d["intensity"][good], rates[good], yerr=d["rate_sigmas"][good, j],
+                          fmt="o", ms=4, color=colours[j % 10],
+                          label=f"{name}: S = {d['slopes'][j]:.2f} ± {d['sigmas'][j]:.2f}"
+                                f"{verdict}")
+            ax_b.set_xscale("log")
+            ax_b.set_yscale("log")
             if np.count_nonzero(good) >= 2 and np.isfinite(d["slopes"][j]):
                 x = d["intensity"][good]
                 fit = np.polyfit(np.log(x), np.log(rates[good]), 1)

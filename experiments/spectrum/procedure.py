@@ -133,7 +133,16 @@ class Spectrum(Procedure):
     max_exposure_s = Float(20.0, minimum=1e-3, unit="s", doc="longest automatic exposure")
     target_fraction = Float(0.5, minimum=0.05, maximum=0.8,
                             doc="brightest pixel as a fraction of full scale (automatic)")
-    averages = Int(4, minimum=1, maximum=10_000, doc="frames averaged per spectrum and dark")
+    averages = Int(4, minimum=1, maximum=10_000, doc="frames averaged per spectrum and dark "
+                                                     "(at least; see integration_s)")
+    integration_s = Float(0.0, minimum=0.0, maximum=36_000.0, unit="s",
+                          doc="light collected per spectrum: more frames are averaged when the "
+                              "exposure is short, so weak bands keep their noise level at the "
+                              "high powers where the brightest line shortens the exposure "
+                              "(0: always `averages` frames)")
+    slope_tolerance = Float(0.033, minimum=1e-4, maximum=10.0,
+                            doc="a band's slope counts as determined when its standard "
+                                "uncertainty is at most this fraction of the slope")
     settle_s = Float(1.0, minimum=0.0, maximum=600.0, unit="s", doc="wait after a power change")
     bands = Text("", doc="emission bands 'name:lo-hi;...' in nm; empty: the simulated "
                          "sample's lines")
@@ -260,18 +269,20 @@ class Spectrum(Procedure):
                 laser.set_power_W(power)
                 ctx.wait(self.settle_s)
                 exposure, saturated = self._choose_exposure(spectrometer, exposure, full_scale)
-                frames = [spectrometer.acquire(exposure) for _ in range(self.averages)]
+                averages = self.frames_for(exposure)
+                frames = [spectrometer.acquire(exposure) for _ in range(averages)]
                 saturated |= any(f.saturated for f in frames)
                 meter_W = meter.power_W()
                 signal = np.mean([f.counts for f in frames], axis=0)
                 if exposure not in darks:
-                    darks[exposure] = self._dark(ctx, laser, spectrometer, exposure)
+                    darks[exposure] = self._dark(ctx, laser, spectrometer, exposure, averages)
                     laser.set_power_W(power)
                     ctx.wait(self.settle_s)
                 dark = darks[exposure]
                 rate = (signal - dark) / exposure
                 if scanner is not None:
-                    off = self._off_particle(ctx, scanner, spectrometer, home_um, exposure)
+                    off = self._off_particle(ctx, scanner, spectrometer, home_um, exposure,
+                                             averages)
                     background_rate = (off - dark) / exposure
                     rate = rate - background_rate
                     background = float(np.mean(background_rate))
@@ -284,12 +295,19 @@ class Spectrum(Procedure):
                 ctx.write("dark_counts", (k,), dark)
                 ctx.record(power_setpoint_W=power, meter_power_W=meter_W,
                            intensity_kW_cm2=intensity, exposure_s=exposure,
-                           averages=self.averages,
+                           averages=averages,
                            peak_fraction=float(np.max(signal - dark)) / full_scale,
                            saturated=saturated, background_cps=background,
                            total_cps=float(np.sum(rate)))
                 ctx.progress((k + 1) / len(powers),
                              f"{power * 1e3:.0f} mW, exposure {exposure:g} s")
+
+    def frames_for(self, exposure_s: float) -> int:
+        """Frames averaged at this exposure (s): `averages`, or more so that together they
+        collect `integration_s` of light. A dark frame at the same exposure gets as many."""
+        if self.integration_s <= 0:
+            return self.averages
+        return max(self.averages, math.ceil(self.integration_s / exposure_s - 1e-9))
 
     def _choose_exposure(self, spectrometer: Any, exposure: float,
                          full_scale: float) -> tuple[float, bool]:
@@ -315,79 +333,111 @@ class Spectrum(Procedure):
         return exposure, saturated
 
     def _off_particle(self, ctx: RunContext, scanner: Any, spectrometer: Any,
-                      home_um: tuple[float, float], exposure: float) -> np.ndarray:
+                      home_um: tuple[float, float], exposure: float,
+                      averages: int) -> np.ndarray:
         """Averaged frame with the pump on and the beam parked beside the particle, then the
         beam back on it."""
         scanner.park(home_um[0] + self.background_offset_um, home_um[1])
         try:
             ctx.wait(self.settle_s)
             return np.mean([spectrometer.acquire(exposure).counts
-                            for _ in range(self.averages)], axis=0)
+                            for _ in range(averages)], axis=0)
         finally:
             scanner.park(*home_um)
             ctx.wait(self.settle_s)
 
-    def _dark(self, ctx: RunContext, laser: Any, spectrometer: Any, exposure: float) -> np.ndarray:
+    def _dark(self, ctx: RunContext, laser: Any, spectrometer: Any, exposure: float,
+              averages: int) -> np.ndarray:
         """Averaged frame with the pump's emission off (a fibre laser's lowest setpoint still
         pumps), then emission on again; only taken once per exposure of the 1-2-5 ladder."""
         laser.emission_off()
         ctx.wait(self.settle_s)
-        dark = np.mean([spectrometer.acquire(exposure).counts for _ in range(self.averages)],
-                       axis=0)
+        dark = np.mean([spectrometer.acquire(exposure).counts for _ in range(averages)], axis=0)
         laser.emission_on()
         ctx.log(f"dark frame at {exposure:g} s: mean {float(np.mean(dark)):.1f} counts")
         return dark
 
     # --- after the run --------------------------------------------------------------------------
-    def band_integrals(self, run: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """(band names, intensities (n,), band rates (n, bands) in counts/s)."""
+    def band_integrals(self, run: Any) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """(band names, intensities (n,), band rates (n, bands) and their standard uncertainties
+        (n, bands), both in counts/s).
+
+        The uncertainty of a band integral comes from the run's own spectra, not from a model
+        of the detector: σ_px, the pixel noise, is the robust spread (1.4826 × MAD) of the
+        corrected pixels outside every band (read noise and dark shot noise of the frames and of
+        the dark frame together); a band of n pixels has n·σ_px² from it, plus — for the
+        off-band background — (n · 1.2533 σ_px/√m)², the error of a median of m off-band pixels
+        that shifts every pixel of the band alike; plus the photon shot noise of the band's own
+        light, rate / (exposure × frames) in (counts/s)², which assumes at least one
+        photo-electron per count (true for the USB2000+ and for a CCD at unit gain; an
+        overestimate otherwise).
+        """
         bands = parse_bands(str(run.parameters["bands"][0]))
         wavelengths = np.asarray(run.arrays["wavelength_nm"].read())
         spectra = np.asarray(run.arrays["spectra"].read())
-        intensity = np.asarray(run.array_axes.get("pump_intensity_kW_cm2", run.columns["intensity_kW_cm2"]))
-        n = min(len(spectra), len(intensity))
+        intensity = np.asarray(run.array_axes.get("pump_intensity_kW_cm2",
+                                                  run.columns["intensity_kW_cm2"]))
+        n = min(len(spectra), len(intensity), len(run.columns["exposure_s"]))
+        spectra, intensity = spectra[:n], intensity[:n]
+        light_s = (np.asarray(run.columns["exposure_s"][:n], dtype=float)
+                   * np.asarray(run.columns["averages"][:n], dtype=float))
+        off_band = np.ones(len(wavelengths), bool)
+        for _name, lo, hi in bands:
+            off_band &= ~((wavelengths >= lo) & (wavelengths <= hi))
+        m = int(np.count_nonzero(off_band))
+        if m >= 2:
+            off = spectra[:, off_band]
+            sigma_px = 1.4826 * np.median(np.abs(off - np.median(off, axis=1, keepdims=True)),
+                                          axis=1)
+        else:
+            sigma_px = np.full(n, np.nan)  # no pixel outside the bands: noise unknown
+        median_term = 1.2533 / math.sqrt(m) if (m and str(run.parameters["background"][0])
+                                                 == "off_band") else 0.0
         rates = np.zeros((n, len(bands)))
+        sigmas = np.zeros((n, len(bands)))
         for j, (_name, lo, hi) in enumerate(bands):
             inside = (wavelengths >= lo) & (wavelengths <= hi)
-            rates[:, j] = np.sum(spectra[:n][:, inside], axis=1)
-        return [b[0] for b in bands], intensity[:n], rates
+            k = int(np.count_nonzero(inside))
+            rates[:, j] = np.sum(spectra[:, inside], axis=1)
+            sigmas[:, j] = np.sqrt(k * sigma_px**2 + (k * median_term * sigma_px)**2
+                                   + np.clip(rates[:, j], 0.0, None) / light_s)
+        return [b[0] for b in bands], intensity, rates, sigmas
 
     def analyse(self, run: Any) -> AnalysisResult:
-        names, intensity, rates = self.band_integrals(run)
-        slopes, sigmas = [], []
+        names, intensity, rates, rate_sigmas = self.band_integrals(run)
+        tolerance = float(run.parameters["slope_tolerance"][0]) \
+            if "slope_tolerance" in run.parameters else self.slope_tolerance
+        slopes, sigmas, determined = [], [], []
         for j in range(len(names)):
-            good = (rates[:, j] > 0) & (intensity > 0)
-            if np.count_nonzero(good) >= 2:
-                x, y = np.log(intensity[good]), np.log(rates[good, j])
-                if np.count_nonzero(good) >= 3:
-                    (slope, _), cov = np.polyfit(x, y, 1, cov=True)
-                    sigma = float(np.sqrt(cov[0, 0]))
-                else:
-                    slope, sigma = np.polyfit(x, y, 1)[0], float("nan")
-            else:
-                slope, sigma = float("nan"), float("nan")
-            slopes.append(float(slope))
+            slope, sigma = fit_band_slope(intensity, rates[:, j], rate_sigmas[:, j])
+            slopes.append(slope)
             sigmas.append(sigma)
+            determined.append(bool(math.isfinite(sigma) and sigma <= tolerance * abs(slope)))
         summary = [f"{len(intensity)} spectra, {intensity.min():.3g} … {intensity.max():.3g} "
                    f"kW/cm²" if len(intensity) else "no spectra"]
         scalars: dict[str, tuple[Any, str]] = {}
-        for name, slope, sigma in zip(names, slopes, sigmas):
+        for j, (name, slope, sigma, ok) in enumerate(zip(names, slopes, sigmas, determined)):
             key = _key(name)
             scalars[f"slope_{key}"] = (slope, "")
-            summary.append(f"band {name}: slope S = {slope:.3f} ± {sigma:.3f}"
-                           + (f", {rates[-1, names.index(name)]:.4g} counts/s at the top"
-                              if len(rates) else ""))
+            scalars[f"slope_{key}_sigma"] = (sigma, "")
+            scalars[f"slope_{key}_determined"] = (ok, "")
+            verdict = "" if ok else (f" — NOT DETERMINED (uncertainty above "
+                                     f"{tolerance:.1%} of S: too little light in this band)")
+            summary.append(f"band {name}: slope S = {slope:.3f} ± {sigma:.3f}{verdict}"
+                           + (f", {rates[-1, j]:.4g} ± {rate_sigmas[-1, j]:.2g} counts/s at "
+                              "the top" if len(rates) else ""))
         if len(rates):
-            for name in names:
-                scalars[f"band_{_key(name)}_cps"] = (float(rates[-1, names.index(name)]),
-                                                     "counts/s")
+            for j, name in enumerate(names):
+                scalars[f"band_{_key(name)}_cps"] = (float(rates[-1, j]), "counts/s")
         arrays = {"band_rates_cps": (rates, "counts/s"),
+                  "band_rate_sigmas_cps": (rate_sigmas, "counts/s"),
                   "band_slopes": (np.array(slopes), ""),
                   "band_slope_sigmas": (np.array(sigmas), ""),
                   "intensity_kW_cm2": (intensity, "kW/cm^2")}
         return AnalysisResult(summary=summary, scalars=scalars, arrays=arrays,
                               detail={"names": names, "slopes": slopes, "sigmas": sigmas,
-                                      "intensity": intensity, "rates": rates})
+                                      "determined": determined, "intensity": intensity,
+                                      "rates": rates, "rate_sigmas": rate_sigmas})
 
     def plot(self, run: Any, analysis: AnalysisResult | None, png_path: Path) -> Path | None:
         from .plot import plot_spectra
@@ -399,6 +449,37 @@ class Spectrum(Procedure):
                 XYView("Total emission", x="intensity_kW_cm2", y="total_cps", x_log=True,
                        y_log=True, positive_only=True),
                 ReadoutView("Calibration", values=("calibration_rms_nm", "waist_um")))
+
+
+def fit_band_slope(intensity_kW_cm2: np.ndarray, rate_cps: np.ndarray,
+                   sigma_cps: np.ndarray) -> tuple[float, float]:
+    """Slope S of ln(rate) against ln(I) and its standard uncertainty (nan if unknown).
+
+    The slope is the ordinary least-squares line through the log-log points, every point
+    weighted alike: an avalanche band is not a power law (its local slope falls above
+    threshold), so the band's "slope over the range" is defined by that estimator, and a
+    weighted fit would measure a different number (the slope where the light is brightest).
+    The uncertainty is what the rates' own σ give through that same estimator,
+    σ_S² = Σ ((x_i − x̄)/Σ(x − x̄)²)² (σ_i/rate_i)², to first order — not the scatter about the
+    line, which for a curved band is the curvature, not noise. A band with a rate at or below
+    zero has no logarithm there: its σ is infinite (it cannot be determined). σ holds the
+    band's detector noise only; the error of the measured intensities (power meter, waist) is
+    common to all bands and not in it.
+    """
+    x = np.asarray(intensity_kW_cm2, dtype=float)
+    y = np.asarray(rate_cps, dtype=float)
+    s = np.asarray(sigma_cps, dtype=float)
+    use = (x > 0) & np.isfinite(y)
+    x, y, s = x[use], y[use], s[use]
+    positive = y > 0
+    if np.count_nonzero(positive) < 2:
+        return float("nan"), float("nan")
+    lx = np.log(x[positive])
+    slope = float(np.polyfit(lx, np.log(y[positive]), 1)[0])
+    if not positive.all():
+        return slope, float("inf")
+    weights = (lx - lx.mean()) / np.sum((lx - lx.mean()) ** 2)
+    return slope, float(np.sqrt(np.sum((weights * s / y) ** 2)))
 
 
 def _key(name: str) -> str:

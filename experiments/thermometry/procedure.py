@@ -93,7 +93,7 @@ def band_ratio_at(run: Any, numerator: str, denominator: str,
     the standard error of that value from the scatter about the line."""
     from experiments.spectrum.procedure import Spectrum
 
-    names, intensity, rates = Spectrum().band_integrals(run)
+    names, intensity, rates, _ = Spectrum().band_integrals(run)
     for name in (numerator, denominator):
         if name not in names:
             raise ValueError(f"band {name!r} is not in the run (bands: {', '.join(names)})")
