@@ -608,6 +608,16 @@ def test_camera_faults_become_specific_errors(spectrograph, fault, error):
         spectrograph.spectrometer.acquire(0.1)
 
 
+def test_spectrograph_full_scale_is_the_flooded_cameras_reading(spectrograph):
+    # Procedures choose exposures against max_intensity; without it a flooded frame was
+    # recorded as a spectrum on a SpectraPro bench (the fault matrix's spectrapro-saturate).
+    spectrograph.twin.inject("saturate")
+    spectrum = spectrograph.spectrometer.acquire(0.01)
+    assert spectrum.saturated
+    assert spectrum.counts.max() == spectrograph.spectrometer.max_intensity == (
+        spectrograph.camera.max_counts)
+
+
 def test_spectrapro_device_faults_are_listed():
     assert {"grating_stuck", "saturate", "drop_connection", "camera_stop_answering"} <= set(
         SimSpectraPro.fault_names())

@@ -110,6 +110,11 @@ class Spectrometer(Protocol):
     def exposure_limits_s(self) -> tuple[float, float]:
         """Shortest and longest exposure the detector accepts, in s."""
 
+    @property
+    def max_intensity(self) -> float:
+        """The reading of a saturated pixel (counts): procedures choose exposures against it,
+        so a flooded detector is retaken shorter and refused rather than recorded."""
+
     def wavelengths_nm(self) -> np.ndarray:
         """Wavelength (nm) of each pixel centre, for the present configuration."""
 

@@ -385,6 +385,12 @@ class SpectrographCamera:
     def exposure_limits_s(self) -> tuple[float, float]:
         return self.camera.exposure_limits_s
 
+    @property
+    def max_intensity(self) -> float:
+        """The camera's reading of a saturated pixel (counts), as `Spectrometer` asks."""
+        with self._camera_call("reading its full scale"):
+            return float(self.camera.max_counts)
+
     def wavelengths_nm(self) -> np.ndarray:
         grooves = self.spectrograph.gratings[self.spectrograph.grating].grooves_per_mm
         centre = self.spectrograph.center_wavelength_nm

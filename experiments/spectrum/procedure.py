@@ -248,7 +248,7 @@ class Spectrum(Procedure):
         for i, c in enumerate(coefficients):
             ctx.measurement(f"calibration_c{i}_nm", float(c))
         ctx.measurement("calibration_rms_nm", float(np.sqrt(np.mean(residual**2))))
-        full_scale = float(getattr(spectrometer.driver, "max_intensity", float("nan")))
+        full_scale = float(spectrometer.driver.max_intensity)  # every Spectrometer says it
         ctx.measurement("full_scale_counts", full_scale)
         off_band = np.ones(len(wavelengths), bool)
         for _name, lo, hi in parse_bands(self.bands):
