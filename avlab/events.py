@@ -160,8 +160,12 @@ class Subscription:
     always queued.
     """
 
-    def __init__(self, callback: Callback, *, name: str = "", capacity: int = 10_000) -> None:
+    def __init__(self, callback: Callback, *, name: str = "", capacity: int = 10_000,
+                 keep_backlog: bool = False) -> None:
         self.callback = callback
+        #: At the run's end, keep delivering what is queued instead of dropping it after the
+        #: drain time (for scripts that want every event and wait for them: `join()`).
+        self.keep_backlog = keep_backlog
         self.name = name or getattr(callback, "__qualname__", type(callback).__name__)
         self.capacity = capacity
         self.dropped = 0
@@ -200,7 +204,7 @@ class Subscription:
         delivered = self._idle.wait(drain_s)
         with self._cond:
             self._closing = True
-            if not delivered:
+            if not delivered and not self.keep_backlog:
                 kept = collections.deque(e for e in self._queue if isinstance(e, _ESSENTIAL))
                 self.dropped += len(self._queue) - len(kept)
                 self._queue = kept
@@ -242,8 +246,8 @@ class Subscription:
 class EventIterator:
     """Iterate a run's events in a script: `for event in runner.events(): ...`.
 
-    Ends after `RunFinished`. Unbounded on purpose: a script that iterates wants every
-    event, and a run's events are small (array chunks are single lines or frames).
+    Ends after `RunFinished`. It only collects (never blocks the dispatcher) and keeps its
+    backlog at the run's end, so a script that iterates gets every event.
     """
 
     def __init__(self) -> None:
@@ -279,9 +283,9 @@ class EventHub:
         self._lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
 
-    def subscribe(self, callback: Callback, *, name: str = "",
-                  capacity: int = 10_000) -> Subscription:
-        sub = Subscription(callback, name=name, capacity=capacity)
+    def subscribe(self, callback: Callback, *, name: str = "", capacity: int = 10_000,
+                  keep_backlog: bool = False) -> Subscription:
+        sub = Subscription(callback, name=name, capacity=capacity, keep_backlog=keep_backlog)
         with self._lock:
             self._subscriptions.append(sub)
         return sub

@@ -145,19 +145,34 @@ class Runner:
             self.subscribe(listener)
 
     # --- listeners -----------------------------------------------------------------------------
-    def subscribe(self, listener: Any, *, name: str = "",
-                  capacity: int = 10_000) -> Subscription:
+    def subscribe(self, listener: Any, *, name: str = "", capacity: int = 10_000,
+                  keep_backlog: bool = False) -> Subscription:
         """Add a listener before start: a callable taking each RunEvent, or an object with
-        on_point(row) / on_progress(fraction, message). It runs on its own thread."""
+        on_point(row) / on_progress(fraction, message). It runs on its own thread.
+
+        By default what a lagging listener has not taken when the run ends is dropped after a
+        short drain (a live view wants the end, not the backlog); `keep_backlog=True` keeps
+        delivering it after the run, for scripts that need every event — wait for them with
+        `join_listeners()`."""
         if self._thread is not None:
             raise RuntimeError("subscribe before start(): a listener must see RunStarted")
-        return self.hub.subscribe(_as_callback(listener), name=name, capacity=capacity)
+        return self.hub.subscribe(_as_callback(listener), name=name, capacity=capacity,
+                                  keep_backlog=keep_backlog)
+
+    def join_listeners(self, timeout_s: float | None = None) -> bool:
+        """Wait until every listener has taken its last event; True if all did in time."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        done = True
+        for sub in self.hub.subscriptions:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            done = sub.join(left) and done
+        return done
 
     def events(self) -> EventIterator:
         """Iterate this run's events from another thread (or after run()): ends with
         RunFinished. Subscribe before start()."""
         iterator = EventIterator()
-        self.subscribe(iterator, name="iterator")
+        self.subscribe(iterator, name="iterator", keep_backlog=True)
         return iterator
 
     # --- control -------------------------------------------------------------------------------

@@ -154,3 +154,20 @@ def test_progress_coalesces_and_other_events_are_counted_when_a_queue_is_full():
                      "Progress", "RunFinished"]
     assert got[4].fraction == 0.3
     assert got[-1].dropped_events == sub.dropped == 5
+
+
+def test_a_listener_that_keeps_its_backlog_gets_every_event_after_the_run(bench, tmp_path):
+    got = []
+
+    def slow(event):
+        time.sleep(0.002)
+        got.append(event)
+
+    runner = Runner(Steps(points=60), bench, tmp_path / "r.h5")
+    runner.subscribe(slow, keep_backlog=True)
+    result = runner.run()  # returns without waiting for the slow listener
+    assert runner.join_listeners(30.0)
+    points = [e for e in got if isinstance(e, PointRecorded)]
+    assert [p.index for p in points] == list(range(60))
+    assert isinstance(got[-1], RunFinished) and got[-1].dropped_events == 0
+    assert result.status == "completed"

@@ -218,7 +218,10 @@ def test_points_are_on_disk_while_the_run_is_going(bench, tmp_path):
         with h5py.File(path, "r", swmr=True) as f:
             seen.append(f["entry/data/counts"].shape[0])
 
-    Runner(Ramp(), bench, path, listeners=[Listener(action=peek, after=6)]).run()
+    runner = Runner(Ramp(), bench, path)
+    runner.subscribe(Listener(action=peek, after=6), keep_backlog=True)
+    runner.run()
+    assert runner.join_listeners(30.0)
     assert len(seen) == 1 and seen[0] >= 6  # the file is written before the event
 
 
