@@ -456,6 +456,9 @@ class ImageLiveView(LiveView):
             self.profile.setLabel("left", unit_text(self.item.unit))
             self.profile.setXLink(self.plot)
             self.profile.getAxis("left").setWidth(VALUE_AXIS_WIDTH_PX)
+            # The title row is there from the start: one that appears with the first line
+            # re-lays out (and repaints) the whole view.
+            self.profile.setTitle("line profile", color="#222", size="10pt")
             self.profile_curve = self.profile.plot([], [], pen=pg.mkPen("#1f77b4", width=1.5))
             self.graphics.ci.layout.setRowStretchFactor(0, 3)
             self.graphics.ci.layout.setRowStretchFactor(1, 1)
