@@ -10,6 +10,7 @@ same live and in the data browser.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,6 +40,15 @@ from ..views import CurvesView, ImageView, ReadoutView, View, XYView
 #: Curves longer than this are drawn decimated (pyqtgraph's peak downsampling, clipped to
 #: the visible range); error bars are left out above it.
 DECIMATE_ABOVE = 5000
+#: While an image streams in, its line profile follows the newest line at most this often (s)
+#: (the cursor's profile follows the cursor at once), and the histogram beside the colour
+#: bar is recomputed at most this often.
+PROFILE_PERIOD_S = 0.25
+HISTOGRAM_PERIOD_S = 0.5
+#: The colour bar's scale while streaming spans this many times the current level range.
+HISTOGRAM_HEADROOM = 1.25
+#: Width of an image view's value axes (px): room for tick labels such as "1.5e+05".
+VALUE_AXIS_WIDTH_PX = 64
 SERIES_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
@@ -397,6 +407,9 @@ class ImageLiveView(LiveView):
         layout.addWidget(self.readout)
         self.plot = _add_plot(self.graphics, row=0, col=0)
         _style_plot(self.plot)
+        # No grid over an image: the grid lines belong to the axes, whose paint area then
+        # covers the whole image, so every image update repainted both axes as well.
+        self.plot.showGrid(x=False, y=False)
         self.plot.setTitle(view.title, color="#222", size="12pt")
         self.plot.setAspectLocked(True)
         self.plot.setLabel("bottom", f"x [{unit_text(self.x_unit)}]")
@@ -407,21 +420,45 @@ class ImageLiveView(LiveView):
         dy = (self.y_um[-1] - self.y_um[0]) / max(ny - 1, 1) if ny > 1 else 1.0
         self.rect = QRectF(self.x_um[0] - dx / 2, self.y_um[0] - dy / 2, dx * nx, dy * ny)
         self.image.setImage(self.buffer, autoLevels=False, levels=(0.0, 1.0), rect=self.rect)
+        # The frame's extent is known from its axes: set once. Auto-range would re-measure
+        # the image's bounds on every update (and re-lay the axes out).
+        self.plot.disableAutoRange()
+        self.plot.setRange(rect=self.rect, padding=0.0)
         self.lut = pg.HistogramLUTItem(orientation="vertical")
         self.lut.setImageItem(self.image)
-        self.lut.gradient.setColorMap(self._colormap(view.colormap))
+        colormap = self._colormap(view.colormap)
+        self.lut.gradient.setColorMap(colormap)
+        # A map such as inferno has 256 stops; as gradient ticks they are 256 items painted
+        # with the colour bar, and the bar's table is built point by point in Python.
+        self.lut.gradient.showTicks(False)
+        self.image.setLookupTable(colormap.getLookupTable(0.0, 1.0, 256))
+        # The histogram beside the colour bar is redrawn at most every HISTOGRAM_PERIOD_S
+        # while lines stream (and when the frame is complete), not with every image update.
+        self.image.sigImageChanged.disconnect(self.lut.imageChanged)
+        self._histogram_at = -math.inf
         self.lut.axis.setLabel(unit_text(self.item.unit))
         self.graphics.addItem(self.lut, row=0, col=1)
+        # Axes whose tick labels change while lines stream (the profile's and the colour
+        # bar's) get a fixed width: an axis that widens re-lays out and repaints every plot.
+        for axis in (self.plot.getAxis("left"), self.lut.axis):
+            axis.setWidth(VALUE_AXIS_WIDTH_PX)
         self.auto_levels = True
         self.lut.sigLevelChangeFinished.connect(self._levels_set_by_user)
         self._setting_levels = False
+        self._histogram_range = (0.0, 1.0)
         self.profile: pg.PlotItem | None = None
+        self._profile_at = -math.inf
+        self._profile_row = -1
         if view.line_profile:
             self.profile = _add_plot(self.graphics, row=1, col=0)
             _style_plot(self.profile)
             self.profile.setLabel("bottom", f"x [{unit_text(self.x_unit)}]")
             self.profile.setLabel("left", unit_text(self.item.unit))
             self.profile.setXLink(self.plot)
+            self.profile.getAxis("left").setWidth(VALUE_AXIS_WIDTH_PX)
+            # The title row is there from the start: one that appears with the first line
+            # re-lays out (and repaints) the whole view.
+            self.profile.setTitle("line profile", color="#222", size="10pt")
             self.profile_curve = self.profile.plot([], [], pen=pg.mkPen("#1f77b4", width=1.5))
             self.graphics.ci.layout.setRowStretchFactor(0, 3)
             self.graphics.ci.layout.setRowStretchFactor(1, 1)
@@ -488,22 +525,49 @@ class ImageLiveView(LiveView):
             self.levels = (low, high if high > low else low + 1.0)
         elif not self.auto_levels:
             self.levels = tuple(float(v) for v in self.lut.getLevels())
+        complete = bool(self.measured.all())
         self._setting_levels = True
-        self.image.setImage(self.buffer, autoLevels=False, autoHistogramRange=False,
-                            levels=self.levels, rect=self.rect)
+        self.image.setImage(self.buffer, autoLevels=False, levels=self.levels)
+        now = time.perf_counter()
+        if complete or now - self._histogram_at >= HISTOGRAM_PERIOD_S:
+            self._histogram_at = now
+            self.lut.imageChanged(autoLevel=False)
+        else:
+            self.lut.region.setRegion(self.levels)
         if self.auto_levels:
-            self.lut.setHistogramRange(*self.levels)
+            self._set_histogram_range(complete)
         self._setting_levels = False
-        self._draw_profile()
+        if (self.cursor is not None or complete
+                or now - self._profile_at >= PROFILE_PERIOD_S):
+            self._draw_profile()
+
+    def _set_histogram_range(self, exact: bool) -> None:
+        """The colour bar's scale: while lines stream it grows in steps with headroom (a new
+        scale is a new axis to lay out and paint), at the end it fits the levels."""
+        low, high = self.levels
+        shown_low, shown_high = self._histogram_range
+        if exact:
+            wanted = (low, high)
+        elif low < shown_low or high > shown_high or high < shown_low + 0.5 * (
+                shown_high - shown_low):
+            wanted = (low, low + HISTOGRAM_HEADROOM * (high - low))
+        else:
+            return
+        if wanted != self._histogram_range:
+            self._histogram_range = wanted
+            self.lut.setHistogramRange(*wanted)
 
     def _draw_profile(self) -> None:
         if self.profile is None:
             return
+        self._profile_at = time.perf_counter()
         row = self.cursor[1] if self.cursor is not None else self.last_line
         self.profile_curve.setData(self.x_um, np.where(self.measured[row], self.buffer[row],
                                                        np.nan), connect="finite")
-        self.profile.setTitle(f"line profile at y = {self.y_um[row]:.3g} "
-                              f"{unit_text(self.y_unit)}", color="#222", size="10pt")
+        if row != self._profile_row:  # a new title is a new layout of the whole plot
+            self._profile_row = row
+            self.profile.setTitle(f"line profile at y = {self.y_um[row]:.3g} "
+                                  f"{unit_text(self.y_unit)}", color="#222", size="10pt")
 
     def _mouse_moved(self, position: QPointF) -> None:
         if not self.plot.sceneBoundingRect().contains(position):

@@ -7,9 +7,10 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QFont
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -278,9 +279,16 @@ class MainWindow(QMainWindow):
         """Build the run's views before it starts: widget construction takes a good part of
         a second, which must not fall on the stream of the first lines."""
         self.instruments.set_run_active(True)  # no idle polling from here on
-        self._install_views(ViewSet.for_views(runner.views, runner.description,
-                                              runner.procedure.title or runner.procedure.name),
-                            runner.run_id)
+        viewset = ViewSet.for_views(runner.views, runner.description,
+                                    runner.procedure.title or runner.procedure.name)
+        self._install_views(viewset, runner.run_id)
+        # Their first paint too (every axis and label laid out and drawn, some 25 ms): once
+        # the run's worker computes, each paint shares the interpreter with it and takes
+        # two to three times as long.
+        self.tabs.setCurrentWidget(self.live)
+        if self.isVisible():
+            QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+            self.repaint()
 
     def _install_views(self, viewset: ViewSet, run_id: str) -> None:
         for problem in viewset.problems:
