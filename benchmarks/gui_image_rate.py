@@ -77,6 +77,23 @@ class ConfocalFrame(Procedure):
                 ctx.progress((line.index + 1) / self.pixels, f"line {line.index + 1}")
 
 
+def _run_event_loop(condition, timeout_s: float) -> bool:
+    """Run Qt's own event loop (as `avlab gui` does with app.exec()) until `condition()`
+    holds: a polling loop of processEvents() and sleeps would add its sleeps to the gaps the
+    heartbeat measures."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    check = QTimer()
+    check.setInterval(20)
+    check.timeout.connect(lambda: loop.quit() if condition() else None)
+    check.start()
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    loop.exec()
+    check.stop()
+    return condition()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pixels", type=int, default=512)
@@ -127,8 +144,8 @@ def main() -> None:
         wait_until(lambda: False, 0.5)
         heartbeat.start()
         window.run_now.click()
-        finished = wait_until(lambda: window.last_finished is not None
-                              and not window.queue.running, 300.0)
+        finished = _run_event_loop(lambda: window.last_finished is not None
+                                   and not window.queue.running, 300.0)
         wait_until(lambda: False, 0.2)
         heartbeat.stop()
         if not finished:
