@@ -58,6 +58,8 @@ ABORT_GRACE_S = 10.0
 #: the start and finish events) is dropped: at most this fraction of the run's wall time, and
 #: at most MAX_DRAIN_S, so a stalled listener cannot hold a run (or a queue of runs) up.
 DRAIN_FRACTION = 0.03
+#: How often (wall time) a worker writing array chunks hands the GIL to other threads.
+YIELD_EVERY_S = 0.003
 MAX_DRAIN_S = 1.0
 
 
@@ -137,6 +139,7 @@ class Runner:
         self._grace_timer: threading.Timer | None = None
         self._n_points = 0
         self._n_writes = 0
+        self._last_yield = 0.0
         # Completion is signalled by an Event, not Thread.join()/is_alive(): a
         # KeyboardInterrupt landing inside Thread.join() can leave the thread's state
         # inconsistent (CPython gh-90882), and callers of join() may not be the main thread.
@@ -369,10 +372,14 @@ class Runner:
         self._writer.write(item, index, values)
         self._n_writes += 1
         self.hub.publish(ChunkWritten, item=item, index=index, values=np.array(values))
-        # Offer the GIL: on the virtual clock a scan produces lines as fast as the CPU allows,
-        # and without a pause between them a GUI thread in the same process waits for the
-        # interpreter's switch interval at best, and much longer behind long numpy calls.
-        time.sleep(0)
+        # Offer the GIL now and then: on the virtual clock a scan produces lines as fast as
+        # the CPU allows, and without a pause a GUI thread in the same process waits behind
+        # the worker. Every few ms is enough for a 30 Hz view; after every line would halve
+        # the write rate (each hand-over costs about as much as writing a line).
+        now = time.perf_counter()
+        if now - self._last_yield >= YIELD_EVERY_S:
+            self._last_yield = now
+            time.sleep(0)
         if self._after_each is not None:
             self._after_each()
 
