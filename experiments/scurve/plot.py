@@ -49,10 +49,13 @@ def plot_scurve(data: Any, report: Any, png_path: str | Path) -> Path:
         for a in (ax, ax_s):
             a.axvline(up.threshold_s_peak_kW_cm2, color="k", ls="--", lw=0.8)
             a.axvline(up.threshold_tangent_kW_cm2, color="0.5", ls=":", lw=0.8)
-        ax.text(up.threshold_s_peak_kW_cm2, ax.get_ylim()[0], " I_th (S peak)", rotation=90,
-                va="bottom", fontsize=8)
-        ax.text(up.threshold_tangent_kW_cm2, ax.get_ylim()[0], " I_th (tangent)",
-                rotation=90, va="bottom", ha="right", fontsize=8, color="0.35")
+        # Labelled at the top: at the threshold the emission is still low, so the upper part
+        # of the panel is empty there and the labels cover no point.
+        top = ax.get_ylim()[1]
+        ax.text(up.threshold_s_peak_kW_cm2, top, "I_th (S peak) ", rotation=90, va="top",
+                ha="left", fontsize=8)
+        ax.text(up.threshold_tangent_kW_cm2, top, "I_th (tangent) ", rotation=90, va="top",
+                ha="right", fontsize=8, color="0.35")
         title += f"\nS_max = {up.s_max:.1f} ± {up.s_max_sigma:.1f} at " \
                  f"I_th = {up.threshold_s_peak_kW_cm2:.2f} kW/cm²"
     # An explicit y skips matplotlib's search for a title position clear of the tick labels,
