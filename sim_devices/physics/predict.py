@@ -114,7 +114,8 @@ def predict(preset: Preset, temperature_K: float | None = None, *,
 
 def _rise_time_peak(model, threshold_kW_cm2: float) -> tuple[float, float]:
     """(largest t½ in s, intensity in kW/cm²): critical slowing down peaks a few % above the
-    threshold; a bounded Brent search in ln I over [0.97, 1.3]·I_th (tolerance 2 %)."""
+    threshold; a bounded Brent search in ln I over [0.97, 1.3]·I_th (tolerance 5 %: the peak is flat, so
+    t½ there changes by far less than its position; 2 % cost a sixth more time for the same t½)."""
     from scipy.optimize import minimize_scalar
 
     def negative_t_half(log_i: float) -> float:
@@ -122,5 +123,5 @@ def _rise_time_peak(model, threshold_kW_cm2: float) -> tuple[float, float]:
 
     lo, hi = math.log(0.97 * threshold_kW_cm2), math.log(1.3 * threshold_kW_cm2)
     result = minimize_scalar(negative_t_half, bounds=(lo, hi), method="bounded",
-                             options={"xatol": 0.02})
+                             options={"xatol": 0.05})
     return float(-result.fun), float(np.exp(result.x))
