@@ -114,8 +114,9 @@ def predict(preset: Preset, temperature_K: float | None = None, *,
 
 def _rise_time_peak(model, threshold_kW_cm2: float) -> tuple[float, float]:
     """(largest t½ in s, intensity in kW/cm²): critical slowing down peaks a few % above the
-    threshold; a bounded Brent search in ln I over [0.97, 1.3]·I_th (tolerance 5 %: the peak is flat, so
-    t½ there changes by far less than its position; 2 % cost a sixth more time for the same t½)."""
+    threshold; a bounded Brent search in ln I over [0.97, 1.3]·I_th to 5 %. The peak is flat,
+    so t½ there moves far less than its position: 2 % cost a sixth more time for the same t½
+    (225.8 ms for tm8_1064 either way)."""
     from scipy.optimize import minimize_scalar
 
     def negative_t_half(log_i: float) -> float:
