@@ -257,6 +257,8 @@ class Procedure(ABC):
     arrays: ClassVar[list[ArrayItem]] = []
     #: What a viewer plots first: "data" (the table) or an array item's name.
     default_plot: ClassVar[str] = "data"
+    #: Settings of a short demonstration run (GUI screenshots, demos); {} for none.
+    demo_values: ClassVar[dict[str, Any]] = {}
     #: File suffixes of the extra outputs `plot` writes next to the run file.
     outputs: ClassVar[tuple[str, ...]] = (".png",)
     #: Extra `avlab run` options for this procedure, flag -> parameter name, e.g.

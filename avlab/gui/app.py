@@ -25,8 +25,6 @@ GUI_SWITCH_INTERVAL_S = 0.0005
 
 #: A short S-curve for the screenshots: the simulated bench's virtual clock makes it take
 #: about a second of wall time.
-SCREENSHOT_SCURVE = {"points": 24, "power_min_W": 0.06, "settle_s": 0.3, "dark_gate_s": 10.0,
-                     "max_gate_s": 10.0, "meter_averages": 10, "max_refine_points": 30}
 #: The simulated world's seed for screenshots (when the config sets none): same pictures
 #: every time.
 SCREENSHOT_SEED = 2
@@ -129,15 +127,31 @@ def _save(widget: QWidget, path: Path) -> Path:
     return path
 
 
+def _demo_procedure(window: MainWindow) -> tuple[str, dict]:
+    """(name, settings) of the procedure the screenshots demonstrate (see render_screenshots)."""
+    for name, cls in window.procedures.items():
+        demo = dict(getattr(cls, "demo_values", {}) or {})
+        if not demo:
+            continue
+        try:
+            cls(**demo).check(window.bench)
+        except Exception:  # noqa: BLE001 - not runnable on this bench: try the next one
+            continue
+        return name, demo
+    return window.chooser.currentText(), {}
+
+
 def render_screenshots(window: MainWindow, out: Path) -> int:
-    """Run a short S-curve from the form and save each main view as a PNG in `out`."""
+    """Run a short demonstration from the form and save each main view as a PNG in `out`.
+
+    The procedure is the first registered one that declares `demo_values` (a short run's
+    settings) and whose check passes on this bench; the GUI names none itself."""
     out.mkdir(parents=True, exist_ok=True)
     wait_until(lambda: False, 0.3)  # let the first idle poll fill the instrument readings
-    name = "scurve" if "scurve" in window.procedures else window.chooser.currentText()
+    name, demo = _demo_procedure(window)
     window.chooser.setCurrentText(name)
-    if name == "scurve":
-        for key, value in SCREENSHOT_SCURVE.items():
-            window.form.set_value(key, value)
+    for key, value in demo.items():
+        window.form.set_value(key, value)
     _save(window, out / "procedure_form.png")
     window.run_now.click()
     if not wait_until(lambda: window.last_finished is not None and not window.queue.running,
@@ -147,7 +161,7 @@ def render_screenshots(window: MainWindow, out: Path) -> int:
     wait_until(lambda: False, 0.5)
     window.refresh()
     window.tabs.setCurrentWidget(window.live)
-    _save(window, out / "live_scurve.png")
+    _save(window, out / f"live_{name}.png")
     window.tabs.setCurrentIndex(0)
     _save(window, out / "queue.png")
     assert window.last_finished is not None

@@ -137,6 +137,9 @@ class SCurve(Procedure):
     ]
     signal = "signal_cps"
     axes = "intensity_kW_cm2"
+    #: A short S-curve for demonstrations (GUI screenshots): about 110 points, seconds.
+    demo_values = {"points": 24, "power_min_W": 0.06, "settle_s": 0.3, "dark_gate_s": 10.0,
+                   "max_gate_s": 10.0, "meter_averages": 10, "max_refine_points": 30}
     measurements = {
         "dark_rate_cps": "counts/s",
         "dark_rate_sigma_cps": "counts/s",
