@@ -101,10 +101,6 @@ class Bench:
         """The role of this kind named `role`, or the bench's only role of this kind."""
         return self._one(kind, role)
 
-    def roles_of(self, kind: str) -> list[str]:
-        """Names of the roles of this kind, in config order."""
-        return [d.role for d in self.devices.values() if d.kind == kind]
-
     def _one(self, kind: str, role: str | None) -> Any:
         if role:
             device = self[role]
@@ -228,6 +224,7 @@ class Bench:
                   "driver_name": inst.driver, "reopen": connection.reopen}
         device = inst.driver_spec.device(inst, driver, self, common)
         if device.kind != inst.kind:
+            device.close()  # never reaches the bench, so nothing else would release it
             raise BenchError(f"{inst.role}: driver {inst.driver!r} wrapped the role as a "
                              f"{device.kind}, but the config makes it a {inst.kind}")
         return device

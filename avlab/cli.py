@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a procedure and write one HDF5 run file",
                          description="Run a procedure (see `avlab procedures`).")
-    run.add_argument("procedure", help="procedure name, e.g. scurve")
+    run.add_argument("procedure", help="procedure name (`avlab procedures` lists them)")
     run.add_argument("--config", metavar="FILE", help="lab config TOML (default: simulated bench)")
     run.add_argument("--set", dest="assignments", metavar="NAME=VALUE", action="append",
                      default=[], help="set a procedure parameter (repeatable)")
@@ -69,15 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--base-port", type=int, default=50000, metavar="N",
                        help="first port for twins without a real port (0: any free port)")
     serve.add_argument("--no-real-ports", action="store_true",
-                       help="do not use the instruments' real ports (e.g. 10001 for the YLR)")
+                       help="do not use the instruments' real ports (the port an instrument's own network interface uses)")
     serve.add_argument("--duration", type=float, default=None, metavar="S",
                        help="stop after S seconds (default: run until Ctrl-C)")
 
     gui = sub.add_parser("gui", help="the lab desktop GUI (needs the gui extra)",
                          description="Instruments, procedures, a run queue, live views, files.")
     gui.add_argument("--config", metavar="FILE", help="lab config TOML (default: simulated bench)")
-    gui.add_argument("--screenshots", metavar="DIR", help="run a short S-curve, save each main "
-                     "view as PNG in DIR and exit (no display needed)")
+    gui.add_argument("--screenshots", metavar="DIR",
+                     help="run a short demonstration (a procedure's demo_values), save each "
+                          "main view as PNG in DIR and exit (no display needed)")
     gui.add_argument("--quit-after", type=float, metavar="S", help="close after S seconds")
 
     procs = sub.add_parser("procedures", help="list procedures and their parameters")
@@ -248,9 +249,7 @@ def _report(result: Any, procedure: Any, *, png: Path | None, plotter: Any = Non
         print(f"analysis : not possible ({result.analysis_error})")
     if png is not None and result.data is not None:
         try:
-            draw = plotter.plot if plotter is not None else (
-                lambda proc, run, analysis, path: proc.plot(run, analysis, path))
-            written = draw(procedure, result.data, result.analysis, png)
+            written = plotter.plot(procedure, result.data, result.analysis, png)
             if written is not None:
                 print(f"plot     : {written}")
         except Exception as exc:  # a plot must never hide the result

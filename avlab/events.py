@@ -37,6 +37,9 @@ import numpy as np
 from .data import DataDescription
 
 log = logging.getLogger(__name__)
+#: Logger of procedures' status lines: the runner publishes them as LogMessage events itself,
+#: so handlers that forward log records skip this one.
+STATUS_LOGGER = "avlab.run_status"
 
 __all__ = [
     "ChunkWritten",
@@ -324,7 +327,7 @@ class RunLogHandler(logging.Handler):
         self.worker_name = worker_name
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name in (__name__, "avlab.run_status"):
+        if record.name in (__name__, STATUS_LOGGER):
             # Listener failures are about the stream itself, not the run; status messages
             # were published by the runner already.
             return

@@ -113,9 +113,6 @@ class RunGuard:
             return description
         return replace(description, columns=(*description.columns, self.column()))
 
-    def columns(self, columns: list[Column]) -> list[Column]:
-        return [*columns, self.column()] if self.adds_temperature else list(columns)
-
     @staticmethod
     def column() -> Column:
         return Column(SAMPLE_TEMPERATURE, "K", "f8",

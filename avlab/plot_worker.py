@@ -4,14 +4,16 @@ Importing matplotlib costs about a third of a second, three times a whole S-curv
 simulated bench. `avlab run` starts this worker first; it imports matplotlib on the other core
 while the main process connects the bench, measures and analyses, and then renders the PNG
 from the run as read back (the same `Procedure.plot` call the main process would make). If the
-worker cannot be started or fails (a procedure class that cannot be pickled, a crash), the
-main process plots itself: the worker only ever saves time, never a plot.
+worker cannot be started, or cannot take the job (a procedure that cannot be pickled, a dead
+worker), the main process plots itself; an error of the plot itself is reported as it is.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ProcessPoolExecutor
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,7 +45,6 @@ class PlotWorker:
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
-        self._warm: Future | None = None
         try:
             import multiprocessing
             import threading
@@ -60,7 +61,7 @@ class PlotWorker:
             context = multiprocessing.get_context("fork")
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
                                              initializer=_preload)
-            self._warm = self._pool.submit(int)  # starts the process and its preload now
+            self._pool.submit(int)  # starts the process and its preload now
         except Exception as exc:  # noqa: BLE001 - plotting in-process still works
             log.debug("plot worker not started: %s", exc)
             self.close()
@@ -77,8 +78,11 @@ class PlotWorker:
                 result = self._pool.submit(function, *args, **kwargs).result(PLOT_TIMEOUT_S)
                 log.debug("PNG drawn by the plot worker: %s", result)
                 return result
-            except Exception as exc:  # noqa: BLE001 - fall back to drawing here
-                log.debug("plot worker failed (%s); plotting in-process", exc)
+            except (BrokenProcessPool, pickle.PicklingError, AttributeError, TypeError) as exc:
+                # The worker is gone or the job cannot travel to it: draw here instead. Any
+                # other error is the plot's own (drawing again would only repeat it), and a
+                # timeout leaves the worker still writing the file: both are raised.
+                log.debug("plot worker cannot draw (%s); plotting in-process", exc)
         return function(*args, **kwargs)
 
     def close(self) -> None:

@@ -38,6 +38,7 @@ from .events import (
     RunEvent,
     RunFinished,
     RunLogHandler,
+    STATUS_LOGGER,
     RunStarted,
     Subscription,
 )
@@ -47,7 +48,7 @@ from .storage import RunData, RunWriter, read_run
 
 log = logging.getLogger(__name__)
 #: Procedure status messages, already published as events by the runner.
-status_log = logging.getLogger("avlab.run_status")
+status_log = logging.getLogger(STATUS_LOGGER)
 
 #: After an abort, how long the main thread lets the worker finish before switching the
 #: lasers off itself (the worker may be stuck in instrument I/O).
@@ -198,19 +199,30 @@ class Runner:
             reserved=self.reserved,
             **({"entry": self.entry, "add_to_file": True} if self.entry != "entry" else {}),
         )
-        self.guard.begin()
-        self._t0 = time.perf_counter()
-        self._bench_t0 = self.bench.now()
-        worker_name = f"avlab-{self.procedure.name}-{self.run_id}"
-        self.hub.publish(RunStarted, procedure=self.procedure.name,
-                         title=self.procedure.title or self.procedure.name,
-                         path=str(self.out_path), parameters=self.procedure.values(),
-                         description=self.description, views=self.views,
-                         instruments=self.bench.identities())
-        self._log_handler = RunLogHandler(self.hub, worker_name)
-        logging.getLogger().addHandler(self._log_handler)
-        self._thread = threading.Thread(target=self._work, name=worker_name, daemon=True)
-        self._thread.start()
+        try:
+            self.guard.begin()
+            self._t0 = time.perf_counter()
+            self._bench_t0 = self.bench.now()
+            worker_name = f"avlab-{self.procedure.name}-{self.run_id}"
+            self.hub.publish(RunStarted, procedure=self.procedure.name,
+                             title=self.procedure.title or self.procedure.name,
+                             path=str(self.out_path), parameters=self.procedure.values(),
+                             description=self.description, views=self.views,
+                             instruments=self.bench.identities())
+            self._log_handler = RunLogHandler(self.hub, worker_name)
+            logging.getLogger().addHandler(self._log_handler)
+            self._thread = threading.Thread(target=self._work, name=worker_name, daemon=True)
+            self._thread.start()
+        except BaseException as exc:
+            # The file exists: it must say the run failed (and why) rather than stay
+            # "running"; nothing was measured and no laser was switched on.
+            if self._log_handler is not None:
+                logging.getLogger().removeHandler(self._log_handler)
+            try:
+                self._writer.finish("failed", f"could not start: {type(exc).__name__}: {exc}")
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                log.exception("could not record the failed start in %s", self.out_path)
+            raise
 
     def abort(self, reason: str = "aborted by the user") -> None:
         """Ask the procedure to stop; waits and gates end at the next check.
@@ -267,12 +279,14 @@ class Runner:
         try:
             self._measure_and_store()
         finally:
-            if self._grace_timer is not None:
-                self._grace_timer.cancel()
-            if self._log_handler is not None:
-                logging.getLogger().removeHandler(self._log_handler)
-            self._finish_events()
-            self._done.set()
+            try:
+                if self._grace_timer is not None:
+                    self._grace_timer.cancel()
+                if self._log_handler is not None:
+                    logging.getLogger().removeHandler(self._log_handler)
+                self._finish_events()
+            finally:
+                self._done.set()  # whatever failed above, run() and join() must return
 
     def _finish_events(self) -> None:
         """Publish RunFinished and give listeners a short, bounded time to catch up."""
@@ -317,8 +331,11 @@ class Runner:
             if cause:
                 message = f"InstrumentFaultError: {cause} (then {message})"
         finally:
-            self.guard.end()
-            shutdown = self.bench.shutdown()
+            shutdown = self.bench.shutdown()  # first: nothing below may keep a pump on
+            try:
+                self.guard.end()
+            except Exception:  # noqa: BLE001 - the run's data and status come first
+                log.exception("run %s: ending the health checks failed", self.run_id)
             if not shutdown.ok:
                 message = f"{message}; SHUTDOWN PROBLEM: {shutdown.outcomes}".lstrip("; ")
             try:
@@ -398,9 +415,12 @@ class Runner:
         self._writer.suspend()
         try:
             inner.start()
+            if self._abort_reason:  # asked between the check above and the inner start,
+                inner.abort(self._abort_reason)  # which cleared the bench's stop event
             inner._done.wait()
         finally:
             self._writer.resume()
+            self.guard.begin()  # the inner run's guard reset the roles' run-relative state
         result = inner._result
         if result is None:
             raise RuntimeError(f"inner run {entry} ended without a result (runner error)")

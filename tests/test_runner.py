@@ -240,3 +240,17 @@ def test_a_runner_runs_once(bench, tmp_path):
     runner.run()
     with pytest.raises(RuntimeError):
         runner.start()
+
+
+def test_a_failure_while_starting_leaves_the_file_failed_not_running(bench, tmp_path,
+                                                                      monkeypatch):
+    def broken(**_):
+        raise RuntimeError("health checks cannot begin")
+
+    monkeypatch.setattr(bench, "begin_health", broken)
+    path = tmp_path / "r.h5"
+    with pytest.raises(RuntimeError, match="cannot begin"):
+        Runner(Ramp(), bench, path).run()
+    data = read_run(path)
+    assert data.status == "failed"
+    assert "could not start: RuntimeError: health checks cannot begin" in data.message

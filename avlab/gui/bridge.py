@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from ..events import RunEvent
+from ..events import STATUS_LOGGER, RunEvent
 
 
 class EventBridge(QObject):
@@ -59,14 +59,14 @@ class GuiLogHandler(logging.Handler):
     """
 
     #: Loggers the runner's own handler does not forward (they are about the stream itself).
-    _NOT_FORWARDED_BY_RUN = ("avlab.events", "avlab.run_status")
+    _NOT_FORWARDED_BY_RUN = ("avlab.events", STATUS_LOGGER)
 
     def __init__(self, bridge: LogBridge, level: int = logging.WARNING) -> None:
         super().__init__(level)
         self.bridge = bridge
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name == "avlab.run_status":
+        if record.name == STATUS_LOGGER:
             return  # published as LogMessage events by the runner
         if (record.levelno >= logging.WARNING and record.name not in self._NOT_FORWARDED_BY_RUN
                 and _run_handler_installed()):
