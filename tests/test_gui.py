@@ -180,6 +180,34 @@ def test_emission_on_needs_confirmation(make_window, sim_config, qtbot):
     qtbot.waitUntil(lambda: not laser_twin(window).emission_requested, timeout=10_000)
 
 
+def test_stop_cancels_a_manual_emission_on_that_is_still_waiting(make_window, sim_config,
+                                                                  qtbot):
+    """A manual action queued behind another instrument access must not switch the laser on
+    after STOP; emission off goes at once, past that queue."""
+    window = make_window(sim_config, answer=True)
+    panels = window.instruments
+    panel = panels.panels["pump_1064"]
+    panels._io.acquire()  # an idle poll (or any GUI access) is holding the instruments
+    try:
+        panel.emission_on.click()
+        qtbot.wait(200)
+        window.stop_button.click()
+    finally:
+        panels._io.release()
+    qtbot.waitUntil(lambda: any("refused" in m for _l, _r, m in window.log_panel.messages()),
+                    timeout=10_000)
+    assert not laser_twin(window).emission_requested
+    # Emission off does not wait for the instrument queue.
+    panels._io.acquire()
+    try:
+        panel.emission_off.click()
+        qtbot.waitUntil(lambda: any("emission off: done" in m
+                                    for _l, _r, m in window.log_panel.messages()),
+                        timeout=10_000)
+    finally:
+        panels._io.release()
+
+
 def test_manual_power_respects_the_configured_limit(make_window, sim_config, qtbot):
     window = make_window(sim_config)
     panel = window.instruments.panels["pump_1064"]

@@ -123,8 +123,10 @@ class RolePanel(QGroupBox):
                 lambda: device.set_power_W(self.power.value()))), 0, 2)
             self.emission_on = self._button("Emission ON…", self._emission_on)
             self.emission_on.setObjectName(f"emission_on_{self.role}")
+            # shutdown(), not emission_off(): it acts even while another thread holds the
+            # instrument lock (a pending emission-on waiting for the laser).
             self.emission_off = self._button("Emission off", lambda: self._act(
-                self.role, "emission off", device.emission_off), always=True)
+                self.role, "emission off", device.shutdown, safe=True), always=True)
             self.emission_off.setObjectName(f"emission_off_{self.role}")
             row = QHBoxLayout()
             row.addWidget(self.emission_on)
@@ -140,7 +142,7 @@ class RolePanel(QGroupBox):
                 self.role, f"transmission {self.transmission.value():g}",
                 lambda: device.set_transmission(self.transmission.value()))), 0, 2)
             grid.addWidget(self._button("Block", lambda: self._act(
-                self.role, "to extinction", device.block), always=True), 1, 2)
+                self.role, "to extinction", device.block, safe=True), always=True), 1, 2)
         elif isinstance(device, Scanner):
             (x_low, x_high), (y_low, y_high) = _reachable_um(device)
             self.park_x = _spin(x_low, x_high, 0.0, "µm", step=1.0)
@@ -216,6 +218,7 @@ class InstrumentPanel(QScrollArea):
         self.bench = bench
         self.run_active = False
         self._io = threading.Lock()  # one GUI-side instrument access at a time
+        self._stops = 0  # STOP presses so far: an action clicked before one is refused
         self._closing = threading.Event()
         self._poller: threading.Thread | None = None
         self._last_poll = 0.0
@@ -267,12 +270,27 @@ class InstrumentPanel(QScrollArea):
                     device.publish(status=f"poll failed: {type(exc).__name__}: {exc}")
 
     # --- controls --------------------------------------------------------------------------------
-    def act(self, role: str, what: str, action: Callable[[], Any]) -> None:
-        """Run a manual control off the GUI thread (emission on waits for the laser)."""
+    def act(self, role: str, what: str, action: Callable[[], Any], *, safe: bool = False) -> None:
+        """Run a manual control off the GUI thread (emission on waits for the laser).
+
+        A safe action (emission off, block the beam) goes at once, past the queue of GUI
+        instrument accesses. Any other action is refused if a run is going or STOP was pressed
+        after the click: it may have waited behind the idle poll or a confirmation dialog,
+        and must not switch anything on after STOP or in the middle of a procedure."""
+        generation = self._stops
+
         def work() -> None:
             try:
-                with self._io:
+                if safe:
                     action()
+                else:
+                    with self._io:
+                        if self.run_active or self._stops != generation:
+                            raise RuntimeError("refused: a run is going or STOP was pressed")
+                        # A wait of this action (emission on) must end at the next STOP,
+                        # not at the STOP of an earlier run.
+                        self.bench.stop_event.clear()
+                        action()
             except Exception as exc:  # noqa: BLE001 - shown to the user, limits included
                 self.results.done.emit(role, f"{what}: {type(exc).__name__}: {exc}", False)
             else:
@@ -295,7 +313,13 @@ class InstrumentPanel(QScrollArea):
         for panel in self.panels.values():
             panel.set_controls_enabled(not active)
 
+    def stop_actions(self) -> None:
+        """STOP: manual actions not yet started are refused, running waits end."""
+        self._stops += 1
+        self.bench.stop_event.set()
+
     def close_panel(self) -> None:
+        self.stop_actions()
         self._closing.set()
         self.timer.stop()
         if self._poller is not None:

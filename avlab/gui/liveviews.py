@@ -63,13 +63,12 @@ UNIT_SUFFIXES = ("_kW_cm2", "_cps", "_um", "_nm", "_ms", "_us", "_W", "_s", "_K"
 
 
 def plain_name(name: str) -> str:
-    """`threshold_s_peak_kW_cm2` -> "threshold S peak": words, without the unit suffix."""
+    """`threshold_s_peak_kW_cm2` -> "threshold s peak": words, without the unit suffix."""
     for suffix in UNIT_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
             break
-    words = name.replace("_", " ")
-    return words.replace("s max", "S_max").replace(" s peak", " (S peak)")
+    return name.replace("_", " ")
 
 
 def axis_label(name: str, unit: str) -> str:
@@ -246,7 +245,7 @@ class XYLiveView(LiveView):
             self.slope_plot.setLogMode(x=view.x_log, y=False)
             self.slope_plot.setXLink(self.plot)
             self.slope_plot.setLabel("bottom", axis_label(view.x, self.unit_of(view.x)))
-            self.slope_plot.setLabel("left", "S = d ln y / d ln x")
+            self.slope_plot.setLabel("left", "d ln y / d ln x")
             self.graphics.ci.layout.setRowStretchFactor(0, 3)
             self.graphics.ci.layout.setRowStretchFactor(1, 2)
         self.marker_lines: list[pg.InfiniteLine] = []
@@ -343,7 +342,7 @@ class XYLiveView(LiveView):
                     best = (float(slope[i]), float(sx[i]))
         if self.slope_plot is not None:
             unit = unit_text(self.unit_of(view.x))
-            text = (f"local slope: S max ≈ {best[0]:.1f} at {best[1]:.3g} {unit}"
+            text = (f"local log-log slope: max ≈ {best[0]:.1f} at {best[1]:.3g} {unit}"
                     if best else "local slope S (needs 3 points)")
             self.slope_plot.setTitle(text, color="#222", size="10pt")
         self._draw_markers()

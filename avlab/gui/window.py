@@ -223,6 +223,7 @@ class MainWindow(QMainWindow):
     def stop(self) -> None:
         """STOP: abort the run, switch every laser off at once, run nothing more."""
         self.queue.abort("STOP pressed")
+        self.instruments.stop_actions()
         report = self.bench.shutdown()
         level = logging.WARNING if report.ok else logging.CRITICAL
         self.log_panel.add(level, self.log_panel.current_run, "STOP",
@@ -330,6 +331,7 @@ class MainWindow(QMainWindow):
                 return
             self._closing = True
             self.queue.abort("window closed")
+            self.instruments.stop_actions()
             self.bench.shutdown()
             runner = self.queue.runner
             if runner is not None:
