@@ -25,8 +25,16 @@ import numpy as np
 from avlab.analysis.image import analyse_image
 from avlab.bench import Bench
 from avlab.data import ArrayItem, Axis, DataDescription
-from avlab.errors import ParameterError
-from avlab.procedure import AnalysisResult, Bool, Float, Int, Procedure, RunContext, Text
+from avlab.procedure import (
+    AnalysisResult,
+    Bool,
+    Float,
+    Int,
+    Procedure,
+    RunContext,
+    Text,
+    roles_needed,
+)
 from avlab.views import ImageView, ReadoutView, View
 
 from experiments.scurve.embedded import EmbeddedSCurve
@@ -164,14 +172,11 @@ class ConfocalBest(EmbeddedSCurve, Procedure):
 
     # --- checks ------------------------------------------------------------------------------
     def check(self, bench: Bench) -> None:
-        try:
+        with roles_needed("confocal_best needs a scanner and a laser"):
             scanner = bench.scanner()
-            Pump.of(bench, self.pump_role)
-        except KeyError as exc:
-            raise ParameterError(f"confocal_best needs a scanner and a laser: "
-                                 f"{exc.args[0]}") from None
+            pump = Pump.of(bench, self.pump_role)
         self.scurve().check(bench)
-        Pump.of(bench, self.pump_role).laser.check_power(self.coarse_power_W)
+        pump.laser.check_power(self.coarse_power_W)
         self.coarse_field().check(scanner)
         given = positions(self.particle_um, "particle_um")
         x, y = given if given is not None else (self.center_x_um, self.center_y_um)

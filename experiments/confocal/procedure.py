@@ -17,7 +17,16 @@ import numpy as np
 from avlab.bench import Bench
 from avlab.data import ArrayItem, Axis, Column, DataDescription
 from avlab.errors import ParameterError
-from avlab.procedure import AnalysisResult, Bool, Float, Int, Procedure, RunContext, Text
+from avlab.procedure import (
+    AnalysisResult,
+    Bool,
+    Float,
+    Int,
+    Procedure,
+    RunContext,
+    Text,
+    roles_needed,
+)
 from avlab.views import ImageView, ReadoutView, View
 
 from .analysis import ConfocalReport, analyse_frames, reference_from_run
@@ -143,11 +152,9 @@ class Confocal(Procedure):
 
     # --- checks ------------------------------------------------------------------------------
     def check(self, bench: Bench) -> None:
-        try:
+        with roles_needed("confocal needs a scanner and a laser"):
             scanner = bench.scanner()
             pump = Pump.of(bench, self.pump_role)
-        except KeyError as exc:
-            raise ParameterError(f"confocal needs a scanner and a laser: {exc.args[0]}") from None
         if self.field_um <= 0 or (self.field_y_um or self.field_um) <= 0 and self.pixels_y > 1:
             raise ParameterError("the field of view must be larger than zero")
         for unit, value in self.targets():

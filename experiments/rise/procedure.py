@@ -43,7 +43,16 @@ from avlab.analysis.optics import peak_intensity_kW_cm2
 from avlab.bench import Bench
 from avlab.data import ArrayItem, Axis, Column
 from avlab.errors import ParameterError
-from avlab.procedure import AnalysisResult, Bool, Float, Int, Procedure, RunContext, Text
+from avlab.procedure import (
+    AnalysisResult,
+    Bool,
+    Float,
+    Int,
+    Procedure,
+    RunContext,
+    Text,
+    roles_needed,
+)
 from avlab.views import CurvesView, ReadoutView, View, XYView
 
 from .analysis import RiseCurve, analyse_rise, cycles_to_resolve, row_seed
@@ -176,14 +185,12 @@ class Rise(Procedure):
         return values
 
     def check(self, bench: Bench) -> None:
-        try:
+        with roles_needed(f"{self.name} needs a laser, a power meter, a time tagger and a "
+                          "pump modulator"):
             laser = bench.laser(self.pump_role or None)
             bench.power_meter()
             bench.time_tagger()
             modulator = bench.modulator()
-        except KeyError as exc:
-            raise ParameterError(f"{self.name} needs a laser, a power meter, a time tagger and "
-                                 f"a pump modulator: {exc.args[0]}") from None
         listed = self.setpoint_list()
         if not listed and not 0.0 < self.power_min_W < self.power_max_W:
             raise ParameterError(f"power range {self.power_min_W:g} … {self.power_max_W:g} W "

@@ -27,7 +27,16 @@ from avlab.analysis.optics import peak_intensity_kW_cm2
 from avlab.bench import Bench
 from avlab.data import Column
 from avlab.errors import ParameterError
-from avlab.procedure import AnalysisResult, Bool, Float, Int, Procedure, RunContext, Text
+from avlab.procedure import (
+    AnalysisResult,
+    Bool,
+    Float,
+    Int,
+    Procedure,
+    RunContext,
+    Text,
+    roles_needed,
+)
 from avlab.views import ReadoutView, View, XYView
 
 UP, DOWN = 1, -1
@@ -149,18 +158,12 @@ class SCurve(Procedure):
 
     # --- checks --------------------------------------------------------------------------------
     def check(self, bench: Bench) -> None:
-        try:
+        needs = "scurve needs a laser, a power meter and a detector"
+        hint = "; choose a role with --set pump_role=, meter_role= or detector_role="
+        with roles_needed(needs, hint):
             laser = bench.laser(self.pump_role or None)
             bench.power_meter(self.meter_role or None)
             bench.detector(self.detector_role or None)
-        except KeyError as exc:
-            kind = next((k for k in ("laser", "power_meter", "counter")
-                         if f"{k} role" in exc.args[0]), "")
-            option = {"laser": "pump_role", "power_meter": "meter_role",
-                      "counter": "detector_role"}.get(kind)
-            hint = f"; choose it with --set {option}=<role>" if option else ""
-            raise ParameterError(f"scurve needs a laser, a power meter and a detector: "
-                                 f"{exc.args[0]}{hint}") from None
         if self.power_max_W == 0.0:  # resolved here, so the run file stores the value used
             self.power_max_W = laser.max_power_W
         if not 0.0 < self.power_min_W < self.power_max_W:
