@@ -269,16 +269,23 @@ def _analyse_rise(counts: np.ndarray, period_s: float, on_s: float, dark_cps: fl
     t_half, t10, t90 = _rise_times(counts[:on_bins], t, dark, steady)
     draws = []
     if bootstrap:
-        # Only the on-phase enters t½, t10–90 and the steady level: redraw just those bins.
-        redrawn = np.random.default_rng(seed).poisson(
-            np.maximum(counts[:on_bins], 0.0), size=(BOOTSTRAP, on_bins)).astype(float)
-        levels = redrawn[:, on_bins - w:].sum(axis=1) / w - dark
-        for row, s in zip(redrawn, levels):
+        # Only the on-phase enters t½, t10–90 and the steady level: redraw just those bins,
+        # and the dark level each replicate subtracts within its own error (common to all
+        # bins of a replicate), so a weak signal over a large dark shows its full spread.
+        rng = np.random.default_rng(seed)
+        redrawn = rng.poisson(np.maximum(counts[:on_bins], 0.0),
+                              size=(BOOTSTRAP, on_bins)).astype(float)
+        darks = dark + dark_sigma * rng.standard_normal(BOOTSTRAP)
+        levels = redrawn[:, on_bins - w:].sum(axis=1) / w - darks
+        for row, d, s in zip(redrawn, darks, levels):
             if s > 0:
-                draws.append(_rise_times(row, t, dark, float(s)))
-    spread = np.nanstd(np.array(draws), axis=0) if len(draws) > 2 else np.full(3, nan)
+                draws.append(_rise_times(row, t, float(d), float(s)))
+        if len(draws) < BOOTSTRAP // 2:  # most replicates lost their signal: no honest spread
+            draws = []
+    d = np.array(draws)
+    spread = np.nanstd(d, axis=0) if len(draws) > 2 else np.full(3, nan)
     rise = t90 - t10
-    rise_sigma = float(np.nanstd([d[2] - d[1] for d in draws])) if len(draws) > 2 else nan
+    rise_sigma = float(np.nanstd(d[:, 2] - d[:, 1])) if len(draws) > 2 else nan
     return RiseCurve(period_s, on_s, binwidth, steady, steady_sigma, dark, t_half,
                      float(spread[0]), t10, t90, rise, rise_sigma, check)
 
