@@ -144,6 +144,24 @@ class Text(Parameter[str]):
         return value.strip()
 
 
+def parse_number_list(text: str, name: str) -> list[float]:
+    """The positive numbers of a comma- (or semicolon-) separated Text parameter, such as a
+    list of pump powers; a bad item is refused naming the parameter and the item."""
+    values: list[float] = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise ParameterError(f"parameter {name}: {part!r} is not a number") from None
+        if not (math.isfinite(value) and value > 0):
+            raise ParameterError(f"parameter {name}: {part!r} must be a positive number")
+        values.append(value)
+    return values
+
+
 @contextmanager
 def roles_needed(needs: str, hint: str = "") -> Iterator[None]:
     """Inside `check()`: a role the procedure needs that the bench lacks (or has twice, or of

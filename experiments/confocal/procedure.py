@@ -25,12 +25,13 @@ from avlab.procedure import (
     Procedure,
     RunContext,
     Text,
+    parse_number_list,
     roles_needed,
 )
 from avlab.views import ImageView, ReadoutView, View
 
 from .analysis import ConfocalReport, analyse_frames, reference_from_run
-from .scan import Field, Pump, parse_list, scan_field
+from .scan import Field, Pump, scan_field
 
 IMAGE_AXES = ("y_um", "x_um")
 STACK_AXIS = "frame_intensity_kW_cm2"
@@ -122,9 +123,9 @@ class Confocal(Procedure):
         """The frames' pump settings: ("W", setpoint) or ("kW/cm2", intensity)."""
         kind = self.series_kind()
         if kind == "powers_W":
-            return [("W", p) for p in parse_list(self.powers_W, kind)]
+            return [("W", p) for p in parse_number_list(self.powers_W, kind)]
         if kind == "intensities_kW_cm2":
-            return [("kW/cm2", i) for i in parse_list(self.intensities_kW_cm2, kind)]
+            return [("kW/cm2", i) for i in parse_number_list(self.intensities_kW_cm2, kind)]
         if kind == "relative_intensities":
             threshold = self.threshold_kW_cm2
             if not threshold:
@@ -132,7 +133,8 @@ class Confocal(Procedure):
                     raise ParameterError("relative_intensities needs threshold_kW_cm2 or an "
                                          "S-curve run file (scurve_run)")
                 threshold = reference_from_run(self.scurve_run).threshold_kW_cm2
-            return [("kW/cm2", r * threshold) for r in parse_list(self.relative_intensities, kind)]
+            ratios = parse_number_list(self.relative_intensities, kind)
+            return [("kW/cm2", r * threshold) for r in ratios]
         if self.intensity_kW_cm2:
             return [("kW/cm2", self.intensity_kW_cm2)]
         return [("W", self.power_W)]

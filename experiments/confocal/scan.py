@@ -263,23 +263,6 @@ class Pump:
         return power_W, meter_W, intensity
 
 
-def parse_list(text: str, name: str) -> list[float]:
-    """Comma-separated positive numbers of a Text parameter."""
-    values: list[float] = []
-    for part in text.replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            value = float(part)
-        except ValueError:
-            raise ParameterError(f"parameter {name}: {part!r} is not a number") from None
-        if not (math.isfinite(value) and value > 0):
-            raise ParameterError(f"parameter {name}: {part!r} must be a positive number")
-        values.append(value)
-    return values
-
-
 def positions(text: str, name: str) -> Sequence[float] | None:
     """An 'x,y' position in µm of a Text parameter, or None when empty."""
     if not text.strip():

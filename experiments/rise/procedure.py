@@ -51,6 +51,7 @@ from avlab.procedure import (
     Procedure,
     RunContext,
     Text,
+    parse_number_list,
     roles_needed,
 )
 from avlab.views import CurvesView, ReadoutView, View, XYView
@@ -173,16 +174,7 @@ class Rise(Procedure):
 
     # --- checks --------------------------------------------------------------------------------
     def setpoint_list(self) -> list[float]:
-        if not self.powers_W.strip():
-            return []
-        try:
-            values = [float(v) for v in self.powers_W.replace(";", ",").split(",") if v.strip()]
-        except ValueError:
-            raise ParameterError(f"powers_W: {self.powers_W!r} is not a comma-separated list "
-                                 "of numbers") from None
-        if not values or any(not (v > 0 and math.isfinite(v)) for v in values):
-            raise ParameterError("powers_W: every setpoint must be a positive number")
-        return values
+        return parse_number_list(self.powers_W, "powers_W")
 
     def check(self, bench: Bench) -> None:
         with roles_needed(f"{self.name} needs a laser, a power meter, a time tagger and a "

@@ -45,7 +45,7 @@ from avlab.bench import Bench
 from avlab.data import ArrayItem, Axis, Column
 from avlab.errors import ParameterError
 from avlab.procedure import (AnalysisResult, Bool, Float, Int, Procedure, RunContext, Text,
-                             roles_needed)
+                             parse_number_list, roles_needed)
 from avlab.views import CurvesView, ReadoutView, View, XYView
 
 #: Exposure ladder (1-2-5 per decade) so that dark frames can be reused across powers.
@@ -188,13 +188,9 @@ class Spectrum(Procedure):
                 Axis("pixel", "", "detector pixel index", values=np.arange(self.pixels))]
 
     def power_list(self) -> list[float]:
-        try:
-            powers = [float(p) for p in self.powers_W.split(",") if p.strip()]
-        except ValueError:
-            raise ParameterError(f"parameter powers_W: {self.powers_W!r} is not a list of "
-                                 "numbers") from None
-        if not powers or any(not (p >= 0 and math.isfinite(p)) for p in powers):
-            raise ParameterError("parameter powers_W: give one or more powers ≥ 0 W")
+        powers = parse_number_list(self.powers_W, "powers_W")
+        if not powers:  # a 0 W spectrum has no intensity to fit a band's slope against
+            raise ParameterError("parameter powers_W: give one or more powers > 0 W")
         return powers
 
     def check(self, bench: Bench) -> None:
