@@ -42,7 +42,9 @@ from experiments.scurve.procedure import SCurve
 
 from .analysis import reference_from_columns
 from .procedure import analyse_run, image_item
-from .scan import Field, Pump, check_frame, positions, scan_field
+from avlab.pump import Pump
+
+from .scan import Field, check_frame, positions, scan_field
 from instrument_data.scanning import RasterFrame
 
 #: A rise trace's steady level is the mean of its last this fraction.

@@ -31,7 +31,9 @@ from avlab.procedure import (
 from avlab.views import ImageView, ReadoutView, View
 
 from .analysis import ConfocalReport, analyse_frames, reference_from_run
-from .scan import Field, Pump, scan_field
+from avlab.pump import Pump
+
+from .scan import Field, scan_field
 
 IMAGE_AXES = ("y_um", "x_um")
 STACK_AXIS = "frame_intensity_kW_cm2"

@@ -45,6 +45,7 @@ from avlab.bench import Bench
 from avlab.data import Column
 from avlab.errors import ParameterError
 from avlab.procedure import AnalysisResult, Float, Procedure, RunContext, Text, roles_needed
+from avlab.pump import Pump
 from avlab.registry import load_procedure
 from avlab.views import ReadoutView, View
 
@@ -350,18 +351,15 @@ class Thermometry(Procedure):
         inner_cls().set_from_strings(parse_assignments(self.inner))
 
     def run(self, ctx: RunContext) -> None:
-        from avlab.analysis.optics import power_for_intensity_W
-
         cal = self.load()
         bench = ctx.bench
-        laser = bench.laser()
-        optics = bench.config.optics
-        waist = optics.waist_um(laser.wavelength_nm)
         # Laser output for an intensity: the meter plane / laser ratio is learnt from the
-        # inner run itself, so only a first guess is needed here (bench attenuation).
-        per_W = _meter_per_laser_W(ctx, laser)
-        centre_W = power_for_intensity_W(cal.intensity_kW_cm2, waist) / \
-            (optics.transmission_to_sample * per_W)
+        # inner run itself, so only a first guess is needed here (a fifth of the laser's limit).
+        pump = Pump.of(bench)
+        pump.meter.configure(wavelength_nm=pump.laser.wavelength_nm)
+        with pump.laser.emitting():
+            pump.calibrate(ctx, 0.2 * pump.laser.max_power_W, settle_s=0.5)
+        centre_W = pump.setpoint_W(cal.intensity_kW_cm2)
         inner = self._inner(cal, bench, centre_W)
         result = ctx.sub_run(inner, "measurement")
         if result.status != "completed" or result.data is None:
@@ -437,15 +435,3 @@ class Thermometry(Procedure):
     def views(self) -> tuple[View, ...]:
         return (ReadoutView("Temperature", values=("temperature_K", "temperature_sigma_K",
                                                    "relative_sensitivity_pct_K")),)
-
-
-def _meter_per_laser_W(ctx: RunContext, laser: Any) -> float:
-    """Meter-plane power per W of laser output, measured at a low setpoint."""
-    meter = ctx.bench.power_meter()
-    meter.configure(wavelength_nm=laser.wavelength_nm)
-    probe_W = max(laser.max_power_W * 0.2, 0.1)
-    with laser.emitting():
-        laser.set_power_W(probe_W)
-        ctx.wait(0.5)
-        reading = meter.power_W()
-    return reading / probe_W
