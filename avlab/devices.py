@@ -19,11 +19,13 @@ from typing import Any
 
 from drivers.counters.base import dead_time_corrected_rate_cps
 from drivers.errors import (
+    HeaterFaultError,
     InstrumentConnectionError,
     InstrumentError,
     InstrumentTimeoutError,
     LaserFaultError,
     LaserInterlockError,
+    SensorFaultError,
 )
 
 from .errors import DetectorOverloadError, SafetyLimitError
@@ -503,8 +505,6 @@ class Cryostat(RoleDevice):
                     temperature = float(self.driver.sample_temperature_K)
                     alarm = bool(self.driver.alarm_active)
             except InstrumentError as exc:
-                from drivers.temperature.lakeshore_33x import HeaterFaultError, SensorFaultError
-
                 if not isinstance(exc, (SensorFaultError, HeaterFaultError)):
                     raise  # a broken link or an unreadable reply, as for any other call
                 return Health.tripped(self.role, str(exc))

@@ -78,6 +78,14 @@ def sdk_part(sdk: Any, name: str) -> Any:
     return part
 
 
+class HeaterFaultError(InstrumentError):
+    """A temperature controller's heater output is open or shorted; the output is off."""
+
+
+class SensorFaultError(InstrumentError):
+    """A temperature input's reading is invalid (open, shorted or out-of-range sensor)."""
+
+
 class SetpointTimeoutError(InstrumentError, TimeoutError):
     """The temperature did not settle at the setpoint in the time allowed."""
 

@@ -33,10 +33,12 @@ from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_range
 from pyvisa.constants import Parity, StopBits
 
-from ..errors import (
+from ..errors import (  # HeaterFaultError, SensorFaultError: shared with other controllers
+    HeaterFaultError,
     InstrumentCommandError,
     InstrumentError,
     InstrumentResponseError,
+    SensorFaultError,
     SetpointTimeoutError,
 )
 from ..messaging import CheckedMessaging
@@ -56,14 +58,6 @@ MAX_CURRENT_PRESETS_A = (None, 0.707, 1.0, 1.414, 2.0)
 HEATER_RESISTANCES_OHM = {1: 25.0, 2: 50.0}
 
 INPUT_NUMBERS = {"A": 1, "B": 2, "C": 3, "D": 4}
-
-
-class HeaterFaultError(InstrumentError):
-    """A heater output reports an open or shorted heater (HTRST? 1 or 2); the output is off."""
-
-
-class SensorFaultError(InstrumentError):
-    """An input's reading is invalid (RDGST? shows an open, shorted or out-of-range sensor)."""
 
 
 class HeaterRange(enum.IntEnum):
