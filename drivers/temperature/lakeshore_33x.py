@@ -36,7 +36,6 @@ from pyvisa.constants import Parity, StopBits
 from ..errors import (  # HeaterFaultError, SensorFaultError: shared with other controllers
     HeaterFaultError,
     InstrumentCommandError,
-    InstrumentError,
     InstrumentResponseError,
     SensorFaultError,
     SetpointTimeoutError,
