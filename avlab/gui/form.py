@@ -165,7 +165,3 @@ class ParameterForm(QWidget):
         except ParameterError as exc:
             self.show_general_error(str(exc))
             return None
-
-    def non_default(self) -> dict[str, Any]:
-        values = self.values() or {}
-        return {n: v for n, v in values.items() if v != self.params[n].default}

@@ -83,7 +83,6 @@ class RunQueue(QObject):
         self._finish_timer = QTimer(self)
         self._finish_timer.setInterval(20)
         self._finish_timer.timeout.connect(self._check_finished)
-        self._finished_status = ""
 
     @property
     def running(self) -> bool:
@@ -119,10 +118,6 @@ class RunQueue(QObject):
             return
         self._halt = False
         self._next()
-
-    def halt(self) -> None:
-        """Finish nothing more after the current run (STOP)."""
-        self._halt = True
 
     def abort(self, reason: str) -> None:
         self._halt = True
@@ -183,7 +178,6 @@ class RunQueue(QObject):
                 continue  # a late event of an earlier run
             self.event.emit(event)
             if isinstance(event, RunFinished):
-                self._finished_status = event.status
                 if self.active is not None:
                     self.active.message = event.message
                 self._finish_timer.start()
