@@ -636,7 +636,15 @@ class Scanner(RoleDevice):
         finally:
             lines.close()  # stops the hardware when the caller stops early
 
+    def reachable_um(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """((x_min, x_max), (y_min, y_max)) in µm the galvos reach within the configured
+        voltage limit (the calibration's own figure)."""
+        (x_low, x_high), (y_low, y_high) = self.driver.calibration.reachable_um()
+        return (float(x_low), float(x_high)), (float(y_low), float(y_high))
+
     def park(self, x_um: float, y_um: float) -> None:
+        """Park the spot; a position beyond the voltage limit is refused by the calibration
+        before anything moves."""
         with self.lock:
             self.driver.park(x_um, y_um)
         self.publish(park_x_um=x_um, park_y_um=y_um)

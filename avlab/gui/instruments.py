@@ -144,7 +144,7 @@ class RolePanel(QGroupBox):
             grid.addWidget(self._button("Block", lambda: self._act(
                 self.role, "to extinction", device.block, safe=True), always=True), 1, 2)
         elif isinstance(device, Scanner):
-            (x_low, x_high), (y_low, y_high) = _reachable_um(device)
+            (x_low, x_high), (y_low, y_high) = device.reachable_um()
             self.park_x = _spin(x_low, x_high, 0.0, "µm", step=1.0)
             self.park_y = _spin(y_low, y_high, 0.0, "µm", step=1.0)
             self.controls += [self.park_x, self.park_y]
@@ -196,14 +196,6 @@ class RolePanel(QGroupBox):
             text += f"<br><small>{readings['status']}</small>"
         self.readings.setText(text + f"<br><small style='color:#777'>updated {age:.0f} s ago"
                                      "</small>")
-
-
-def _reachable_um(device: Scanner) -> tuple[tuple[float, float], tuple[float, float]]:
-    calibration = getattr(device.driver, "calibration", None)
-    if calibration is not None and hasattr(calibration, "reachable_um"):
-        (x_low, x_high), (y_low, y_high) = calibration.reachable_um()
-        return (float(x_low), float(x_high)), (float(y_low), float(y_high))
-    return (-100.0, 100.0), (-100.0, 100.0)
 
 
 class InstrumentPanel(QScrollArea):
