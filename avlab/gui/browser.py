@@ -80,6 +80,7 @@ class DataBrowser(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.path: Path | None = None
+        self._followed: tuple[int, int] | None = None  # (size, mtime) last read while following
         self.run: RunData | None = None
         self.views: ViewSet | None = None
         layout = QVBoxLayout(self)
@@ -119,6 +120,7 @@ class DataBrowser(QWidget):
     def open(self, path: str | Path) -> bool:
         """Show a run file; False (and the reason shown) if it cannot be read."""
         self.path = Path(path)
+        self._followed = None
         self.start_dir = self.path.parent
         return self.reload()
 
@@ -155,10 +157,20 @@ class DataBrowser(QWidget):
         return True
 
     def _follow_tick(self) -> None:
-        if self.follow.isChecked():
-            self.reload()
-        else:
+        if not self.follow.isChecked():
             self.timer.stop()
+            return
+        # Re-read (on the GUI thread) only when the writer added something: reading and
+        # rebuilding the views every second for an unchanged file was pure GUI-thread load.
+        try:
+            stat = self.path.stat() if self.path is not None else None
+        except OSError:
+            stat = None
+        stamp = (stat.st_size, stat.st_mtime_ns) if stat is not None else None
+        if stamp is not None and stamp == self._followed:
+            return
+        self._followed = stamp
+        self.reload()
 
     @staticmethod
     def _summary_text(run: RunData) -> str:
