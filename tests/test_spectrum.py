@@ -75,6 +75,33 @@ def test_band_slopes_match_the_model(power_series):
         detail["slopes"][detail["names"].index("Tm 800")] + 0.5
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_band_slope_on_a_cooled_ccd(tmp_path, seed):
+    """The weak, shallow 695 nm line too: on the shipped SpectraPro + cooled-CCD bench (dark
+    current 0.05 e/s, read noise 6 e) an hour of light per spectrum determines every band, and
+    each slope is within 10 % of the model's (docs/physics.md §4)."""
+    lab = LAB.parent / "spectrapro_sim.toml"
+    config = parse_config(lab.read_text(), lab.name)
+    config = dataclasses.replace(config, simulation=dataclasses.replace(config.simulation,
+                                                                        seed=seed))
+    with Bench(config) as bench:
+        procedure = Spectrum(powers_W="0.7,1.0,1.4,2.0,2.8", pixels=1024, averages=4,
+                             max_exposure_s=60.0, integration_s=3600.0)
+        result = Runner(procedure, bench, tmp_path / "ccd.h5").run()
+        assert result.status == "completed", result.message
+        detail = result.analysis.detail
+        intensity = detail["intensity"]
+        assert detail["names"] == ["Tm 475", "Tm 645", "Tm 695", "Tm 800"]
+        for j, name in enumerate(detail["names"]):
+            model = [line_intensities(bench.world.preset, i, bench.world.temperature_K)[name]
+                     for i in intensity]
+            expected = np.polyfit(np.log(intensity), np.log(model), 1)[0]
+            assert detail["determined"][j], (name, detail["slopes"][j], detail["sigmas"][j])
+            assert detail["slopes"][j] == pytest.approx(expected, rel=0.10), name
+            # the stated uncertainty is honest: the model lies within 4 σ
+            assert abs(detail["slopes"][j] - expected) < 4 * detail["sigmas"][j] + 1e-3, name
+
+
 def test_averaging_keeps_the_light_per_spectrum(power_series):
     """With integration_s the short exposures at high power average more frames."""
     _, result, _ = power_series
