@@ -70,6 +70,10 @@ class Bench:
 
             self.clock = RealTimeClock()
         self.stop_event = threading.Event()
+        #: The newest health check (avlab.health) and the bench time (s) it was taken at:
+        #: a caller that needs a reading the check just took (a temperature trace after each
+        #: point) uses it instead of asking the instrument again.
+        self.last_health: tuple[float, BenchHealth] | None = None
         self.devices: dict[str, RoleDevice] = {}
         self.failures: dict[str, str] = {}
         #: The simulated twin behind each `sim` role, by role: where tests, demos and the
@@ -166,7 +170,10 @@ class Bench:
     def check_health(self) -> BenchHealth:
         """Ask every role for its health (avlab.health); a role that cannot be reached raises
         its connection or timeout error, as any call to it would."""
-        return BenchHealth({role: device.health() for role, device in self.devices.items()})
+        now = self.now()
+        health = BenchHealth({role: device.health() for role, device in self.devices.items()})
+        self.last_health = (now, health)
+        return health
 
     def begin_health(self, *, defer_overload: bool = False) -> None:
         """A run starts: each role resets what its health is measured against; with

@@ -139,6 +139,21 @@ class RunGuard:
                    else temperature}
         return row
 
+    def admit_rows(self, rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
+        """Rows measured earlier and stored together: one health check for the batch (None:
+        the bench is in a condition the run was suspended for, the rows are dropped). A row
+        keeps the sample temperature it carries (taken when it was measured); only rows
+        without one get the temperature of now."""
+        health = self._admit()
+        if health is None:
+            return None
+        if not self.adds_temperature:
+            return rows
+        now = health.reading(SAMPLE_TEMPERATURE)
+        fill = float("nan") if now is None else now
+        return [row if SAMPLE_TEMPERATURE in row else {**row, SAMPLE_TEMPERATURE: fill}
+                for row in rows]
+
     def admit_chunk(self) -> bool:
         """Whether an array chunk may be written (False: measured during a suspension)."""
         return self._admit() is not None

@@ -187,8 +187,10 @@ class RunContext:
                  progress: Callable[[float, str], None],
                  write: Callable[[str, tuple[int, ...], Any], None] | None = None,
                  log: Callable[[str, int], None] | None = None,
-                 sub_run: Callable[..., Any] | None = None) -> None:
+                 sub_run: Callable[..., Any] | None = None,
+                 record_rows: Callable[[list[Mapping[str, Any]]], None] | None = None) -> None:
         self.bench = bench
+        self._record_rows = record_rows
         self._sub_run = sub_run
         self._record = record
         self._measurement = measurement
@@ -207,6 +209,19 @@ class RunContext:
     def record(self, **row: Any) -> None:
         """Emit one measured point of the table (stored and flushed, and shown live)."""
         self._record(row)
+
+    def record_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Emit points measured earlier (a trace sampled during an inner run, say) together:
+        one health check and one flush for all, then one live event per row. A row may carry
+        its own `sample_temperature_K`, taken when it was measured."""
+        rows = [dict(row) for row in rows]
+        if not rows:
+            return
+        if self._record_rows is None:
+            for row in rows:
+                self._record(row)
+            return
+        self._record_rows(rows)
 
     def write(self, item: str, index: tuple[int, ...] | int, values: Any) -> None:
         """Write part of an array item: a line `(iy,)`, a line of frame k `(k, iy)`, a whole

@@ -316,7 +316,7 @@ class Runner:
         status, message = "failed", ""
         ctx = RunContext(self.bench, record=self._record, measurement=self._measurement,
                          progress=self._progress, write=self._write, log=self._log,
-                         sub_run=self._sub_run)
+                         sub_run=self._sub_run, record_rows=self._record_rows)
         try:
             self.procedure.run(ctx)
             status = "completed"
@@ -379,6 +379,19 @@ class Runner:
         index = self._n_points
         self._n_points += 1
         self.hub.publish(PointRecorded, index=index, values=dict(row))
+        if self._after_each is not None:
+            self._after_each()
+
+    def _record_rows(self, rows: list[Mapping[str, Any]]) -> None:
+        assert self._writer is not None
+        admitted = self.guard.admit_rows(rows)  # --- health hook, once for the batch
+        if admitted is None:
+            return
+        self._writer.append_rows(admitted)
+        for row in admitted:
+            index = self._n_points
+            self._n_points += 1
+            self.hub.publish(PointRecorded, index=index, values=dict(row))
         if self._after_each is not None:
             self._after_each()
 

@@ -79,7 +79,7 @@ import logging
 import numbers
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -880,6 +880,19 @@ class RunWriter:
         hold, raises ValueError before anything is written, so the file stays valid.
         ``wall_time`` is set here to the current unix time.
         """
+        self._pending.append(self._convert_row(row))
+        if len(self._pending) >= self._flush_every:
+            self.flush()
+
+    def append_rows(self, rows: Iterable[Mapping[str, object]]) -> None:
+        """Record several points (as :meth:`append` each) with one flush at the end: for rows
+        measured earlier and stored together. Every row is checked before any is buffered."""
+        converted = [self._convert_row(row) for row in rows]
+        self._pending.extend(converted)
+        self.flush()
+
+    def _convert_row(self, row: Mapping[str, object]) -> tuple[object, ...]:
+        """The row as one value per column (checked), with the wall time of now."""
         if self._finished:
             raise RuntimeError(f"run {self._path} is already finished; cannot append")
         unknown = [k for k in row if k not in self._index or k == WALL_TIME]
@@ -893,9 +906,7 @@ class RunWriter:
             i = self._index[key]
             values[i] = self._specs[i].convert(value)
         values[-1] = time.time()
-        self._pending.append(tuple(values))
-        if len(self._pending) >= self._flush_every:
-            self.flush()
+        return tuple(values)
 
     def write(self, name: str, index: tuple[int, ...], values: object) -> None:
         """Write part of an array item (or one value of a growing axis) and flush.
@@ -1304,6 +1315,46 @@ def run_entries(path: str | os.PathLike[str]) -> list[str]:
                  if isinstance(g, h5py.Group) and _attr_text(g, "NX_class") == "NXentry"
                  and _is_run_file(f, name)]
     return sorted(names, key=lambda n: (n != "entry",))
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How one run of a file ended and its scalar results: what a series needs of each of
+    its steps, read without the point table, the arrays or the instrument records."""
+
+    entry: str
+    status: str
+    message: str
+    #: results group name → {scalar name: (value, unit)}; array results are left out.
+    scalars: dict[str, dict[str, tuple[object, str]]]
+
+
+def read_outcomes(path: str | os.PathLike[str],
+                  entries: Sequence[str] | None = None) -> list[RunOutcome]:
+    """Status, message and scalar results of the runs `entries` of a file (default: every
+    run it holds, in file order), with one opening of the file. Much cheaper than
+    :func:`read_run` per entry when only the outcome is wanted (a series' analysis)."""
+    path = Path(path)
+    with _open_for_reading(path) as f:
+        if entries is None:
+            entries = sorted((name for name, g in f.items()
+                              if isinstance(g, h5py.Group)
+                              and _attr_text(g, "NX_class") == "NXentry"
+                              and _is_run_file(f, name)), key=lambda n: (n != "entry",))
+        outcomes = []
+        for name in entries:
+            if not _is_run_file(f, name):
+                raise KeyError(f"{path} holds no run {name!r}")
+            entry = f[name]
+            scalars = {
+                group_name: {key: (_read_value(ds), _attr_text(ds, "units"))
+                             for key, ds in g.items()
+                             if isinstance(ds, h5py.Dataset) and ds.shape == ()}
+                for group_name, g in entry.items()
+                if isinstance(g, h5py.Group) and _attr_text(g, "NX_class") == "NXprocess"}
+            outcomes.append(RunOutcome(name, _read_text(entry, "status"),
+                                       _read_text(entry, "status_message"), scalars))
+    return outcomes
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import experiments
 from avlab.bench import Bench
 from avlab.config import parse_config
 from avlab.runner import Runner
-from avlab.storage import read_run, run_entries, summarize
+from avlab.storage import read_outcomes, read_run, run_entries, summarize
 from experiments.series.procedure import Series, parse_values
 
 CRYO = Path(experiments.__file__).parent / "labs" / "cryostat_sim.toml"
@@ -64,6 +64,14 @@ def test_every_step_is_a_full_run_of_its_own_in_the_file(temperature_series):
     outer = read_run(path)
     assert outer.results["analysis"]["steps_completed"][0] == 4
     assert "further runs in this file (4" in summarize(path)
+    # the cheap reader of outcomes agrees with the full one, scalars only
+    outcomes = read_outcomes(path)
+    assert [o.entry for o in outcomes] == run_entries(path)
+    step = outcomes[3]
+    assert (step.status, step.message) == (inner.status, inner.message)
+    full = {k: v for k, v in inner.results["analysis"].items() if np.ndim(v[0]) == 0}
+    assert step.scalars["analysis"].keys() == full.keys()
+    assert step.scalars["analysis"]["s_max"] == full["s_max"]
 
 
 def test_the_stability_wait_is_in_the_stored_trace(temperature_series):
@@ -82,6 +90,8 @@ def test_the_stability_wait_is_in_the_stored_trace(temperature_series):
         measure = (c["step"] == k) & (c["phase"] == 1)
         assert np.count_nonzero(measure) >= 5  # sampled during the inner run too
         assert c["bench_time_s"][measure].min() >= times[-1]
+        # the trace is stored after the step, in one batch, with the temperature it read then
+        assert np.array_equal(c["sample_temperature_K"][measure], c["temperature_K"][measure])
 
 
 def test_a_stage_that_never_settles_fails_clearly_and_keeps_the_finished_steps(tmp_path):

@@ -221,6 +221,21 @@ def test_missing_columns_are_filled_with_nan_zero_or_empty(tmp_path: Path) -> No
     assert run.columns["tag"][0] == b""
 
 
+def test_append_rows_stores_a_batch_with_one_flush_and_checks_every_row_first(
+        tmp_path: Path) -> None:
+    with make_writer(tmp_path / "run.h5") as w:
+        w.append({"rate_cps": 1.0})
+        with pytest.raises(ValueError, match="unknown column"):
+            w.append_rows([{"rate_cps": 2.0}, {"rate": 3.0}])
+        with h5py.File(w.path, "r", swmr=True) as f:  # nothing of the bad batch was buffered
+            assert f["entry/data/rate_cps"].shape == (1,)
+        w.append_rows({"rate_cps": float(k), "counts": k} for k in range(2, 6))
+        with h5py.File(w.path, "r", swmr=True) as f:  # flushed: visible before the finish
+            assert list(f["entry/data/rate_cps"][:]) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    run = read_run(w.path)
+    assert list(run.columns["counts"]) == [0, 2, 3, 4, 5]
+
+
 # ----------------------------------------------------------------- never overwrite
 
 

@@ -39,6 +39,7 @@ import numpy as np
 from avlab.bench import Bench
 from avlab.data import Column
 from avlab.errors import AvlabError, ParameterError
+from avlab.health import SAMPLE_TEMPERATURE
 from avlab.procedure import AnalysisResult, Float, Procedure, RunContext, Text, roles_needed
 from avlab.views import ReadoutView, View, XYView
 
@@ -227,8 +228,9 @@ class Series(Procedure):
                 result = ctx.sub_run(self.inner_procedure(value), entry, after_each=sampler)
             finally:
                 sampler(force=True)
-                for row in trace:  # recorded after the step: the file was the inner run's
-                    ctx.record(**row)
+                # Recorded after the step (the file was the inner run's meanwhile), as one
+                # batch: the inner run checked the bench's health at each of these points.
+                ctx.record_rows(trace)
             ctx.log(f"{entry} ({setting} = {value:g}): {result.status}"
                     + (f" - {result.message}" if result.message else ""))
             if result.status != "completed":
@@ -271,13 +273,15 @@ class Series(Procedure):
     # --- after the run --------------------------------------------------------------------------
     def steps(self, run: Any) -> list[StepOutcome]:
         """Every stored step with its inner analysis scalars and its stage temperature."""
-        from avlab.storage import read_run, run_entries
+        from avlab.storage import read_outcomes
 
         cols = run.columns
         outcomes = []
-        for entry in [e for e in run_entries(run.path) if e.startswith("step_")]:
+        for inner in read_outcomes(run.path):
+            entry = inner.entry
+            if not entry.startswith("step_"):
+                continue
             k = int(entry.split("_")[1])
-            inner = read_run(run.path, entry=entry)
             rows = cols["step"] == k
             measure = rows & (cols["phase"] == MEASURE)
             settle = rows & (cols["phase"] == SETTLE)
@@ -289,7 +293,7 @@ class Series(Procedure):
                 k, entry, value, inner.status, inner.message, settle_s,
                 float(np.mean(temps)) if temps.size else float("nan"),
                 float(np.std(temps)) if temps.size else float("nan"),
-                dict(inner.results.get("analysis", {}))))
+                dict(inner.scalars.get("analysis", {}))))
         return outcomes
 
     def analyse(self, run: Any) -> AnalysisResult:
@@ -348,15 +352,24 @@ class _TraceSampler:
             return
         self._last = now
         temperature = float("nan")
-        if self.cryostat is not None:
+        checked = self.bench.last_health
+        if self.cryostat is None:
+            pass
+        elif checked is not None and checked[0] == now \
+                and checked[1].reading(SAMPLE_TEMPERATURE) is not None:
+            # the inner run's health check just read the stage at this bench time
+            temperature = float(checked[1].reading(SAMPLE_TEMPERATURE))
+        else:
             try:
                 temperature = self.cryostat.sample_temperature_K()
             except Exception:  # a trace sample must never end the inner run
                 pass
-        self.rows.append(dict(step=self.step, phase=MEASURE, bench_time_s=now,
-                              setting=self.value, setpoint_K=self.setpoint_K,
-                              temperature_K=temperature,
-                              in_band=bool(abs(temperature - self.setpoint_K) <= self.tolerance_K)))
+        row = dict(step=self.step, phase=MEASURE, bench_time_s=now, setting=self.value,
+                   setpoint_K=self.setpoint_K, temperature_K=temperature,
+                   in_band=bool(abs(temperature - self.setpoint_K) <= self.tolerance_K))
+        if self.cryostat is not None:  # the bench's sample-temperature column: as measured
+            row[SAMPLE_TEMPERATURE] = temperature
+        self.rows.append(row)
 
 
 def _cryostat_or_none(bench: Bench) -> Any:
