@@ -264,9 +264,11 @@ class RasterWaveform:
     def is_forward(self, line: int) -> bool:
         return not (self.frame.bidirectional and line % 2 == 1)
 
-    def line_result(self, line: int, sample_counts: np.ndarray, dwell_s: float) -> LineResult:
+    def line_result(self, line: int, sample_counts: np.ndarray, dwell_s: float, *,
+                    read_end: bool = True) -> LineResult:
         """A LineResult from the counts of every sample of `line` (flyback included, in scan
-        order): flyback dropped, pixels put in ascending x."""
+        order): flyback dropped, pixels put in ascending x. `read_end`: the last line of the
+        hardware read that brought it."""
         counts = np.asarray(sample_counts)
         if counts.shape != (self.samples_per_line,):
             raise ValueError(f"line {line} has {self.samples_per_line} samples, got counts of "
@@ -277,7 +279,7 @@ class RasterWaveform:
             pixels = pixels[::-1]
         return LineResult(index=line, y_um=float(self.frame.y_positions_um()[line]),
                           x_um=self.frame.x_positions_um(), counts=pixels,
-                          dwell_s=float(dwell_s), forward=forward)
+                          dwell_s=float(dwell_s), forward=forward, read_end=read_end)
 
 
 def raster_positions_um(frame: RasterFrame) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -65,12 +66,20 @@ class RasterFrame:
         return self.width_um / self.pixels_x, self.height_um / self.pixels_y
 
     def x_positions_um(self) -> np.ndarray:
-        """Pixel centres along a line (µm), ascending."""
-        return _centres(self.x_center_um, self.width_um, self.pixels_x)
+        """Pixel centres along a line (µm), ascending (read-only: asked for on every line)."""
+        return self._positions_um[0]
 
     def y_positions_um(self) -> np.ndarray:
-        """Line positions (µm), ascending: line 0 first."""
-        return _centres(self.y_center_um, self.height_um, self.pixels_y)
+        """Line positions (µm), ascending: line 0 first (read-only)."""
+        return self._positions_um[1]
+
+    @cached_property
+    def _positions_um(self) -> tuple[np.ndarray, np.ndarray]:
+        xs = _centres(self.x_center_um, self.width_um, self.pixels_x)
+        ys = _centres(self.y_center_um, self.height_um, self.pixels_y)
+        xs.setflags(write=False)
+        ys.setflags(write=False)
+        return xs, ys
 
     @property
     def samples_per_line(self) -> int:
@@ -115,6 +124,10 @@ class LineResult:
     dwell_s: float
     #: True when the spot moved towards +x during this line.
     forward: bool = True
+    #: True for the last line of one hardware read: the lines since the previous such line
+    #: arrived together (a scanner reads fast lines in blocks, see drivers/scanning/base.py),
+    #: so a procedure can store them together.
+    read_end: bool = True
 
     @property
     def rate_cps(self) -> np.ndarray:

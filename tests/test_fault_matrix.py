@@ -240,8 +240,14 @@ def _run(bench_case: BenchCase, fault: tuple[str, str, float] | None, path: Path
         dark = all(bench.twins[laser.role].output_power_W() == 0.0 for laser in bench.lasers)
         limit = (bench.cryostat().max_excursion_K if bench.has("cryostat") else math.inf)
     assert len(written) == len(chunk_times)
-    chunks = [(e.item, tuple(np.atleast_1d(e.index).tolist()), t)
-              for e, t in zip(written, chunk_times)]
+    chunks = []
+    for e, t in zip(written, chunk_times):
+        index = tuple(np.atleast_1d(e.index).tolist())
+        values = np.asarray(e.values)
+        # a block of lines from one hardware read counts as its lines, one by one
+        lines = len(values) if index and values.ndim == 2 else 1
+        chunks += [(e.item, index[:-1] + (index[-1] + i,) if lines > 1 else index, t)
+                   for i in range(lines)]
     with open_run(path) as data:
         arrays = {name: np.asarray(values) for name, values in data.array_axes.items()}
         arrays.update({name: handle.read() for name, handle in data.arrays.items()})

@@ -496,10 +496,15 @@ class ImageLiveView(LiveView):
                 self.buffer = np.zeros_like(self.buffer)
                 self.measured[:] = False
         values = np.asarray(event.values, dtype=float)
+        count = 1
+        if index and values.ndim == self.buffer.ndim - len(index) + 1:
+            # several consecutive lines in one chunk (one hardware read)
+            count = len(values)
+            index = index[:-1] + (slice(index[-1], index[-1] + count),)
         self.buffer[index] = values
         self.measured[index] = np.isfinite(values)
         if len(index) == 1:
-            self.last_line = index[0]
+            self.last_line = (index[0].stop - 1) if isinstance(index[0], slice) else index[0]
         self.dirty = True
 
     def load(self, columns: Mapping[str, np.ndarray], arrays: Mapping[str, np.ndarray]) -> None:

@@ -15,7 +15,9 @@ Two decisions shape the interface:
   anything moves (`check_frame`), and cheap to record with the run.
 * **Results stream line by line** (`scan_lines` yields one `LineResult` per line): a procedure
   stores each line as it arrives, so a crash, an abort or a lost connection costs at most the
-  line in flight. Stopping the iteration (break, exception, `close()` on the generator) stops the
+  read in flight. Lines shorter than about 20 ms are read from the hardware a few at a time
+  (`LineResult.read_end` marks the last of each read), and a procedure stores such a block in
+  one write. Stopping the iteration (break, exception, `close()` on the generator) stops the
   hardware; the spot stays where the scan left it.
 
 Coordinates are in µm in the sample plane, x along a line (the fast axis), y across lines.

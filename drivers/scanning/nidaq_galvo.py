@@ -28,6 +28,8 @@ from .calibration import GalvoCalibration, RasterWaveform, raster_waveform
 DEFAULT_PARK_RATE_HZ = 100_000.0
 #: Added to every read/wait timeout beyond the time the samples take on the clock.
 TIMEOUT_MARGIN_S = 5.0
+#: Scan time (s) one counter read covers at most: lines shorter than this are read in blocks.
+READ_PERIOD_S = 0.02
 #: DAQmx error codes that mean "the samples did not come in time".
 _TIMEOUT_CODES = {
     -200284: "the counter samples were not acquired in time",
@@ -37,6 +39,16 @@ _TIMEOUT_CODES = {
 
 def _import_nidaqmx() -> Any:
     return import_optional("nidaqmx", "The NI-DAQ galvo scanner", NIDAQMX_INSTALL_HINT)
+
+
+def lines_per_read(samples_per_line: int, sample_rate_Hz: float,
+                   read_period_s: float = READ_PERIOD_S) -> int:
+    """Lines per counter read: as many as the sample clock fills in `read_period_s` (at least
+    one). Fast lines are read in blocks, as a DAQ program reads what its buffer holds: one read
+    per line would cost a call, a health check and a file flush every few ms for nothing a
+    live view could show."""
+    line_s = samples_per_line / sample_rate_Hz
+    return max(1, int(read_period_s // line_s))
 
 
 def counts_from_cumulative(cumulative: np.ndarray, previous: int | None = None) -> np.ndarray:
@@ -194,16 +206,22 @@ class NIDAQGalvoScanner:
                 ci.start()  # armed first: it latches on every AO sample-clock edge
                 ao.start()
                 previous: int | None = None
-                for line in range(waveform.lines):
-                    size = per_line if previous is not None else per_line + 1
+                per_read = lines_per_read(per_line, actual_rate)
+                line = 0
+                while line < waveform.lines:
+                    block = min(per_read, waveform.lines - line)
+                    size = block * per_line + (0 if previous is not None else 1)
                     cumulative = np.zeros(size, dtype=np.uint32)
                     reader.read_many_sample_uint32(
                         cumulative, number_of_samples_per_channel=size,
                         timeout=size / actual_rate + TIMEOUT_MARGIN_S)
                     counts = counts_from_cumulative(cumulative, previous)
                     previous = int(cumulative[-1])
-                    lines_done = line + 1
-                    yield waveform.line_result(line, counts, 1.0 / actual_rate)
+                    for i in range(block):
+                        lines_done = line + 1
+                        yield waveform.line_result(line, counts[i * per_line:(i + 1) * per_line],
+                                                   1.0 / actual_rate, read_end=i == block - 1)
+                        line += 1
                 ao.wait_until_done(timeout=TIMEOUT_MARGIN_S)
                 completed = True
             except DaqError as exc:

@@ -2,7 +2,8 @@
 list of pump powers or intensities, hardware-timed through the scanner role.
 
 Each line is written to the run file as it arrives (one flushed chunk, then a ChunkWritten
-event for live views), so a killed run keeps every finished line. A single field is a 2-D
+event for live views; lines that one hardware read brought together go in one chunk), so a
+killed run keeps every line the scanner delivered. A single field is a 2-D
 image item; a power series is a stack of frames along a growing intensity axis. The field is
 checked against the galvo's voltage and slew limits before anything moves.
 """

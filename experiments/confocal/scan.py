@@ -150,8 +150,9 @@ class Field:
 
 def scan_field(ctx: RunContext, field: Field, item: str, index: tuple[int, ...] = (), *,
                on_line: Callable[[int], None] | None = None) -> np.ndarray:
-    """Scan `field` and stream it into array item `item` one line at a time
-    (`ctx.write(item, index + (j,), line)`): counts summed over line and frame averages
+    """Scan `field` and stream it into array item `item` as the lines arrive
+    (`ctx.write(item, index + (j,), line)`, or the block of lines j… that one hardware read
+    brought): counts summed over line and frame averages
     (Poisson counts stay Poisson). A frame-averaged line is written again after each pass
     with the sum so far. Returns the summed image (pixels_y, pixels_x), int64.
 
@@ -163,10 +164,17 @@ def scan_field(ctx: RunContext, field: Field, item: str, index: tuple[int, ...] 
     done = 0
     for _ in range(field.frame_averages):
         if field.line_averages == 1:
+            first: int | None = None  # first line of the hardware read in progress
             for line in scanner.scan_lines(frame):
                 image[line.index] += line.counts
-                ctx.write(item, index + (line.index,), image[line.index])
-                done += 1
+                first = line.index if first is None else first
+                if not line.read_end:
+                    continue
+                # The lines of one read (consecutive, see LineResult.read_end) in one write.
+                block = image[first:line.index + 1]
+                ctx.write(item, index + (first,), block if len(block) > 1 else block[0])
+                done += len(block)
+                first = None
                 if on_line is not None:
                     on_line(done)
         else:

@@ -22,6 +22,7 @@ blocks for its timeout, then -200284 (read), -200560 (wait) or -200474 (start, s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -106,9 +107,10 @@ class SimDaqCard:
         return DaqError(message, code, task.name if task is not None else "")
 
     def _check(self, task: Task, *, hang_s: float | None = None,
-               hung: DaqError | None = None) -> None:
+               hung: Callable[[], DaqError] | None = None) -> None:
         """Raise the DAQmx error a faulted twin shows: a dropped card on every call; a hung
-        one (when `hung` is given) after `hang_s` of bench time."""
+        one (`hung()`, when given: made only then, as this runs on every read) after `hang_s`
+        of bench time."""
         for twin in self._fault_sources:
             twin._apply_due_faults(self.clock.now())
         active = set().union(*(t.active_faults for t in self._fault_sources))
@@ -119,7 +121,7 @@ class SimDaqCard:
         if hung is not None and "stop_answering" in active:
             if hang_s:
                 self.clock.sleep(hang_s)
-            raise hung
+            raise hung()
 
     def check_channel(self, task: Task, channel: str, kind: str) -> None:
         """Raise -200170 unless `channel` ('Dev1/ao0', 'Dev1/ctr1') exists on this card."""
@@ -167,7 +169,8 @@ class SimDaqCard:
                           task)
 
     def start(self, task: Task) -> None:
-        self._check(task, hang_s=10.0, hung=self._hung_driver(task))
+        error = self._hung_driver(task)
+        self._check(task, hang_s=10.0, hung=None if error is None else lambda: error)
         state = self._state(task)
         if state.running:
             return
@@ -193,7 +196,8 @@ class SimDaqCard:
                                                        channel.co_pulse_low_time))
 
     def stop(self, task: Task) -> None:
-        self._check(task, hang_s=10.0, hung=self._hung_driver(task))
+        error = self._hung_driver(task)
+        self._check(task, hang_s=10.0, hung=None if error is None else lambda: error)
         self._halt(task)
 
     def close(self, task: Task) -> None:
@@ -216,9 +220,11 @@ class SimDaqCard:
         return self._state(task).done
 
     def wait_until_done(self, task: Task, timeout_s: float) -> None:
-        hung = self.error("Wait Until Done did not indicate that the task was done within the "
-                          "specified timeout (simulated fault)",
-                          DAQmxErrors.WAIT_UNTIL_DONE_DOES_NOT_INDICATE_DONE, task)
+        def hung() -> DaqError:
+            return self.error("Wait Until Done did not indicate that the task was done within "
+                              "the specified timeout (simulated fault)",
+                              DAQmxErrors.WAIT_UNTIL_DONE_DOES_NOT_INDICATE_DONE, task)
+
         self._check(task, hang_s=timeout_s, hung=hung)
         state = self._state(task)
         if not state.running or state.done:
@@ -228,7 +234,7 @@ class SimDaqCard:
         elif len(task.co_channels):
             if self._continuous(task):
                 self.clock.sleep(timeout_s)  # a pulse train never finishes
-                raise hung
+                raise hung()
             self._single_pulse(task)
         state.done = True
 
@@ -245,7 +251,7 @@ class SimDaqCard:
                                 "acquired (simulated)", DAQmxErrors.SAMPLES_NOT_YET_AVAILABLE,
                                 read, task.name)
 
-        self._check(task, hang_s=timeout_s, hung=not_in_time(0))
+        self._check(task, hang_s=timeout_s, hung=lambda: not_in_time(0))
         state = self._state(task)
         ao = self._clocking_ao(task)
         wanted = state.read + n
