@@ -106,20 +106,55 @@ class RunResult:
     run_id: str = ""
 
 
+class ForegroundGate:
+    """Lets a GUI thread have the interpreter to itself for a redraw.
+
+    Worker and GUI share one interpreter lock. A repaint hands it back and forth hundreds of
+    times (every Qt call releases it), and against a busy worker each take-back waits, so a
+    10 ms paint stretched to 25-50 ms. While the GUI holds the gate (`with gate.held():`),
+    workers pause at their next yield point (every few ms, see YIELD_EVERY_S) until it is
+    released, at most `max_pause_s`: acquisition itself never waits on the screen for long
+    (hardware buffers the samples meanwhile)."""
+
+    def __init__(self, max_pause_s: float = 0.05) -> None:
+        self.max_pause_s = max_pause_s
+        self._open = threading.Event()
+        self._open.set()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self._open.clear()
+        try:
+            yield
+        finally:
+            self._open.set()
+
+    def pause_point(self) -> None:
+        """Called by a worker: wait while the gate is held (bounded), else just offer the
+        interpreter lock to other threads."""
+        if self._open.is_set():
+            time.sleep(0)
+        else:
+            self._open.wait(self.max_pause_s)
+
+
 class Runner:
     """Executes one procedure on a bench, writing one run file."""
 
     def __init__(self, procedure: Procedure, bench: Bench, out_path: str | Path, *,
                  listeners: Iterable[RunListener] = (), flush_every: int = 1,
                  reserved: bool = False, entry: str = "entry",
-                 after_each: Callable[[], None] | None = None) -> None:
-        """`entry` other than "entry" stores the run as a further NXentry of an existing run
+                 after_each: Callable[[], None] | None = None,
+                 gate: ForegroundGate | None = None) -> None:
+        """`gate`: a GUI's ForegroundGate, at which the worker pauses while the GUI redraws.
+        `entry` other than "entry" stores the run as a further NXentry of an existing run
         file (how a series keeps every inner run in its own file); `after_each` is called in
         the worker thread after every recorded point or array write (a series samples the
         cryostat there, without a second thread talking to the instruments)."""
         self.procedure = procedure
         self.entry = entry
         self._after_each = after_each
+        self.gate = gate
         self.bench = bench
         self.out_path = Path(out_path)
         self.flush_every = flush_every
@@ -408,8 +443,11 @@ class Runner:
         # the write rate (each hand-over costs about as much as writing a line).
         now = time.perf_counter()
         if now - self._last_yield >= YIELD_EVERY_S:
-            self._last_yield = now
-            time.sleep(0)
+            if self.gate is not None:
+                self.gate.pause_point()
+            else:
+                time.sleep(0)
+            self._last_yield = time.perf_counter()
         if self._after_each is not None:
             self._after_each()
 
@@ -424,7 +462,8 @@ class Runner:
         """
         assert self._writer is not None
         self.bench.wait(0.0)  # a stop asked before the step: do not start it
-        inner = Runner(procedure, self.bench, self.out_path, entry=entry, after_each=after_each)
+        inner = Runner(procedure, self.bench, self.out_path, entry=entry, after_each=after_each,
+                       gate=self.gate)
         self._writer.suspend()
         try:
             inner.start()

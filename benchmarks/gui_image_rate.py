@@ -1,9 +1,9 @@
 """Live image view of the GUI while a 512 × 512 confocal frame streams in line by line.
 
 Runs the whole GUI (main window, run queue, live views) on the simulated confocal bench
-(experiments/labs/confocal_sim.toml) with a small confocal procedure defined here: the pump
-at the intensity of maximal S, the scanner role's `scan_lines`, each line written through
-`ctx.write` (file first, then a ChunkWritten event). Prints, measured in the same run:
+(experiments/labs/confocal_sim.toml) with the confocal procedure (`avlab run confocal`): the
+pump at the intensity of maximal S, the lines written through `ctx.write` as the scanner
+delivers them (file first, then a ChunkWritten event). Prints, measured in the same run:
 
 * the image view's update rate while lines arrive (redraws per second of streaming);
 * the longest time the GUI thread was blocked, from a 5 ms QTimer heartbeat (the largest gap
@@ -34,47 +34,9 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 
 from avlab.bench import Bench  # noqa: E402
 from avlab.config import load_config  # noqa: E402
-from avlab.data import ArrayItem, Axis  # noqa: E402
-from avlab.procedure import Float, Int, Procedure, RunContext  # noqa: E402
-from avlab.views import ImageView  # noqa: E402
+from experiments.confocal.procedure import Confocal  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "labs" / "confocal_sim.toml"
-
-
-class ConfocalFrame(Procedure):
-    """One confocal frame: photon counts per pixel, streamed line by line."""
-
-    name = "confocal_frame"
-    title = "Confocal frame"
-    pixels = Int(512, minimum=2, maximum=4096, doc="pixels per line and lines per frame")
-    field_um = Float(20.0, minimum=0.1, maximum=100.0, unit="um", doc="frame width and height")
-    dwell_s = Float(10e-6, minimum=1e-6, unit="s", doc="time per pixel")
-    power_W = Float(1.0, minimum=0.0, unit="W", doc="pump laser output")
-    arrays = [ArrayItem("counts", "counts", shape=("pixels", "pixels"), dtype="f8",
-                        axes=("y_um", "x_um"), interpretation="image",
-                        description="photons per pixel")]
-    default_plot = "counts"
-
-    def array_axes(self) -> list[Axis]:
-        centres = np.linspace(-self.field_um / 2, self.field_um / 2, self.pixels)
-        return [Axis("x_um", "um", "fast axis", values=centres),
-                Axis("y_um", "um", "slow axis", values=centres)]
-
-    def views(self):
-        return (ImageView("Confocal frame", item="counts", colormap="inferno"),)
-
-    def run(self, ctx: RunContext) -> None:
-        from drivers.scanning import RasterFrame
-
-        laser, scanner = ctx.bench.laser(), ctx.bench.scanner()
-        frame = RasterFrame(x_center_um=0.0, y_center_um=0.0, width_um=self.field_um,
-                            height_um=self.field_um, pixels_x=self.pixels,
-                            pixels_y=self.pixels, dwell_s=self.dwell_s, flyback_pixels=16)
-        laser.set_power_W(self.power_W)
-        with laser.emitting():
-            for line in scanner.scan_lines(frame):
-                ctx.write("counts", (line.index,), line.counts)
-                ctx.progress((line.index + 1) / self.pixels, f"line {line.index + 1}")
 
 
 def _run_event_loop(condition, timeout_s: float) -> bool:
@@ -116,25 +78,20 @@ def main() -> None:
         rng = np.random.default_rng(1)
         world.sample.particle_positions_um = rng.uniform(-8.0, 8.0, (args.particles, 2))
         _s_max, intensity = world.emission_table().s_max()
-        laser = bench.laser()  # the intensity per watt, measured the way the twin sees it
-        laser.set_power_W(1.0)
-        laser.emission_on()
-        world.clock.sleep(3.5)
-        power_W = intensity / world.peak_intensity_kW_cm2()  # pump at maximal S
-        bench.shutdown()
 
-        window = MainWindow(bench, procedures={"confocal_frame": ConfocalFrame}, out_dir=tmp)
+        window = MainWindow(bench, procedures={"confocal": Confocal}, out_dir=tmp)
         window.show()
         window.resize(1300, 860)
-        for name, value in {"pixels": args.pixels, "dwell_s": args.dwell_us * 1e-6,
-                            "power_W": power_W}.items():
+        for name, value in {"field_um": 16.0, "pixels_x": args.pixels, "pixels_y": args.pixels,
+                            "dwell_s": args.dwell_us * 1e-6, "intensity_kW_cm2": intensity,
+                            "settle_s": 0.0}.items():
             window.form.set_value(name, value)
 
         beats: list[float] = []
         heartbeat = QTimer()
         heartbeat.setInterval(5)
         heartbeat.timeout.connect(lambda: beats.append(time.perf_counter()))
-        lines: list[float] = []  # when the GUI thread received each line
+        lines: list[float] = []  # when the GUI thread received each chunk of lines
         draw_times: list[float] = []  # when the image view redrew
         original_draw = ImageLiveView.draw
 
@@ -170,8 +127,9 @@ def main() -> None:
         longest_streaming_ms = (float(gaps[streaming].max()) - 0.005) * 1e3 \
             if streaming.any() else float("nan")
         print(f"frame {args.pixels} x {args.pixels}, {args.particles} particles, dwell "
-              f"{args.dwell_us:g} µs; {len(lines)} lines reached the GUI in {streaming_s:.2f} s "
-              f"({len(lines) / streaming_s:.0f} lines/s); events lost: "
+              f"{args.dwell_us:g} µs; {args.pixels} lines reached the GUI in {len(lines)} chunks "
+              f"(one per counter read) in {streaming_s:.2f} s "
+              f"({args.pixels / streaming_s:.0f} lines/s); events lost: "
               f"{window.last_finished.dropped_events}")
         print(f"image view updates while streaming: {draws} in {streaming_s:.2f} s = "
               f"{draws / streaming_s:.1f} updates/s  (target >= 20)")

@@ -6,11 +6,13 @@ import signal
 import threading
 
 import h5py
+import numpy as np
 import pytest
 
+from avlab.data import ArrayItem
 from avlab.procedure import Float, Int, Procedure, RunContext
 from avlab import runner as runner_module
-from avlab.runner import Runner
+from avlab.runner import ForegroundGate, Runner
 from avlab.storage import Column, read_run
 
 
@@ -254,3 +256,38 @@ def test_a_failure_while_starting_leaves_the_file_failed_not_running(bench, tmp_
     data = read_run(path)
     assert data.status == "failed"
     assert "could not start: RuntimeError: health checks cannot begin" in data.message
+
+
+class Lines(Procedure):
+    """Writes `n` lines of an image as fast as it can (a scan on the virtual clock)."""
+
+    name = "lines"
+    n = Int(400, minimum=1)
+    arrays = [ArrayItem("img", "counts", shape=("n", 8), interpretation="image")]
+
+    def run(self, ctx: RunContext) -> None:
+        for j in range(self.n):
+            ctx.write("img", (j,), np.full(8, j))
+
+
+def test_a_held_foreground_gate_pauses_the_worker_until_released(bench, tmp_path):
+    """A GUI holding the gate (for a redraw) has the interpreter: the worker stops at its
+    next yield point, and goes on when the gate opens."""
+    gate = ForegroundGate(max_pause_s=30.0)
+    runner = Runner(Lines(), bench, tmp_path / "gate.h5", gate=gate)
+    with gate.held():
+        runner.start()
+        threading.Event().wait(0.5)
+        paused_at = runner._n_writes
+        threading.Event().wait(0.2)
+        assert runner._n_writes == paused_at < 400  # nothing written while held
+    result = runner.join()
+    assert result.status == "completed" and result.data.arrays["img"].read()[-1][0] == 399
+
+
+def test_a_gate_never_released_delays_a_run_only_boundedly(bench, tmp_path):
+    """A GUI that hangs holding the gate costs each yield point at most max_pause_s."""
+    gate = ForegroundGate(max_pause_s=0.002)
+    with gate.held():
+        result = Runner(Lines(n=50), bench, tmp_path / "held.h5", gate=gate).run()
+    assert result.status == "completed"

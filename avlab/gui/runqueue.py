@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from ..bench import Bench
 from ..events import RunEvent, RunFinished
 from ..procedure import Procedure
-from ..runner import Runner
+from ..runner import ForegroundGate, Runner
 from .bridge import EventBridge
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,8 @@ class RunQueue(QObject):
         self.entries: list[QueueEntry] = []
         self.continue_after_failure = True
         self.runner: Runner | None = None
+        #: Runs pause at it while the window redraws (avlab.runner.ForegroundGate).
+        self.gate = ForegroundGate()
         self.active: QueueEntry | None = None
         self._halt = False
         self.bridge = EventBridge(self)
@@ -144,7 +146,7 @@ class RunQueue(QObject):
         self.changed.emit()
         try:
             procedure = entry.procedure_cls(**entry.values)
-            runner = Runner(procedure, self.bench, path)
+            runner = Runner(procedure, self.bench, path, gate=self.gate)
             runner.subscribe(self.bridge, name="gui")
             self.runner = runner
             # Widgets are built before the first event, not while lines stream in.

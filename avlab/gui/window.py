@@ -313,7 +313,15 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         """Draw what changed since the last tick: views and the newest progress."""
         if self.viewset is not None:
-            self.viewset.refresh()
+            # The run's worker pauses while the views draw and paint (at once, not when Qt
+            # gets round to the paint event): a paint that shares the interpreter with the
+            # worker takes two to five times as long.
+            with self.queue.gate.held():
+                if self.viewset.refresh() and self.isVisible():
+                    # pyqtgraph marks its scene dirty through a queued call: run that, then
+                    # paint now rather than later, outside the gate
+                    QApplication.sendPostedEvents(None, QEvent.Type.MetaCall)
+                    self.live.repaint()
         event, self._progress = self._progress, None
         if event is not None:
             self.progress.setValue(int(event.fraction * 1000))
