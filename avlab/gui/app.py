@@ -46,10 +46,19 @@ def application() -> QApplication:
     return app
 
 
+#: Heavy libraries that analyses import lazily: imported by the warm-up while the window
+#: waits for the user, not by a run's worker at the end of a run — an import holds the
+#: interpreter lock for tens of ms at a time and froze the window for 70 ms then.
+WARM_UP_MODULES = ("scipy.optimize", "scipy.ndimage", "scipy.stats", "scipy.integrate",
+                   "scipy.signal")
+
+
 def warm_up() -> None:
-    """Pay pyqtgraph's one-time costs off the GUI thread: its colour-map menu (part of every
+    """Pay one-time costs off the GUI thread: pyqtgraph's colour-map menu (part of every
     image view's level control) lists matplotlib's maps, which imports matplotlib — seconds
-    the first time, which would otherwise freeze the window when the first image run starts."""
+    the first time, which would otherwise freeze the window when the first image run starts;
+    and the WARM_UP_MODULES."""
+    import importlib
     import threading
 
     def load() -> None:
@@ -59,6 +68,11 @@ def warm_up() -> None:
             pg.colormap.listMaps(source="matplotlib")
         except Exception:  # noqa: BLE001 - only a speed-up; the view works without it
             pass
+        for name in WARM_UP_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # only a speed-up
+                pass
 
     threading.Thread(target=load, name="avlab-gui-warm-up", daemon=True).start()
 
