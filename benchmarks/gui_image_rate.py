@@ -13,7 +13,12 @@ delivers them (file first, then a ChunkWritten event). Prints, measured in the s
 Targets (issue 14): at least 20 updates/s, no block longer than 50 ms. Never asserted.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_image_rate.py [--pixels 512]
-        [--dwell-us 10] [--particles 100] [--png FILE]
+        [--dwell-us 10] [--particles 100] [--field-um 16] [--relative-intensity 1] [--png FILE]
+
+At 10 µs a single ANP gives a fraction of a count per pixel (it emits ~10⁴ photons/s, and
+near threshold it needs ~0.2 s to light up): the default frame measures speed, not a
+picture. The README's screenshot: --pixels 128 --dwell-us 10000 --field-um 8 --particles 12
+--relative-intensity 4 (saturated, bright ~200 nm spots).
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ def main() -> None:
     parser.add_argument("--pixels", type=int, default=512)
     parser.add_argument("--dwell-us", type=float, default=10.0)
     parser.add_argument("--particles", type=int, default=100)
+    parser.add_argument("--field-um", type=float, default=16.0)
+    parser.add_argument("--relative-intensity", type=float, default=1.0,
+                        help="pump intensity in units of the S-peak intensity")
     parser.add_argument("--png", metavar="FILE", help="save the window after the frame")
     args = parser.parse_args()
 
@@ -76,14 +84,16 @@ def main() -> None:
     with Bench(config) as bench, tempfile.TemporaryDirectory() as tmp:
         world = bench.world
         rng = np.random.default_rng(1)
-        world.sample.particle_positions_um = rng.uniform(-8.0, 8.0, (args.particles, 2))
+        world.sample.particle_positions_um = rng.uniform(-0.45 * args.field_um, 0.45 * args.field_um,
+                                                             (args.particles, 2))
         _s_max, intensity = world.emission_table().s_max()
 
         window = MainWindow(bench, procedures={"confocal": Confocal}, out_dir=tmp)
         window.show()
         window.resize(1300, 860)
-        for name, value in {"field_um": 16.0, "pixels_x": args.pixels, "pixels_y": args.pixels,
-                            "dwell_s": args.dwell_us * 1e-6, "intensity_kW_cm2": intensity,
+        for name, value in {"field_um": args.field_um, "pixels_x": args.pixels,
+                            "pixels_y": args.pixels, "dwell_s": args.dwell_us * 1e-6,
+                            "intensity_kW_cm2": intensity * args.relative_intensity,
                             "settle_s": 0.0}.items():
             window.form.set_value(name, value)
 
