@@ -58,10 +58,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run `avlab model`; returns the process exit code."""
+    plotter = None
+    if args.series:
+        from .plot_worker import PlotWorker
+
+        # Forked first: it loads matplotlib on the other core while this one loads the
+        # physics and predicts (the PNG job carries plain numbers: nothing else to load).
+        plotter = PlotWorker(modules=())
     from sim_devices.physics import PresetError, get_preset, load_preset
     from sim_devices.physics.overrides import OverrideError, parse_assignments, parse_series
 
-    plotter = None
     try:
         if args.preset.endswith(".toml") or Path(args.preset).is_file():
             preset = load_preset(args.preset)
@@ -72,19 +78,14 @@ def run(args: argparse.Namespace) -> int:
         if series is not None and (series[0] in sample or CONDITIONS.get(series[0])
                                    in conditions):
             raise OverrideError(f"{series[0]} is both --set and --series")
-        plotter = None
-        if series is not None:
-            from .plot_worker import PlotWorker
-
-            plotter = PlotWorker()  # loads matplotlib on the other core while we predict
         start = time.perf_counter()
         if series is None:
             prediction = evaluate(preset, sample, conditions, rise_time=not args.no_rise_time)
             print_prediction(prediction)
             return EXIT_OK
         name, values = series
-        rows = [evaluate(preset, *_with(sample, conditions, name, float(v)),
-                         rise_time=not args.no_rise_time) for v in values]
+        rows = evaluate_many(preset, [_with(sample, conditions, name, float(v))
+                                      for v in values], rise_time=not args.no_rise_time)
         elapsed = time.perf_counter() - start
     except (KeyError, PresetError, OverrideError) as exc:
         if plotter is not None:
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     title = f"{preset.name} {_described(sample, conditions)}"
     try:
-        plotter.call(plot_series, png, name, list(values), rows, title=title)
+        plotter.call(plot_series, png, name, list(values), plotted_columns(rows), title=title)
     finally:
         plotter.close()
     print(f"{len(values)} points in {elapsed:.2f} s, plot in {time.perf_counter() - start:.2f} s: "
@@ -131,8 +132,24 @@ def _with(sample: dict[str, float], conditions: dict[str, float], name: str,
 def evaluate(preset: Any, sample: dict[str, float], conditions: dict[str, float], *,
              rise_time: bool = True) -> Any:
     """The Prediction of `preset` with the sample overrides at the conditions."""
+    return evaluate_many(preset, [(sample, conditions)], rise_time=rise_time)[0]
+
+
+def evaluate_many(preset: Any, points: list[tuple[dict[str, float], dict[str, float]]], *,
+                  rise_time: bool = True) -> list[Any]:
+    """Predictions of `preset` at every (sample overrides, conditions) point, their t½
+    peaks searched together (sim_devices.physics.predict.predict_many)."""
+    from sim_devices.physics.predict import predict_many
+
+    return predict_many([design_point(preset, sample, conditions)
+                         for sample, conditions in points], rise_time=rise_time)
+
+
+def design_point(preset: Any, sample: dict[str, float], conditions: dict[str, float]) -> Any:
+    """The checked Sample (sim_devices.physics.predict) of `preset` with the overrides at the
+    conditions; OverrideError names a value out of range."""
     from sim_devices.physics.overrides import OverrideError, apply_overrides
-    from sim_devices.physics.predict import predict
+    from sim_devices.physics.predict import Sample
 
     temperature_K = conditions.get("temperature_K")
     if temperature_K is not None and not 0.0 < temperature_K <= 1000.0:
@@ -146,8 +163,7 @@ def evaluate(preset: Any, sample: dict[str, float], conditions: dict[str, float]
             f"wavelength_nm = {wavelength:g}: {preset.name}'s cross-sections belong to its "
             f"{preset.pump_wavelength_nm:g}-nm pump (±{WAVELENGTH_TOLERANCE_NM:g} nm); choose "
             f"the preset for that pump instead (e.g. tm8_1450)")
-    return predict(apply_overrides(preset, sample), temperature_K, numerical_aperture=na,
-                   wavelength_nm=wavelength, rise_time=rise_time)
+    return Sample(apply_overrides(preset, sample), temperature_K, na, wavelength)
 
 
 def _num(value: float, fmt: str) -> str:
@@ -200,16 +216,29 @@ def print_series(name: str, values: Any, rows: list[Any]) -> None:
         print(f"steepest avalanche: S_max {rows[best].s_max:.2f} at {name} = {values[best]:g}")
 
 
-def plot_series(path: Path, name: str, values: Any, rows: list[Any], *, title: str) -> None:
+PLOTTED = ("s_max", "threshold_s_peak_kW_cm2", "threshold_tangent_kW_cm2",
+           "threshold_loop_kW_cm2", "rise_half_time_peak_s", "spot_fwhm_nm")
+
+
+def plotted_columns(rows: list[Any]) -> dict[str, list[float]]:
+    """What plot_series draws, as plain numbers (NaN where there is no avalanche): the plot
+    worker then needs no physics module to unpickle it."""
+    return {attr: [float(getattr(p, attr)) if p.avalanche else math.nan for p in rows]
+            for attr in PLOTTED}
+
+
+def plot_series(path: Path, name: str, values: Any, columns: dict[str, list[float]], *,
+                title: str) -> None:
     """S_max, thresholds, t½ peak and spot FWHM against the varied parameter (matplotlib Agg)."""
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     x = np.asarray(values, dtype=float)
 
     def col(attr: str, scale: float = 1.0) -> np.ndarray:
-        return np.array([getattr(p, attr) * scale if p.avalanche else np.nan for p in rows])
+        return np.asarray(columns[attr], dtype=float) * scale
 
     fig = Figure(figsize=(10, 7))
     FigureCanvasAgg(fig)
@@ -222,6 +251,11 @@ def plot_series(path: Path, name: str, values: Any, rows: list[Any], *, title: s
     ax.plot(x, col("threshold_tangent_kW_cm2"), "s--", label="tangent")
     ax.plot(x, col("threshold_loop_kW_cm2"), "^:", label="loop (linear stability)")
     ax.set_yscale("log")
+    # plain-text tick labels at 1, 2 and 5 per decade: matplotlib's default log labels are
+    # mathtext, and typesetting them was a third of the plot's time
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(
+        lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
     ax.set_ylabel("threshold (kW/cm²)")
     ax.legend(fontsize=8)
     ax = axes[1, 0]

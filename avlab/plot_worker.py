@@ -26,14 +26,27 @@ log = logging.getLogger(__name__)
 PLOT_TIMEOUT_S = 120.0
 
 
-def _preload() -> None:
+#: What the worker imports besides matplotlib by default: h5py, as the run arrives as RunData.
+RUN_MODULES = ("avlab.storage",)
+
+
+def _preload(modules: tuple[str, ...] = RUN_MODULES) -> None:
+    import importlib
+
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.backends.backend_agg  # noqa: F401
-    import matplotlib.figure  # noqa: F401
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure
 
-    import avlab.storage  # noqa: F401  (h5py: the run arrives as RunData)
+    for name in modules:
+        importlib.import_module(name)
+    # One tiny figure with text: loads the font and fills the text caches (the first real
+    # plot would pay ~40 ms for them).
+    figure = matplotlib.figure.Figure(figsize=(1, 1))
+    matplotlib.backends.backend_agg.FigureCanvasAgg(figure)
+    figure.subplots().set_xlabel("x (µm)")
+    figure.canvas.draw()
 
 
 def _render(procedure: Any, run: Any, analysis: Any, png_path: Path) -> Path | None:
@@ -43,7 +56,9 @@ def _render(procedure: Any, run: Any, analysis: Any, png_path: Path) -> Path | N
 class PlotWorker:
     """One forked process, warmed up at once; `plot()` renders there or falls back."""
 
-    def __init__(self) -> None:
+    def __init__(self, modules: tuple[str, ...] = RUN_MODULES) -> None:
+        """`modules`: imported by the worker while it waits (what the jobs' arguments need
+        to be unpickled there)."""
         self._pool: ProcessPoolExecutor | None = None
         try:
             import multiprocessing
@@ -60,7 +75,7 @@ class PlotWorker:
                 return
             context = multiprocessing.get_context("fork")
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
-                                             initializer=_preload)
+                                             initializer=_preload, initargs=(modules,))
             self._pool.submit(int)  # starts the process and its preload now
         except Exception as exc:  # noqa: BLE001 - plotting in-process still works
             log.debug("plot worker not started: %s", exc)

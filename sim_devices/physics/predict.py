@@ -2,9 +2,9 @@
 
 `predict(preset, temperature_K)` solves the steady state on a coarse log grid (7 decades,
 30 points per decade), refines the S peak with exact slopes, and finds the peak of the rise
-time t½ by a bounded search just above the threshold. It is built for series over a design
-parameter (concentration, temperature): ~0.1 s per sample, without the 1,500-point table the
-simulated bench caches. The S peak agrees with `EmissionTable.s_max_refined` to ~1e-4.
+time t½ just above the threshold (rise_batch: the samples of a series together, numpy only —
+no scipy import). It is built for series over a design parameter (concentration,
+temperature): ~50 ms per sample, without the 1,500-point table the simulated bench caches. The S peak agrees with `EmissionTable.s_max_refined` to ~1e-4.
 
 Definitions (docs/physics.md, "Conventions and units"): threshold by the S peak (convention 1),
 by the tangent at the S peak meeting the low-power asymptote (convention 2), by loop stability
@@ -16,13 +16,14 @@ as I^S under a Gaussian focus of FWHM λ/(2·NA)).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .dynamics import rise_half_time_s
-from .model import compile_model
+from .model import RateModel, compile_model
 from .preset import Preset
+from .rise_batch import rise_time_peaks
 from .steady import steady_state_curve
 from .table import parabola_vertex, peak_index
 
@@ -69,14 +70,49 @@ def predict(preset: Preset, temperature_K: float | None = None, *,
 
     `wavelength_nm` (default: the preset's pump) and `numerical_aperture` only set the spot
     size; the rate equations use the preset's pump wavelength. `rise_time=False` skips the t½
-    search (the slowest part, ~40 ms).
+    search (the slowest part).
     """
+    return predict_many([Sample(preset, temperature_K, numerical_aperture, wavelength_nm)],
+                        rise_time=rise_time)[0]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One design point of a series: a preset (with its overrides applied) and conditions."""
+
+    preset: Preset
+    temperature_K: float | None = None
+    numerical_aperture: float = 1.49
+    wavelength_nm: float | None = None
+
+
+def predict_many(samples: Sequence[Sample], *, rise_time: bool = True) -> list[Prediction]:
+    """`predict` for every sample; the t½ peaks of all of them are searched together
+    (rise_batch.rise_time_peaks: numpy only, one batch of integrations per search stage)."""
+    done = [_steady_figures(s.preset, s.temperature_K, numerical_aperture=s.numerical_aperture,
+                            wavelength_nm=s.wavelength_nm) for s in samples]
+    predictions = [p for p, _ in done]
+    if not rise_time:
+        return predictions
+    todo = [i for i, p in enumerate(predictions) if math.isfinite(p.threshold_s_peak_kW_cm2)]
+    peaks = rise_time_peaks([done[i][1] for i in todo],
+                            [predictions[i].threshold_s_peak_kW_cm2 for i in todo])
+    for i, (t_half, i_half) in zip(todo, peaks):
+        predictions[i] = replace(predictions[i], rise_half_time_peak_s=t_half,
+                                 rise_half_time_peak_kW_cm2=i_half)
+    return predictions
+
+
+def _steady_figures(preset: Preset, temperature_K: float | None = None, *,
+                    numerical_aperture: float = 1.49, wavelength_nm: float | None = None
+                    ) -> tuple[Prediction, RateModel]:
+    """The Prediction without t½ (NaN there), and the compiled model."""
     T = float(preset.reference_temperature_K if temperature_K is None else temperature_K)
     wavelength = float(preset.pump_wavelength_nm if wavelength_nm is None else wavelength_nm)
     model = compile_model(preset, T)
     decades = math.log10(GRID_MAX_KW_CM2 / GRID_MIN_KW_CM2)
     grid = np.geomspace(GRID_MIN_KW_CM2, GRID_MAX_KW_CM2, int(decades * GRID_POINTS_PER_DECADE) + 1)
-    curve = steady_state_curve(model, grid)
+    curve = steady_state_curve(model, grid, numpy_only=True)
     slope, emission = curve.slope, curve.emission_per_ion
     loop = float(preset.loop_threshold_kW_cm2(T))
     nan = float("nan")
@@ -88,10 +124,11 @@ def predict(preset: Preset, temperature_K: float | None = None, *,
         return Prediction(s_max=float(slope[k]), threshold_s_peak_kW_cm2=nan,
                           threshold_tangent_kW_cm2=nan, pa_gain_2x=nan,
                           rise_half_time_peak_s=nan, rise_half_time_peak_kW_cm2=nan,
-                          spot_fwhm_nm=nan, **common)
+                          spot_fwhm_nm=nan, **common), model
     # S peak: exact slopes on a dense grid across the two cells around the grid maximum.
     dense = np.geomspace(grid[k - 1], grid[k + 1], 41)
-    near = steady_state_curve(model, dense, z_start=model.reduced(curve.populations[k - 1]))
+    near = steady_state_curve(model, dense, z_start=model.reduced(curve.populations[k - 1]),
+                              numpy_only=True)
     j = peak_index(near.slope)
     log_i_peak, s_max = parabola_vertex(np.log(dense[j - 1:j + 2]), near.slope[j - 1:j + 2])
     i_peak = float(np.exp(log_i_peak))
@@ -102,27 +139,12 @@ def predict(preset: Preset, temperature_K: float | None = None, *,
                        / (s_max - s_low))
     # Gain: continue upward from the peak to twice it (upward continuation is the safe way).
     up = np.geomspace(dense[j], 2.0 * i_peak, 21)
-    up_curve = steady_state_curve(model, up, z_start=model.reduced(near.populations[j]))
+    up_curve = steady_state_curve(model, up, z_start=model.reduced(near.populations[j]),
+                                  numpy_only=True)
     gain = float(up_curve.emission_per_ion[-1] / math.exp(log_y_peak))
-    t_half, i_half = (_rise_time_peak(model, i_peak) if rise_time else (nan, nan))
-    return Prediction(s_max=float(s_max), threshold_s_peak_kW_cm2=i_peak,
+    prediction = Prediction(s_max=float(s_max), threshold_s_peak_kW_cm2=i_peak,
                       threshold_tangent_kW_cm2=tangent, pa_gain_2x=gain,
-                      rise_half_time_peak_s=t_half, rise_half_time_peak_kW_cm2=i_half,
+                      rise_half_time_peak_s=nan, rise_half_time_peak_kW_cm2=nan,
                       spot_fwhm_nm=passi_spot_fwhm_nm(wavelength, numerical_aperture, s_max),
                       **common)
-
-
-def _rise_time_peak(model, threshold_kW_cm2: float) -> tuple[float, float]:
-    """(largest t½ in s, intensity in kW/cm²): critical slowing down peaks a few % above the
-    threshold; a bounded Brent search in ln I over [0.97, 1.3]·I_th to 5 %. The peak is flat,
-    so t½ there moves far less than its position: 2 % cost a sixth more time for the same t½
-    (225.8 ms for tm8_1064 either way)."""
-    from scipy.optimize import minimize_scalar
-
-    def negative_t_half(log_i: float) -> float:
-        return -rise_half_time_s(model, float(np.exp(log_i)))
-
-    lo, hi = math.log(0.97 * threshold_kW_cm2), math.log(1.3 * threshold_kW_cm2)
-    result = minimize_scalar(negative_t_half, bounds=(lo, hi), method="bounded",
-                             options={"xatol": 0.05})
-    return float(-result.fun), float(np.exp(result.x))
+    return prediction, model

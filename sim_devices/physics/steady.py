@@ -106,13 +106,21 @@ def newton(model: RateModel, z0: np.ndarray, flux: float,
     return None
 
 
-def integrate_to_steady_state(model: RateModel, z0: np.ndarray, flux: float) -> np.ndarray:
-    """LSODA (analytic Jacobian) from z0 for many slowest-relaxation times, then Newton polish."""
-    from .dynamics import integrate_constant
-
+def integrate_to_steady_state(model: RateModel, z0: np.ndarray, flux: float, *,
+                              numpy_only: bool = False) -> np.ndarray:
+    """Time integration from z0 for many slowest-relaxation times, then Newton polish: LSODA
+    (analytic Jacobian), or with `numpy_only` the batched Rosenbrock integrator of
+    rise_batch (no scipy import: `avlab model`)."""
     slowest = _slowest_decay_rate_per_s(model)
     t_end = max(60.0, 2000.0 / slowest)
-    z, _ = integrate_constant(model, z0, t_end, flux, rtol=1e-10, atol=1e-15)
+    if numpy_only:
+        from .rise_batch import settle
+
+        z = settle(model, z0, flux, t_end)
+    else:
+        from .dynamics import integrate_constant
+
+        z, _ = integrate_constant(model, z0, t_end, flux, rtol=1e-10, atol=1e-15)
     polished = newton(model, z, flux)
     if polished is None or not model.is_physical(polished, tol=1e-12):
         raise SteadyStateError(f"{model.preset.name}: no steady state at flux {flux:.4g} cm⁻² s⁻¹")
@@ -127,11 +135,14 @@ def _slowest_decay_rate_per_s(model: RateModel) -> float:
 
 
 def continuation(model: RateModel, intensity_kW_cm2: np.ndarray,
-                 z_start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 z_start: np.ndarray | None = None, *, numpy_only: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Steady states along a monotonic intensity grid: (z, dz/dΦ), each of shape (N, m).
 
     `z_start` seeds the first point (default: the dark state for an increasing grid, the state
-    reached by time integration from the dark for a decreasing one).
+    reached by time integration from the dark for a decreasing one). Where Newton finds no
+    state near the last one (past a fold), time integration decides: see
+    integrate_to_steady_state for `numpy_only`.
     """
     intensities = np.asarray(intensity_kW_cm2, dtype=float)
     if intensities.ndim != 1 or intensities.size == 0 or np.any(intensities <= 0):
@@ -150,7 +161,8 @@ def continuation(model: RateModel, intensity_kW_cm2: np.ndarray,
     elif increasing:
         z = np.zeros(m)
     else:
-        z = integrate_to_steady_state(model, np.zeros(m), float(fluxes[0]))
+        z = integrate_to_steady_state(model, np.zeros(m), float(fluxes[0]),
+                                      numpy_only=numpy_only)
     dz = np.zeros(m)
     previous_flux = float(fluxes[0])
     for k, flux in enumerate(fluxes.tolist()):
@@ -160,7 +172,7 @@ def continuation(model: RateModel, intensity_kW_cm2: np.ndarray,
         if solved is None and start is guess and not np.array_equal(guess, z):
             solved = newton(model, z, flux)  # the predictor overshot: retry from the last state
         if solved is None or not model.is_physical(solved, tol=1e-12):
-            solved = integrate_to_steady_state(model, z, flux)
+            solved = integrate_to_steady_state(model, z, flux, numpy_only=numpy_only)
         z = solved
         J = model.M0 + flux * M1 + G @ z
         dz = np.linalg.solve(J, -(c1 + M1 @ z))
@@ -171,16 +183,18 @@ def continuation(model: RateModel, intensity_kW_cm2: np.ndarray,
 
 def steady_state_curve(preset: Preset | str | RateModel, intensity_kW_cm2: np.ndarray, *,
                        temperature_K: float | None = None, line: str | None = None,
-                       z_start: np.ndarray | None = None) -> SteadyStateCurve:
+                       z_start: np.ndarray | None = None,
+                       numpy_only: bool = False) -> SteadyStateCurve:
     """Steady state on a strictly monotonic intensity grid (kW/cm²) by Newton continuation.
 
+    `numpy_only`: past a fold, integrate without scipy (integrate_to_steady_state).
     `preset` is a Preset, a shipped preset's name or an already compiled RateModel;
     `temperature_K` defaults to the preset's reference temperature; `line` (default: the
     preset's main line) selects what `emission_per_ion` and `slope` report.
     """
     model = preset if isinstance(preset, RateModel) else compile_model(preset, temperature_K)
     intensities = np.asarray(intensity_kW_cm2, dtype=float)
-    Z, DZ = continuation(model, intensities, z_start)
+    Z, DZ = continuation(model, intensities, z_start, numpy_only=numpy_only)
     fluxes = intensities * model.flux_per_kW_cm2
     emission = model.line_rates_per_ion(Z)
     d_emission = model.line_rates_per_ion(DZ)
