@@ -166,6 +166,12 @@ class ScanEngine:
         if not 0 <= start <= stop <= self._path.shape[1]:
             raise ValueError(f"samples [{start}, {stop}) are outside the path of "
                              f"{self._path.shape[1]} samples")
+        if (self.finite_dwell and start != self._segment_stop
+                and not self._segment_start <= start < self._segment_stop):
+            # the particle states are those at the end of the last segment: a gap or a step
+            # back would integrate the samples from the wrong populations
+            raise ValueError(f"with finite dwell the samples are read in order: the next is "
+                             f"sample {self._segment_stop}, not {start}")
         out = np.empty(stop - start)
         k = start
         while k < stop:

@@ -126,7 +126,9 @@ def test_sigkill_mid_run_leaves_a_readable_file_with_every_flushed_point(tmp_pat
                           capture_output=True)
     assert proc.returncode == -signal.SIGKILL
     data = read_run(out)
-    assert data.n_points == 30  # flushed before the listener ran: all 30 are on disk
+    # every point is flushed before its event goes out, and the listener runs on its own
+    # thread: the 30 it saw are on disk, and maybe a few the worker wrote meanwhile
+    assert data.n_points >= 30
     assert data.status == "running" and not data.finished
     summary = run_cli("inspect", str(out))
     assert summary.returncode == 0 and "did not complete" in summary.stdout
@@ -134,7 +136,7 @@ def test_sigkill_mid_run_leaves_a_readable_file_with_every_flushed_point(tmp_pat
     repaired = run_cli("recover", str(out))
     assert repaired.returncode == 0, repaired.stderr
     with h5py.File(out, "r") as f:
-        assert f["entry/data/signal_cps"].shape == (30,)
+        assert f["entry/data/signal_cps"].shape == (data.n_points,)
         assert f["entry/status"][()].decode().strip("\x00") == "failed"
 
 

@@ -252,6 +252,25 @@ def test_engine_recomputes_from_the_line_where_the_pump_changed():
     assert rest.max() > 2 * first.max()
 
 
+def test_finite_dwell_samples_must_be_read_in_order():
+    """The populations carried from sample to sample are those after the last one read: a
+    skipped stretch or a step back is refused, not integrated from the wrong state."""
+    world, _ = _world(1.2)
+    frame = _frame(5e-4)
+    path = raster_positions_um(frame)
+    unit = frame.samples_per_line
+    engine = ScanEngine(world, dark_count_rate_cps=0.0, dead_time_s=0.0)
+    engine.start_frame(path, frame.dwell_s, 0.0, samples_per_line=unit)
+    with pytest.raises(ValueError, match="read in order"):
+        engine.signal_photons(unit, 2 * unit)  # the first line skipped
+    engine.signal_photons(0, unit)
+    engine.signal_photons(unit, unit + 5)
+    engine.signal_photons(unit + 2, unit + 5)  # again, within the segment computed: fine
+    engine.start_frame(path, frame.dwell_s, 1.0, samples_per_line=unit)
+    with pytest.raises(ValueError, match="read in order"):
+        engine.signal_photons(3, 5)  # a new frame starts at its first sample
+
+
 def test_dark_bench_gives_dark_counts_only():
     world, laser = _world(1.0)
     laser.handle("EMOFF")
