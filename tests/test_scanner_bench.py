@@ -64,3 +64,21 @@ def test_a_malformed_pair_is_a_config_error():
     text = CONFIG.read_text().replace("um_per_degree = 17.45", "um_per_degree = [1, 2, 3]")
     with pytest.raises(ConfigError, match="scanner.um_per_degree: must be a number or an"):
         parse_config(text, "confocal.toml")
+
+
+def test_short_lines_arrive_in_blocks_of_one_read_and_long_ones_one_by_one(bench):
+    """Lines shorter than the read period come a few per counter read (read_end marks the
+    last of each read), in order; lines longer than it one per read."""
+    from drivers.scanning.nidaq_galvo import READ_PERIOD_S, lines_per_read
+
+    fast = RasterFrame(x_center_um=0.0, y_center_um=0.0, width_um=2.0, height_um=2.0,
+                       pixels_x=100, pixels_y=20, dwell_s=1e-5, flyback_pixels=4)
+    per_read = lines_per_read(fast.samples_per_line, 1.0 / fast.dwell_s)
+    assert per_read == int(READ_PERIOD_S // (fast.samples_per_line * fast.dwell_s)) > 1
+    lines = list(bench.scanner().scan_lines(fast))
+    assert [line.index for line in lines] == list(range(20))
+    ends = [line.index for line in lines if line.read_end]
+    assert ends == [min(k + per_read, 20) - 1 for k in range(0, 20, per_read)]
+    slow = dataclasses.replace(fast, pixels_y=3, dwell_s=5e-4)  # 52 ms per line
+    assert all(line.read_end for line in bench.scanner().scan_lines(slow))
+    assert lines_per_read(104, 1e5) == 19 and lines_per_read(104, 1e3) == 1
