@@ -30,7 +30,7 @@ from experiments.series.procedure import MEASURE, Series
 
 TEMPERATURES = (10.0, 150.0, 295.0, 400.0)
 INNER = {"power_min_W": 0.2, "power_max_W": 5.0}  # the S-curve's own sweep (up and down)
-ROUNDS = 5
+ROUNDS = 7
 
 
 def bench() -> Bench:
