@@ -29,7 +29,7 @@ from .steady import newton
 from .table import parabola_vertex
 
 RTOL = 1e-3
-ATOL = 1e-10
+ATOL = 1e-10  # population fractions
 #: Largest step as a fraction of the time since switch-on.
 MAX_STEP_FRACTION = 0.05
 FIRST_STEP_S = 1e-9
