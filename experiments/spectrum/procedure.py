@@ -40,12 +40,12 @@ from typing import Any
 
 import numpy as np
 
-from avlab.analysis.optics import peak_intensity_kW_cm2
 from avlab.bench import Bench
 from avlab.data import ArrayItem, Axis, Column
 from avlab.errors import ParameterError
 from avlab.procedure import (AnalysisResult, Bool, Float, Int, Procedure, RunContext, Text,
                              parse_number_list, roles_needed)
+from avlab.pump import Pump
 from avlab.views import CurvesView, ReadoutView, View, XYView
 
 #: Exposure ladder (1-2-5 per decade) so that dark frames can be reused across powers.
@@ -226,15 +226,12 @@ class Spectrum(Procedure):
     # --- the run ------------------------------------------------------------------------------
     def run(self, ctx: RunContext) -> None:
         bench = ctx.bench
-        laser = bench.laser(self.pump_role or None)
-        meter = bench.power_meter()
+        pump = Pump.of(bench, self.pump_role)
+        laser, meter = pump.laser, bench.power_meter()
         spectrometer = bench.spectrometer(self.spectrometer_role or None)
         meter.configure(wavelength_nm=laser.wavelength_nm)
-        optics = bench.config.optics
-        waist_um = optics.waist_um(laser.wavelength_nm)
-        transmission = optics.transmission_to_sample
-        ctx.measurement("waist_um", waist_um)
-        ctx.measurement("transmission_to_sample", transmission)
+        ctx.measurement("waist_um", pump.waist_um)
+        ctx.measurement("transmission_to_sample", pump.transmission)
         wavelengths = np.asarray(spectrometer.wavelengths_nm(), dtype=float)
         ctx.write("wavelength_nm", (), wavelengths)
         coefficients = np.polynomial.polynomial.polyfit(np.arange(len(wavelengths)),
@@ -285,7 +282,7 @@ class Spectrum(Procedure):
                 else:
                     background = float(np.median(rate[off_band])) if off_band.any() else 0.0
                     rate = rate - background
-                intensity = peak_intensity_kW_cm2(meter_W * transmission, waist_um)
+                intensity = pump.intensity_of_meter(meter_W)
                 ctx.write("pump_intensity_kW_cm2", (k,), intensity)
                 ctx.write("spectra", (k,), rate)
                 ctx.write("dark_counts", (k,), dark)
