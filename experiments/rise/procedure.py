@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 
-from avlab.analysis.optics import peak_intensity_kW_cm2
 from avlab.bench import Bench
 from avlab.data import ArrayItem, Axis, Column
 from avlab.errors import ParameterError
@@ -54,6 +53,7 @@ from avlab.procedure import (
     parse_number_list,
     roles_needed,
 )
+from avlab.pump import Pump
 from avlab.views import CurvesView, ReadoutView, View, XYView
 
 from .analysis import RiseCurve, analyse_rise, cycles_to_resolve, row_seed
@@ -249,7 +249,8 @@ class RiseSweep:
     def __init__(self, proc: Rise, ctx: RunContext) -> None:
         self.p, self.ctx = proc, ctx
         bench = ctx.bench
-        self.laser = bench.laser(proc.pump_role or None)
+        self.pump = Pump.of(bench, proc.pump_role)
+        self.laser = self.pump.laser
         self.meter = bench.power_meter()
         self.tagger = bench.time_tagger()
         self.modulator = bench.modulator()
@@ -265,11 +266,8 @@ class RiseSweep:
     # --- set-up ------------------------------------------------------------------------------
     def prepare(self) -> None:
         p, ctx = self.p, self.ctx
-        optics = ctx.bench.config.optics
-        self.waist_um = optics.waist_um(self.laser.wavelength_nm)
-        self.transmission = optics.transmission_to_sample
-        ctx.measurement("rise_waist_um", self.waist_um)
-        ctx.measurement("rise_transmission_to_sample", self.transmission)
+        ctx.measurement("rise_waist_um", self.pump.waist_um)
+        ctx.measurement("rise_transmission_to_sample", self.pump.transmission)
         self.meter.configure(wavelength_nm=self.laser.wavelength_nm,
                              averaging_count=p.meter_averages)
         ctx.progress(0.0, "dark reference (pump off, modulation running)")
@@ -401,8 +399,10 @@ class RiseSweep:
             ctx.log(f"{setpoint * 1e3:.1f} mW stored as unreliable after {attempts} "
                     f"histogram(s): {'; '.join(curve.check.reasons)}"
                     + (f"; {weak}" if weak else ""), 30)
-        sample_W = meter_W / p.duty_cycle * self.transmission
-        intensity = float(peak_intensity_kW_cm2(sample_W, self.waist_um))
+        # the meter averages the modulated beam: the on-phase power is its reading / duty
+        on_meter_W = meter_W / p.duty_cycle
+        sample_W = on_meter_W * self.pump.transmission
+        intensity = self.pump.intensity_of_meter(on_meter_W)
         signal_cps = curve.steady_counts_per_bin / (curve.binwidth_s * cycles)
         ctx.write("rise_counts", (k,), counts)
         if decay is not None:
