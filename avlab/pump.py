@@ -31,9 +31,12 @@ class Pump:
     meter_per_setpoint: float = 1.0
 
     @classmethod
-    def of(cls, bench: Any, role: str = "") -> Pump:
+    def of(cls, bench: Any, role: str = "", meter_role: str = "") -> Pump:
+        """The laser `role` (empty: the bench's only laser) with the power meter `meter_role`
+        (empty: the bench's only one, or none if it has none)."""
         laser = bench.laser(role or None)
-        meter = bench.power_meter() if bench.has("power_meter") else None
+        meter = (bench.power_meter(meter_role) if meter_role else
+                 bench.power_meter() if bench.has("power_meter") else None)
         optics = bench.config.optics
         return cls(laser, meter, optics.waist_um(laser.wavelength_nm),
                    optics.transmission_to_sample)

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from avlab.analysis.optics import peak_intensity_kW_cm2
 from avlab.bench import Bench
 from avlab.data import Column
 from avlab.errors import ParameterError
@@ -37,6 +36,7 @@ from avlab.procedure import (
     Text,
     roles_needed,
 )
+from avlab.pump import Pump
 from avlab.views import ReadoutView, View, XYView
 
 UP, DOWN = 1, -1
@@ -216,16 +216,13 @@ class SCurve(Procedure):
 
     def run(self, ctx: RunContext) -> None:
         bench = ctx.bench
-        laser = bench.laser(self.pump_role or None)
-        meter = bench.power_meter(self.meter_role or None)
+        pump = Pump.of(bench, self.pump_role, self.meter_role)
+        laser, meter = pump.laser, bench.power_meter(self.meter_role or None)
         detector = bench.detector(self.detector_role or None)
         if self.power_max_W == 0.0:  # run without check() (a caller's inner S-curve)
             self.power_max_W = laser.max_power_W
-        optics = bench.config.optics
-        waist_um = optics.waist_um(laser.wavelength_nm)
-        transmission = optics.transmission_to_sample
-        ctx.measurement("waist_um", waist_um)
-        ctx.measurement("transmission_to_sample", transmission)
+        ctx.measurement("waist_um", pump.waist_um)
+        ctx.measurement("transmission_to_sample", pump.transmission)
         meter.configure(wavelength_nm=laser.wavelength_nm, averaging_count=self.meter_averages)
 
         # Dark reference with emission off: meter zero and detector dark counts.
@@ -239,7 +236,7 @@ class SCurve(Procedure):
         ctx.measurement("dark_rate_sigma_cps", dark_sigma)
 
         control = self.control(bench, laser)
-        sweep = _Sweep(self, ctx, meter, detector, waist_um, transmission, dark_rate, control)
+        sweep = _Sweep(self, ctx, meter, detector, pump, dark_rate, control)
         # Start dim: the first point's value is set before emission goes on.
         control.apply(float(control.grid[0]))
         if control.unit != "W":
@@ -282,11 +279,10 @@ class _Sweep:
     """State of one S-curve: measures points, adapts the step and the gate."""
 
     def __init__(self, proc: SCurve, ctx: RunContext, meter: Any, detector: Any,
-                 waist_um: float, transmission: float, dark_rate: float,
-                 control: _Control) -> None:
+                 pump: Pump, dark_rate: float, control: _Control) -> None:
         self.p, self.ctx = proc, ctx
         self.meter, self.detector = meter, detector
-        self.waist_um, self.transmission = waist_um, transmission
+        self.pump = pump
         self.dark_rate = dark_rate
         self.control = control
         self.extra_points = 0
@@ -323,12 +319,11 @@ class _Sweep:
         # every point and is stored (and analysed) as such, not added here.
         sigma = math.sqrt(max(counts, 1)) / gate / (1.0 - loss)
         signal = rate - self.dark_rate
-        sample_W = meter_W * self.transmission
+        sample_W = meter_W * self.pump.transmission
         # A reading at or below zero is the meter's noise floor (after zeroing the noise is
         # symmetric about zero): it is recorded as read, but it gives no intensity (NaN; the
         # analysis skips such points) rather than a made-up one or a crashed run.
-        intensity = (float(peak_intensity_kW_cm2(sample_W, self.waist_um)) if sample_W > 0
-                     else math.nan)
+        intensity = self.pump.intensity_of_meter(meter_W) if sample_W > 0 else math.nan
         self.ctx.record(
             power_setpoint_W=value if self.control.unit == "W" else p.power_max_W,
             transmission=math.nan if self.control.unit == "W" else nominal,
