@@ -214,14 +214,11 @@ class RunContext:
         """Emit points measured earlier (a trace sampled during an inner run, say) together:
         one health check and one flush for all, then one live event per row. A row may carry
         its own `sample_temperature_K`, taken when it was measured."""
-        rows = [dict(row) for row in rows]
-        if not rows:
-            return
         if self._record_rows is None:
-            for row in rows:
-                self._record(row)
-            return
-        self._record_rows(rows)
+            raise RuntimeError("this run context records no batches of points")
+        rows = [dict(row) for row in rows]
+        if rows:
+            self._record_rows(rows)
 
     def write(self, item: str, index: tuple[int, ...] | int, values: Any) -> None:
         """Write part of an array item: a line `(iy,)`, a line of frame k `(k, iy)`, a whole

@@ -20,6 +20,7 @@ from experiments.spectrum.procedure import (
     parse_bands,
 )
 from sim_devices.physics.spectra import line_intensities
+from tests.support.lasers import record_emission_starts
 
 LAB = Path(experiments.__file__).parent / "labs" / "spectrometer_sim.toml"
 
@@ -100,6 +101,19 @@ def test_every_band_slope_on_a_cooled_ccd(tmp_path, seed):
             assert detail["slopes"][j] == pytest.approx(expected, rel=0.10), name
             # the stated uncertainty is honest: the model lies within 4 σ
             assert abs(detail["slopes"][j] - expected) < 4 * detail["sigmas"][j] + 1e-3, name
+
+
+def test_emission_starts_at_the_first_power_not_at_the_last_setpoint(tmp_path):
+    """A previous run left the laser at 3 W: the spectrum series switches emission on only
+    after setting its first power."""
+    with Bench(parse_config(LAB.read_text(), LAB.name)) as bench:
+        laser = bench.laser()
+        laser.set_power_W(3.0)
+        starts = record_emission_starts(laser)
+        result = Runner(Spectrum(powers_W="0.4,0.6", averages=1, integration_s=0.0),
+                        bench, tmp_path / "s.h5").run()
+    assert result.status == "completed", result.message
+    assert starts and max(starts) <= 0.6, starts
 
 
 def test_averaging_keeps_the_light_per_spectrum(power_series):

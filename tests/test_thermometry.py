@@ -15,7 +15,12 @@ from avlab.config import parse_config
 from avlab.runner import Runner
 from avlab.storage import read_run
 from experiments.series.procedure import Series
-from experiments.thermometry.procedure import Calibration, Thermometry, build_calibration
+from experiments.thermometry.procedure import (
+    Calibration,
+    Thermometry,
+    build_calibration,
+)
+from tests.support.lasers import record_emission_starts
 
 CRYO = Path(experiments.__file__).parent / "labs" / "cryostat_sim.toml"
 
@@ -118,9 +123,16 @@ def test_band_ratio_reads_an_uncalibrated_temperature_back(band_ratio_calibratio
     with Bench(config) as bench:
         bench.cryostat().set_setpoint_K(270.0)  # between calibration points
         bench.cryostat().wait_stable(tolerance_K=0.2, stable_s=60.0, timeout_s=20000.0)
+        laser = bench.laser()
+        laser.set_power_W(laser.max_power_W)  # what an earlier run may have left set
+        starts = record_emission_starts(laser)
         reading = Runner(Thermometry(calibration=str(band_ratio_calibration), span=0.1,
                                      inner=SPECTRUM_INNER), bench, tmp_path / "m.h5").run()
         assert not bench.laser().is_emitting
+    # emission never came on at the old setpoint: at the probe, then at the spectra's powers
+    first = float(read_run(reading.path, entry="measurement").columns["power_setpoint_W"][0])
+    assert starts[:2] == pytest.approx([0.2 * laser.max_power_W, first]), starts
+    assert max(starts) < laser.max_power_W
     assert reading.status == "completed", reading.message
     t, sigma = reading.analysis.detail["temperature"]
     assert 0.0 < sigma < 20.0

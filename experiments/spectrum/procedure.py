@@ -257,6 +257,7 @@ class Spectrum(Procedure):
         laser.emission_off()
         powers = self.power_list()
         exposure = ladder_exposure(self.exposure_s)
+        laser.set_power_W(powers[0])  # emission starts at the first power, not the last run's
         with laser.emitting():
             for k, power in enumerate(powers):
                 laser.set_power_W(power)

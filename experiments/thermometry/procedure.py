@@ -357,8 +357,10 @@ class Thermometry(Procedure):
         # inner run itself, so only a first guess is needed here (a fifth of the laser's limit).
         pump = Pump.of(bench)
         pump.meter.configure(wavelength_nm=pump.laser.wavelength_nm)
+        probe_W = 0.2 * pump.laser.max_power_W
+        pump.laser.set_power_W(probe_W)  # emission starts at the probe, not the last setpoint
         with pump.laser.emitting():
-            pump.calibrate(ctx, 0.2 * pump.laser.max_power_W, settle_s=0.5)
+            pump.calibrate(ctx, probe_W, settle_s=0.5)
         centre_W = pump.setpoint_W(cal.intensity_kW_cm2)
         inner = self._inner(cal, bench, centre_W)
         result = ctx.sub_run(inner, "measurement")
