@@ -7,6 +7,8 @@ the threshold; the S-curve's threshold (S peak) is 5.33 kW/cm².
 
 from __future__ import annotations
 
+import math
+
 import dataclasses
 import tomllib
 from pathlib import Path
@@ -39,6 +41,9 @@ def rise_run(tmp_path_factory):
                     max_capture_s=3000.0)
         result = Runner(proc, bench, path).run()
         emitting = bench.laser().is_emitting
+        # back on CW: with the modulation input on and the waveform stopped a laser on
+        # hardware emits nothing, and the next run would measure darkness
+        assert bench.laser().driver.analog_modulation_enabled is False
     return proc, result, read_run(path), emitting
 
 
@@ -103,6 +108,20 @@ def test_analysis_scalars_are_stored_and_the_pump_is_off(rise_run, tmp_path):
     assert "threshold_dynamic_kW_cm2" in stored and "t_half_peak_s" in stored
     png = proc.plot(data, result.analysis, tmp_path / "rise.png")
     assert png.stat().st_size > 10_000
+
+
+def test_no_reliable_coarse_point_ends_the_refinement_not_the_run(rise_run):
+    """A dim particle whose every coarse t½ is unreliable (NaN): the run keeps its points
+    and says why it did not refine, instead of failing on an all-NaN argmax."""
+    from experiments.rise.procedure import RiseSweep
+
+    messages = []
+    sweep = RiseSweep.__new__(RiseSweep)
+    sweep.p = rise_run[0]
+    sweep.ctx = type("Ctx", (), {"log": lambda self, m, level=20: messages.append(m)})()
+    sweep.measured = {0.2: (math.nan, 1.0), 0.4: (math.nan, 2.0), 0.8: (math.nan, 3.0)}
+    sweep.refine(total=3)
+    assert messages and "no reliable t½" in messages[0]
 
 
 def test_too_short_period_is_flagged_not_fitted(tmp_path):

@@ -57,9 +57,7 @@ class ScurveRise(EmbeddedSCurve, Rise):
         scurve_ctx = _Scaled(ctx, 0.0, 0.4)
         self.scurve().run(scurve_ctx)
         laser.emission_off()
-        sweep = RiseSweep(self, _Scaled(ctx, 0.4, 0.6))
-        sweep.prepare()
-        sweep.run()
+        RiseSweep(self, _Scaled(ctx, 0.4, 0.6)).perform()
         ctx.progress(1.0, "done")
 
     def analyse(self, run: Any) -> AnalysisResult:

@@ -210,9 +210,7 @@ class Rise(Procedure):
 
     # --- the measurement -----------------------------------------------------------------------
     def run(self, ctx: RunContext) -> None:
-        sweep = RiseSweep(self, ctx)
-        sweep.prepare()
-        sweep.run()
+        RiseSweep(self, ctx).perform()
         ctx.progress(1.0, "done")
 
     # --- after the run -------------------------------------------------------------------------
@@ -263,6 +261,17 @@ class RiseSweep:
         self.dark_cps = 0.0
         self.dark_sigma_cps = 0.0
 
+    def perform(self) -> None:
+        """The whole series; on any exit the laser is back on CW (emission off): after
+        prepare() it follows the modulator, and on hardware it emits nothing without it, so
+        the next run (an S-curve, an image) would measure darkness."""
+        try:
+            self.prepare()
+            self.run()
+        finally:
+            self.laser.emission_off()
+            self.laser.set_modulation_input(False)
+
     # --- set-up ------------------------------------------------------------------------------
     def prepare(self) -> None:
         p, ctx = self.p, self.ctx
@@ -307,6 +316,9 @@ class RiseSweep:
             ordered = sorted(self.measured)
             t_half = [self.measured[s][0] for s in ordered]
             if len(ordered) < 3:
+                return
+            if not np.isfinite(t_half).any():
+                self.ctx.log("no reliable t½ among the coarse points; no refinement", 30)
                 return
             k = int(np.nanargmax(t_half))
             if k == 0 or k == len(ordered) - 1:
