@@ -77,3 +77,25 @@ def test_a_complete_fit_passes_and_prints_no_plus_minus_zero(tmp_path, capsys):
     loop = next(line for line in text.splitlines() if "threshold_loop_kW_cm2" in line)
     assert "±" not in loop and "derived" in loop  # beta does not move the loop threshold
     assert "FAILED" not in text
+
+
+def test_points_without_an_intensity_are_left_out_of_the_fit_data():
+    """The S-curve stores a point whose meter reading was at the noise floor with NaN
+    intensity; the fit's data (and thermometry's interpolation) skip it like the analysis."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from experiments.scurve.model_fit import scurve_data_from_run
+    from experiments.thermometry.procedure import emission_at
+
+    columns = {"intensity_kW_cm2": np.array([np.nan, 1.0, 2.0, 4.0]),
+               "signal_cps": np.array([5.0, 10.0, 40.0, 160.0]),
+               "signal_sigma_cps": np.array([2.0, 3.0, 6.0, 12.0]),
+               "direction": np.array([1, 1, 1, 1])}
+    intensity, signal, _ = scurve_data_from_run(SimpleNamespace(columns=columns))
+    assert list(intensity) == [1.0, 2.0, 4.0] and list(signal) == [10.0, 40.0, 160.0]
+    run = SimpleNamespace(columns=columns)
+    assert emission_at(run, 3.0)[0] == pytest.approx(40.0 * 4 ** np.log2(1.5))
+    with pytest.raises(ValueError, match="outside the measured range 1 … 4"):
+        emission_at(run, 8.0)

@@ -1228,7 +1228,8 @@ def scurve_data_from_run(run: object) -> tuple[FloatArray, FloatArray, FloatArra
     """(intensity_kW_cm2, signal_cps, signal_sigma_cps) of a stored S-curve run
     (:class:`avlab.storage.RunData` from ``read_run``), ready for :func:`fit_scurve`.
 
-    Both sweep directions are returned (a monostable sample gives the same rate on both)."""
+    Both sweep directions are returned (a monostable sample gives the same rate on both);
+    points without an intensity (meter at its noise floor) are left out."""
     columns = getattr(run, "columns", None)
     if not isinstance(columns, dict):
         raise ModelFitError("expected a RunData (avlab.storage.read_run) with S-curve columns")
@@ -1237,4 +1238,8 @@ def scurve_data_from_run(run: object) -> tuple[FloatArray, FloatArray, FloatArra
     if missing:
         raise ModelFitError(f"run has no column(s) {', '.join(missing)}: not an S-curve run "
                             f"(columns: {', '.join(columns)})")
-    return tuple(np.asarray(columns[c], dtype=float) for c in needed)  # type: ignore[return-value]
+    from .report import with_intensity
+
+    keep = with_intensity(columns)
+    return tuple(np.asarray(columns[c], dtype=float)[keep]  # type: ignore[return-value]
+                 for c in needed)

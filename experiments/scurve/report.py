@@ -40,11 +40,15 @@ class SCurveReport:
         return lines
 
 
-def _select(columns: Mapping[str, np.ndarray], direction: int) -> tuple[np.ndarray, ...]:
+def with_intensity(columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Mask of the points that have an intensity: one whose meter reading was at the noise
+    floor is stored with NaN (the S-curve procedure) and is no point of the curve."""
     intensity = np.asarray(columns["intensity_kW_cm2"], dtype=float)
-    # Points whose meter reading was at the noise floor carry no intensity (NaN): skipped.
-    mask = (np.asarray(columns["direction"]) == direction) & np.isfinite(intensity) & (
-        intensity > 0)
+    return np.isfinite(intensity) & (intensity > 0)
+
+
+def _select(columns: Mapping[str, np.ndarray], direction: int) -> tuple[np.ndarray, ...]:
+    mask = (np.asarray(columns["direction"]) == direction) & with_intensity(columns)
     return (np.asarray(columns["intensity_kW_cm2"])[mask],
             np.asarray(columns["signal_cps"])[mask],
             np.asarray(columns["signal_sigma_cps"])[mask])

@@ -48,13 +48,14 @@ from avlab.procedure import AnalysisResult, Float, Procedure, RunContext, Text, 
 from avlab.pump import Pump
 from avlab.registry import load_procedure
 from avlab.views import ReadoutView, View
+from experiments.scurve.report import with_intensity
 
 
 def emission_at(run: Any, intensity_kW_cm2: float) -> tuple[float, float]:
     """(signal counts/s, 1-sigma) of an S-curve run at `intensity_kW_cm2`, interpolated in
     log-log between the up-sweep points that bracket it."""
     c = run.columns
-    up = (c["direction"] == 1) & (c["signal_cps"] > 0)
+    up = (c["direction"] == 1) & (c["signal_cps"] > 0) & with_intensity(c)
     intensity, signal, sigma = c["intensity_kW_cm2"][up], c["signal_cps"][up], \
         c["signal_sigma_cps"][up]
     order = np.argsort(intensity)
