@@ -72,7 +72,7 @@ class Pump:
         """Set the laser for `intensity_kW_cm2` at the focus, correcting from the meter (up to
         three times, to 0.5 %); returns (setpoint W, meter W, intensity kW/cm²)."""
         setpoint = self.setpoint_W(intensity_kW_cm2)
-        for _ in range(4):
+        for attempt in range(4):
             if setpoint > self.laser.max_power_W:
                 reach = intensity_kW_cm2 * self.laser.max_power_W / setpoint
                 raise SafetyLimitError(
@@ -82,9 +82,9 @@ class Pump:
             self.laser.set_power_W(setpoint)
             ctx.wait(settle_s)
             meter_W, intensity = self.measured(setpoint)
-            if self.meter is None or not intensity > 0 \
+            if self.meter is None or not intensity > 0 or attempt == 3 \
                     or abs(intensity / intensity_kW_cm2 - 1) <= 0.005:
-                break
+                break  # the setpoint returned is the one the laser is at
             setpoint *= intensity_kW_cm2 / intensity
         return setpoint, meter_W, intensity
 
