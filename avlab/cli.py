@@ -218,9 +218,10 @@ def _run_reserved(procedure: Any, config: Any, outputs: Any, *, plotter: Any) ->
         return EXIT_FAILED
     with bench:
         bar = ProgressBar(sys.stderr)
-        runner = Runner(procedure, bench, outputs.run_file, listeners=[bar], reserved=True)
         try:
-            result = runner.run()
+            # in the try: describing the data checks parameter combinations (ParameterError)
+            result = Runner(procedure, bench, outputs.run_file, listeners=[bar],
+                            reserved=True).run()
         except (AvlabError, RunFileExistsError, ValueError) as exc:
             print(f"avlab: {exc}", file=sys.stderr)
             return EXIT_USAGE

@@ -204,3 +204,15 @@ def test_fit_with_an_unknown_parameter_is_a_usage_error(tmp_path, capsys):
     capsys.readouterr()
     assert main(["fit", str(out), "--free", "flux_capacitor"]) == 2
     assert "flux_capacitor" in capsys.readouterr().err
+
+
+def test_a_parameter_combination_the_data_cannot_be_described_with_is_a_usage_error(
+        tmp_path):
+    """Checked while the run's data is described (before the bench is touched): exit 2 with
+    the reason, no traceback and no file."""
+    out = tmp_path / "bad.h5"
+    proc = run_cli("run", "confocal", "--set", "powers_W=0.1", "--set",
+                   "intensities_kW_cm2=5", "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert "give one power series" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
