@@ -215,27 +215,40 @@ class Runner:
         return iterator
 
     # --- control -------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Check parameters against the bench, create the run file, start the worker."""
+    def start(self, *, clear_stop: bool = True) -> None:
+        """Check parameters against the bench, create the run file, start the worker.
+
+        A stop asked before (abort()) stays in force; otherwise the bench's stop request is
+        cleared, unless `clear_stop` is False (an inner run: the outer run's stop holds)."""
         if self._thread is not None:
             raise RuntimeError("a Runner runs once; make a new one")
-        self.procedure.check(self.bench)
-        self.bench.stop_event.clear()
-        self._writer = RunWriter(
-            self.out_path,
-            procedure=self.procedure.name,
-            description=self.description,  # the same description the RunStarted event carries
-            parameters=self.procedure.values(),
-            config_text=self.bench.config.text,
-            instruments=self.bench.identities(),
-            software_version=__version__,
-            sample=self._sample_description(),
-            flush_every=self.flush_every,
-            reserved=self.reserved,
-            **({"entry": self.entry, "add_to_file": True} if self.entry != "entry" else {}),
-        )
+        try:
+            self.procedure.check(self.bench)
+            self._writer = RunWriter(
+                self.out_path,
+                procedure=self.procedure.name,
+                description=self.description,  # the description RunStarted carries
+                parameters=self.procedure.values(),
+                config_text=self.bench.config.text,
+                instruments=self.bench.identities(),
+                software_version=__version__,
+                sample=self._sample_description(),
+                flush_every=self.flush_every,
+                reserved=self.reserved,
+                **({"entry": self.entry, "add_to_file": True} if self.entry != "entry"
+                   else {}),
+            )
+        except BaseException:
+            self.hub.close(drain_s=0.0)  # the listeners' threads end; no run, no file
+            raise
+        if self._abort_reason:
+            self.bench.stop_event.set()
+        elif clear_stop:
+            self.bench.stop_event.clear()
+        guarded = False
         try:
             self.guard.begin()
+            guarded = True
             self._t0 = time.perf_counter()
             self._bench_t0 = self.bench.now()
             worker_name = f"avlab-{self.procedure.name}-{self.run_id}"
@@ -253,10 +266,16 @@ class Runner:
             # "running"; nothing was measured and no laser was switched on.
             if self._log_handler is not None:
                 logging.getLogger().removeHandler(self._log_handler)
+            message = f"could not start: {type(exc).__name__}: {exc}"
             try:
-                self._writer.finish("failed", f"could not start: {type(exc).__name__}: {exc}")
+                if guarded:
+                    self.guard.end()
+                self._writer.finish("failed", message)
             except Exception:  # noqa: BLE001 - the original error is the one to report
                 log.exception("could not record the failed start in %s", self.out_path)
+            self.hub.publish(RunFinished, status="failed", message=message,
+                             path=str(self.out_path), n_points=0)
+            self.hub.close(drain_s=0.0)
             raise
 
     def abort(self, reason: str = "aborted by the user") -> None:
@@ -466,9 +485,9 @@ class Runner:
                        gate=self.gate)
         self._writer.suspend()
         try:
-            inner.start()
-            if self._abort_reason:  # asked between the check above and the inner start,
-                inner.abort(self._abort_reason)  # which cleared the bench's stop event
+            inner.start(clear_stop=False)  # a stop asked meanwhile holds for the inner run
+            if self._abort_reason:
+                inner.abort(self._abort_reason)  # its file says why
             inner._done.wait()
         finally:
             self._writer.resume()
@@ -477,7 +496,6 @@ class Runner:
         if result is None:
             raise RuntimeError(f"inner run {entry} ended without a result (runner error)")
         if self._abort_reason or result.status == "aborted":
-            self.bench.stop_event.set()  # inner start() cleared it; keep the stop in force
             raise RunAborted(self._abort_reason or result.message)
         return result
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from avlab.data import ArrayItem
+from avlab.errors import ParameterError
 from avlab.procedure import Float, Int, Procedure, RunContext
 from avlab import runner as runner_module
 from avlab.runner import ForegroundGate, Runner
@@ -291,3 +292,31 @@ def test_a_gate_never_released_delays_a_run_only_boundedly(bench, tmp_path):
     with gate.held():
         result = Runner(Lines(n=50), bench, tmp_path / "held.h5", gate=gate).run()
     assert result.status == "completed"
+
+
+def test_an_abort_asked_before_the_start_holds(bench, sim_laser, tmp_path):
+    runner = Runner(Ramp(points=5), bench, tmp_path / "early.h5")
+    runner.abort("asked before the start")
+    result = runner.run()
+    assert result.status == "aborted" and result.message == "asked before the start"
+    assert result.n_points == 0
+    assert not sim_laser.emission_requested
+
+
+def test_a_start_that_fails_leaves_no_listener_thread_behind(bench, tmp_path):
+    """A refused check, three times: the listeners' dispatch threads end with it."""
+
+    class Refused(Ramp):
+        def check(self, bench):
+            raise ParameterError("refused")
+
+    before = threading.active_count()
+    for k in range(3):
+        runner = Runner(Refused(), bench, tmp_path / f"refused{k}.h5")
+        runner.subscribe(lambda event: None, name="listener")
+        with pytest.raises(ParameterError):
+            runner.start()
+    for thread in threading.enumerate():
+        if thread.name.startswith("avlab-events"):
+            thread.join(5.0)
+    assert threading.active_count() == before
