@@ -24,9 +24,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from drivers.errors import InstrumentConnectionError, InstrumentTimeoutError
+
 from . import __version__
 from .bench import Bench, ShutdownReport
-from .errors import InstrumentFaultError, RunAborted
+from .errors import InstrumentFaultError, RunAborted, SafetyLimitError
 from .events import (
     ChunkWritten,
     EventHub,
@@ -61,6 +63,11 @@ ABORT_GRACE_S = 10.0
 DRAIN_FRACTION = 0.03
 #: How often (wall time) a worker writing array chunks hands the GIL to other threads.
 YIELD_EVERY_S = 0.003
+#: Failures that name their cause, and where asking every role for its health before the
+#: pumps go off would do harm: a flooded detector counted again with the pump on, a hung or
+#: lost link waited for once more.
+_CAUSE_KNOWN = (InstrumentFaultError, SafetyLimitError, InstrumentConnectionError,
+                InstrumentTimeoutError, TimeoutError, ConnectionError)
 MAX_DRAIN_S = 1.0
 
 
@@ -381,7 +388,7 @@ class Runner:
             status, message = "failed", f"{type(exc).__name__}: {exc}"
             # --- health hook: a symptom (a refused command, a nonsense reading) names the
             # fault a role reports now, before the pumps go off.
-            cause = "" if isinstance(exc, InstrumentFaultError) else self.guard.explain()
+            cause = "" if isinstance(exc, _CAUSE_KNOWN) else self.guard.explain()
             if cause:
                 message = f"InstrumentFaultError: {cause} (then {message})"
         finally:

@@ -320,3 +320,27 @@ def test_a_start_that_fails_leaves_no_listener_thread_behind(bench, tmp_path):
         if thread.name.startswith("avlab-events"):
             thread.join(5.0)
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize("error", ["overload", "timeout"])
+def test_a_failure_that_names_its_cause_goes_straight_to_shutdown(bench, sim_laser, tmp_path,
+                                                                  monkeypatch, error):
+    """A flooded detector or a hung instrument: no health round (which would count again
+    with the pump on, or wait for the hung link once more) before the pumps go off."""
+    from avlab.errors import DetectorOverloadError
+    from drivers.errors import InstrumentTimeoutError
+
+    exc = (DetectorOverloadError("detector: flooded") if error == "overload"
+           else InstrumentTimeoutError("laser: no answer"))
+
+    class Failing(Ramp):
+        def run(self, ctx):
+            ctx.bench.laser().emission_on()
+            raise exc
+
+    runner = Runner(Failing(), bench, tmp_path / "f.h5")
+    asked = []
+    monkeypatch.setattr(runner.guard, "explain", lambda: asked.append(1) or "")
+    result = runner.run()
+    assert result.status == "failed" and str(exc) in result.message
+    assert asked == [] and not sim_laser.emission_requested
