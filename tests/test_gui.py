@@ -208,6 +208,47 @@ def test_stop_cancels_a_manual_emission_on_that_is_still_waiting(make_window, si
         panels._io.release()
 
 
+def test_a_manual_emission_on_still_going_when_a_run_starts_does_not_end_inside_it(
+        make_window, sim_config, qtbot):
+    """Clicked before Run: the action has passed its check and waits (a real laser's ready
+    wait) when the run is prepared. The run starts only after it let go, and it leaves the
+    laser off: it must not come on under the procedure's dark reference."""
+    import time
+
+    window = make_window(sim_config, answer=True)
+    laser = window.bench.laser()
+    going, switch_on = threading.Event(), laser.emission_on
+
+    def slow_on(*args, **kwargs):
+        going.set()
+        time.sleep(0.5)  # a wait that does not listen to the stop request
+        switch_on(*args, **kwargs)
+
+    window.instruments.act(laser.role, "emission on (test)", slow_on)
+    assert going.wait(5.0)
+    emitting_at_start = []
+    original_start = Runner.start
+
+    def start(runner, **kwargs):
+        emitting_at_start.append(laser_twin(window).emission_requested)
+        original_start(runner, **kwargs)
+
+    Runner.start = start
+    try:
+        fill(window, {"points": 5})
+        window.run_now.click()
+        qtbot.waitUntil(lambda: bool(emitting_at_start), timeout=10_000)
+    finally:
+        Runner.start = original_start
+    assert emitting_at_start == [False], window.log_panel.messages()
+    # the action ended without switching the laser on (its wait stopped, or undone)
+    qtbot.waitUntil(lambda: any("emission on (test):" in m and "done" != m.rsplit(" ", 1)[-1]
+                                for _l, _r, m in window.log_panel.messages()), timeout=10_000)
+    window.stop()
+    qtbot.waitUntil(lambda: not window.queue.running, timeout=30_000)
+    assert not laser_twin(window).emission_requested
+
+
 def test_manual_power_respects_the_configured_limit(make_window, sim_config, qtbot):
     window = make_window(sim_config)
     panel = window.instruments.panels["pump_1064"]

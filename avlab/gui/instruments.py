@@ -283,6 +283,11 @@ class InstrumentPanel(QScrollArea):
                         # not at the STOP of an earlier run.
                         self.bench.stop_event.clear()
                         action()
+                        if self._stops != generation:
+                            # STOP (or a run starting) landed between the check and the
+                            # action: its shutdown may have come first; do it again now
+                            self.bench.shutdown()
+                            raise RuntimeError("undone: STOP was pressed meanwhile")
             except Exception as exc:  # noqa: BLE001 - shown to the user, limits included
                 self.results.done.emit(role, f"{what}: {type(exc).__name__}: {exc}", False)
             else:
@@ -300,7 +305,15 @@ class InstrumentPanel(QScrollArea):
         self.tick()
 
     def set_run_active(self, active: bool) -> None:
-        """During a run the manual controls are locked (emission off stays available)."""
+        """During a run the manual controls are locked (emission off stays available).
+
+        Before a run starts, a manual action still going (an emission-on waiting for the
+        laser) must not finish inside it, under the procedure's dark reference say: it is
+        stopped, and the run starts once it has let go of the instruments."""
+        if active and not self.run_active:
+            self.stop_actions()  # the run's start clears the bench's stop request again
+            with self._io:
+                self.run_active = True
         self.run_active = active
         for panel in self.panels.values():
             panel.set_controls_enabled(not active)
