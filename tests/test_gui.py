@@ -389,6 +389,28 @@ def test_closing_during_a_run_asks_then_aborts_with_the_laser_off(make_window, s
     assert runner is not None and runner.join(0).status == "aborted"  # close waited for it
 
 
+def test_a_headless_close_during_a_run_stops_it_without_asking(make_window, sim_config,
+                                                                qtbot):
+    """`--screenshots` timing out, `--quit-after`: nobody can answer the question, so the
+    run is stopped as by STOP, and the window closes with the laser off."""
+    realtime = dataclasses.replace(sim_config, simulation=dataclasses.replace(
+        sim_config.simulation, realtime=True))
+    window = make_window(realtime)
+    fill(window, SLOW)
+    window.run_now.click()
+    qtbot.waitUntil(lambda: laser_twin(window).emission_requested, timeout=30_000)
+
+    def no_dialog(title, text):
+        raise AssertionError("a headless close must not ask")
+
+    window.ask = no_dialog
+    window.close_without_asking()
+    assert not window.isVisible()
+    assert not laser_twin(window).emission_requested
+    qtbot.waitUntil(lambda: not window.queue.running, timeout=30_000)
+    assert window.queue.entries[0].status == "aborted"
+
+
 def _gui_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}

@@ -110,13 +110,13 @@ def run_app(config_path: str | None, screenshots: Path | None, *,
                 try:
                     code = render_screenshots(window, screenshots)
                 finally:
-                    window.close()
+                    window.close_without_asking()
                     _dispose(window)
             return code
         window = MainWindow(bench)
         window.show()
         if quit_after_s is not None:
-            QTimer.singleShot(int(quit_after_s * 1000), window.close)
+            QTimer.singleShot(int(quit_after_s * 1000), window.close_without_asking)
         code = app.exec()
         _dispose(window)
         return code

@@ -342,10 +342,21 @@ class MainWindow(QMainWindow):
             self.instruments.stop_actions()
             self.bench.shutdown()
             runner = self.queue.runner
-            if runner is not None:
-                runner.join(CLOSE_WAIT_S)
+            if runner is not None and runner.join(CLOSE_WAIT_S) is None:
+                log.critical("the run did not end within %g s of closing the window: its "
+                             "file %s may stay incomplete ('avlab recover' repairs it); "
+                             "lasers were switched off", CLOSE_WAIT_S, runner.out_path)
+        self.queue.abort("window closed")  # nothing queued starts while the window goes
         self.shutdown_gui()
         event.accept()
+
+    def close_without_asking(self) -> None:
+        """Close from a script or a timer (headless): a run going is stopped first, as STOP
+        does, since nobody can answer the question a close during a run asks."""
+        if self.queue.running:
+            self.stop()
+        self._closing = True
+        self.close()
 
     def shutdown_gui(self) -> None:
         """Stop timers, polling and log forwarding; lasers off (idempotent)."""
