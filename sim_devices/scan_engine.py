@@ -25,6 +25,7 @@ import numpy as np
 
 from .instruments.photon_counter import counted_rate_cps
 from .physics.model import compile_model
+from .physics.preset import Preset
 from .physics.scan import ParticleStates, steady_path_photons
 from .world import SimWorld
 
@@ -38,7 +39,8 @@ class _WorldState:
 
     peak_kW_cm2: float
     waist_um: float
-    preset: str
+    #: The sample's Preset (a shipped one, or one with the lab's overrides applied).
+    preset: Preset
     temperature_K: float | None
     particles_um: np.ndarray
     collection_efficiency: float
@@ -46,7 +48,8 @@ class _WorldState:
     def same_as(self, other: _WorldState) -> bool:
         return (abs(self.peak_kW_cm2 - other.peak_kW_cm2)
                 <= INTENSITY_RTOL * max(abs(other.peak_kW_cm2), 1e-300)
-                and self.waist_um == other.waist_um and self.preset == other.preset
+                and self.waist_um == other.waist_um
+                and (self.preset is other.preset or self.preset == other.preset)
                 and self.temperature_K == other.temperature_K
                 and self.collection_efficiency == other.collection_efficiency
                 and self.particles_um.shape == other.particles_um.shape
@@ -87,7 +90,7 @@ class ScanEngine:
         return _WorldState(
             peak_kW_cm2=float(world.peak_intensity_kW_cm2()),
             waist_um=float(world.optics.waist_at_um(world.preset.pump_wavelength_nm)),
-            preset=world.sample.preset, temperature_K=world.table_temperature_K(),
+            preset=world.preset, temperature_K=world.table_temperature_K(),
             particles_um=np.array(world.sample.particle_positions_um, dtype=float).reshape(-1, 2),
             collection_efficiency=float(world.detection.collection_efficiency))
 
@@ -95,7 +98,7 @@ class ScanEngine:
         """The particle states, on the model of the world's preset and temperature now."""
         n = len(state.particles_um)
         if (self._states is None or self._states.n_particles != n
-                or self._states.preset.name != state.preset):
+                or self._states.preset != state.preset):
             self._states = ParticleStates(state.preset, n, state.temperature_K)
         else:
             self._states.use_model(compile_model(state.preset, state.temperature_K))

@@ -293,3 +293,26 @@ def test_twin_counts_scatter_around_the_engine_expectation():
     z = (image - expected) / np.sqrt(expected)
     assert expected.max() > 300
     assert abs(z.mean()) < 0.4 and 0.7 < z.std() < 1.3
+
+
+def test_a_sample_given_as_a_preset_object_keeps_its_particle_states():
+    """A lab's [simulation.sample] overrides make the world's preset an object, not a name:
+    the finite-dwell scan must carry the particles' states all the same (it rebuilt them
+    dark for every segment when it compared the object with a name)."""
+    from sim_devices.physics import PRESETS
+
+    results = []
+    for preset in ("tm8_1064", PRESETS["tm8_1064"]):
+        world, laser = _world(1.2)
+        world.sample.preset = preset
+        frame = _frame(5e-4)
+        path = raster_positions_um(frame)
+        unit = frame.samples_per_line
+        engine = ScanEngine(world, dark_count_rate_cps=0.0, dead_time_s=0.0)
+        engine.start_frame(path, frame.dwell_s, 0.0, samples_per_line=unit)
+        first = engine.signal_photons(0, unit // 2)
+        set_intensity(world, laser, 1.5 * THRESHOLD_KW_CM2)  # a change mid-frame: segments
+        results.append(np.concatenate([first, engine.signal_photons(unit // 2,
+                                                                    path.shape[1])]))
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-9)
+    assert results[0].max() > 0
