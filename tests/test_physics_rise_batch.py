@@ -61,3 +61,9 @@ def test_avlab_model_series_needs_no_scipy():
     out = subprocess.run([sys.executable, "-c", code, "/dev/null"], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+def test_a_non_finite_intensity_is_refused_not_integrated_forever():
+    model = compile_model(PRESETS["tm8_1064"], 295.0)
+    with pytest.raises(ValueError, match="finite"):
+        rise_half_times_s([model], np.array([[5.0, np.nan]]))

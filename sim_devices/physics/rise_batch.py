@@ -45,6 +45,8 @@ class _Batch:
         if any(model.n_reduced != m for model in models):
             raise ValueError("all models of a batch need the same number of populations")
         flux = np.asarray(fluxes, dtype=float)
+        if not np.all(np.isfinite(flux)) or np.any(flux < 0):
+            raise ValueError(f"fluxes must be finite and not negative, got {flux}")
         self.c = np.stack([mod.c0 + f * mod.c1 for mod, f in zip(models, flux)])
         self.M = np.stack([mod.M0 + f * mod.M1 for mod, f in zip(models, flux)])
         self.H = np.stack([mod.H for mod in models])  # (B, m, m, m)
@@ -77,6 +79,8 @@ class _Batch:
                 if on_step is not None:
                     on_step(t, z)
             h *= min(2.0, max(0.2, 0.9 / math.sqrt(max(err, 1e-10))))
+            if not h > 1e-12 * max(t, FIRST_STEP_S):  # also NaN: a state gone non-finite
+                raise FloatingPointError(f"ROS2 step collapsed at t = {t:.3g} s")
         return z
 
 
