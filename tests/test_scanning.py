@@ -807,3 +807,19 @@ def test_finite_dwell_near_threshold_streaks_the_spot_along_the_scan():
     forward, backward = signal_peak(True, x_um), signal_peak(True, x_um[::-1])
     assert forward > 0.02 and backward < -0.02  # streaked along each pass (µm)
     assert abs(signal_peak(False, x_um)) < 0.011 and abs(signal_peak(False, x_um[::-1])) < 0.011
+
+
+@pytest.mark.parametrize("code", [-200284, -200560, -200474])
+def test_every_daqmx_timeout_code_is_a_scanner_timeout(code):
+    """The scanner translates with the drivers' one table of DAQmx timeout codes (-200474,
+    'wait timed out', was missing from a copy of it)."""
+    from types import SimpleNamespace
+
+    from drivers.scanning.nidaq_galvo import NIDAQGalvoScanner
+
+    class FakeDaqError(Exception):
+        error_code = code
+
+    with pytest.raises(ScannerTimeoutError, match=str(code)):
+        NIDAQGalvoScanner._raise_translated(SimpleNamespace(device="Dev1"), FakeDaqError(),
+                                            "scanning line 3")

@@ -30,11 +30,6 @@ DEFAULT_PARK_RATE_HZ = 100_000.0
 TIMEOUT_MARGIN_S = 5.0
 #: Scan time (s) one counter read covers at most: lines shorter than this are read in blocks.
 READ_PERIOD_S = 0.02
-#: DAQmx error codes that mean "the samples did not come in time".
-_TIMEOUT_CODES = {
-    -200284: "the counter samples were not acquired in time",
-    -200560: "the generation did not finish in time",
-}
 
 
 def _import_nidaqmx() -> Any:
@@ -251,13 +246,11 @@ class NIDAQGalvoScanner:
         return volts[:, min(max(index, 0), volts.shape[1] - 1)].copy()
 
     def _raise_translated(self, exc: Exception, action: str) -> None:
-        """Re-raise a DaqError: timeouts as ScannerTimeoutError, the rest unchanged (NI's
-        own message names the problem)."""
-        code = getattr(exc, "error_code", None)
-        if code in _TIMEOUT_CODES:
-            raise ScannerTimeoutError(f"{self.device}: {action}: {_TIMEOUT_CODES[code]} "
-                                      f"(DAQmx {code}); is the sample clock running?") from exc
+        """Re-raise a DaqError: timeouts (drivers.errors.DAQMX_TIMEOUT_CODES) as
+        ScannerTimeoutError, connection loss as ScannerConnectionError, the rest unchanged
+        (NI's own message names the problem)."""
         translated = classify_daq_error(f"NI-DAQ galvo scanner {self.device}", action,
+                                        timeout_error=ScannerTimeoutError,
                                         connection_error=ScannerConnectionError)(exc)
         if translated is not None:
             raise translated from exc
