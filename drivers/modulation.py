@@ -112,31 +112,32 @@ class NIDAQPumpModulator:
         constants = sdk_part(nidaqmx, "constants")
         AcquisitionType, Level = constants.AcquisitionType, constants.Level
 
-        classify = classify_daq_error(f"NI-DAQ modulator {self.counter}", "starting")
-        with translating(classify):
+        # Every SDK call: a card that went away is a connection error, whichever call meets it.
+        with translating(classify_daq_error(f"NI-DAQ modulator {self.counter}", "starting")):
             task = nidaqmx.Task()
-        try:
-            channel = task.co_channels.add_co_pulse_chan_time(
-                self.counter, idle_state=Level.LOW, initial_delay=waveform.off_s,
-                low_time=waveform.off_s, high_time=waveform.on_s)
-            if self.output_terminal:
-                channel.co_pulse_term = f"/{self.device}/{self.output_terminal}"
-            task.timing.cfg_implicit_timing(sample_mode=AcquisitionType.CONTINUOUS)
-            with translating(classify):
+            try:
+                channel = task.co_channels.add_co_pulse_chan_time(
+                    self.counter, idle_state=Level.LOW, initial_delay=waveform.off_s,
+                    low_time=waveform.off_s, high_time=waveform.on_s)
+                if self.output_terminal:
+                    channel.co_pulse_term = f"/{self.device}/{self.output_terminal}"
+                task.timing.cfg_implicit_timing(sample_mode=AcquisitionType.CONTINUOUS)
                 task.start()
-        except BaseException:
-            task.close()
-            raise
+            except BaseException:
+                task.close()
+                raise
         self._task, self._waveform = task, waveform
         return waveform
 
     def stop(self) -> None:
         task, self._task, self._waveform = self._task, None, None
         if task is not None:
-            try:
-                task.stop()
-            finally:
-                task.close()
+            with translating(classify_daq_error(f"NI-DAQ modulator {self.counter}",
+                                                "stopping")):
+                try:
+                    task.stop()
+                finally:
+                    task.close()
 
     def close(self) -> None:
         self.stop()

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from drivers.errors import InstrumentConnectionError
-
 from drivers.lasers.ipg_ylr import IPGYLR
 from drivers.modulation import NIDAQPumpModulator, PumpWaveform
 from drivers.timetagging import TimeTaggerConnectionError, TimeTaggerTimeoutError
@@ -21,7 +20,6 @@ from sim_devices import sdk
 from sim_devices.clock import VirtualClock
 from sim_devices.instruments.ipg_ylr import SimIPGYLR
 from sim_devices.instruments.time_tagger import SimPumpModulator, SimTimeTagger
-from sim_devices.sdk.nidaqmx.errors import DaqError
 from sim_devices.transport import InProcessAdapter
 from sim_devices.world import SimWorld
 
@@ -196,6 +194,8 @@ def test_closing_the_modulator_stops_the_pump_even_on_a_dropped_card():
     _, modulator, _, modulator_twin, _ = _bench(5.6)
     modulator.start(period_s=1.0)
     modulator_twin.inject("drop_connection")
-    with pytest.raises(DaqError):
+    with pytest.raises(InstrumentConnectionError, match="DAQmx -201003"):
         modulator.close()
     assert modulator_twin.waveform is None  # the released counter idles low
+    with pytest.raises(InstrumentConnectionError, match="DAQmx -201003"):
+        modulator.start(period_s=1.0)  # every SDK call of start() is translated
