@@ -32,7 +32,7 @@ import socket
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: HDF5 looks for the superblock at 0, 512, 1024, 2048, ... (after a user block).
@@ -241,14 +241,7 @@ def recover_run(path: str | os.PathLike[str], *, force: bool = False) -> str:
     """
     import h5py
 
-    from .storage import (
-        MESSAGE_LEN,
-        STATUS_RUNNING,
-        DamagedRunFileError,
-        _now_iso,
-        _open_for_reading,
-        _set_fixed_text,
-    )
+    from .storage import STATUS_RUNNING, DamagedRunFileError, _now_iso, _open_for_reading
 
     path = Path(path)
     try:
@@ -283,16 +276,36 @@ def recover_run(path: str | os.PathLike[str], *, force: bool = False) -> str:
         status = _text(entry["status"][()]).strip("\x00 ")
         if status != STATUS_RUNNING:
             return f"{path}: {flags}; status {status!r} kept"
-        data = entry.get("data")
-        n_points = min((ds.shape[0] for ds in data.values() if isinstance(ds, h5py.Dataset)),
-                       default=0) if isinstance(data, h5py.Group) else 0
-        arrays = _array_account(entry)
-        _set_fixed_text(entry["status"], "failed")
-        message = (f"writer stopped without finishing (killed or crashed); {n_points} points"
-                   f"{arrays} on disk; recovered by avlab recover at {_now_iso()}")
-        _set_fixed_text(entry["status_message"], message[:MESSAGE_LEN])
+        # Every run of the file still marked running: the main one and, in a series file,
+        # the inner run that was being written (its own entry).
+        others = []
+        for name, group in f.items():
+            if (name == "entry" or not isinstance(group, h5py.Group)
+                    or not isinstance(group.get("status"), h5py.Dataset)
+                    or _text(group["status"][()]).strip("\x00 ") != STATUS_RUNNING):
+                continue
+            _mark_failed(group, _now_iso())
+            others.append(name)
+        n_points, arrays = _mark_failed(entry, _now_iso())
     return (f"{path}: recovered, {n_points} points{arrays}; status set to 'failed' "
-            "(writer never finished)")
+            "(writer never finished)" + (f"; also {', '.join(others)}" if others else ""))
+
+
+def _mark_failed(entry: Any, when: str) -> tuple[int, str]:
+    """Set a run entry left 'running' to 'failed' with what it holds; (points, arrays text)."""
+    import h5py
+
+    from .storage import MESSAGE_LEN, _set_fixed_text
+
+    data = entry.get("data")
+    n_points = min((ds.shape[0] for ds in data.values() if isinstance(ds, h5py.Dataset)),
+                   default=0) if isinstance(data, h5py.Group) else 0
+    arrays = _array_account(entry)
+    _set_fixed_text(entry["status"], "failed")
+    message = (f"writer stopped without finishing (killed or crashed); {n_points} points"
+               f"{arrays} on disk; recovered by avlab recover at {when}")
+    _set_fixed_text(entry["status_message"], message[:MESSAGE_LEN])
+    return n_points, arrays
 
 
 def _array_account(entry: object) -> str:

@@ -181,3 +181,31 @@ def test_writer_still_running_rules() -> None:
     assert writer_still_running(host, done.stdout.strip(), "") is False
     if process_start_ticks(me):  # Linux: a reused pid is told apart by its start time
         assert writer_still_running(host, str(me), "1") is False
+
+
+def test_recover_marks_every_run_of_a_series_file_that_was_left_running(
+        tmp_path: Path) -> None:
+    """A series killed during a step leaves the series and that step's own entry 'running';
+    both are repaired, and the steps that had finished keep their status."""
+    from avlab.data import Column
+    from avlab.storage import RunWriter, read_run
+
+    path = tmp_path / "series.h5"
+    common = dict(columns=[Column("x", "")], signal="x", axes="x", parameters={},
+                  config_text="", instruments={}, software_version="0.test")
+    outer = RunWriter(path, procedure="series", **common)
+    outer.append({"x": 1.0})
+    outer.suspend()
+    for k, finished in ((0, True), (1, False)):
+        inner = RunWriter(path, procedure="scurve", entry=f"step_{k:02d}", add_to_file=True,
+                          **common)
+        inner.append({"x": 2.0})
+        if finished:
+            inner.finish("completed")
+    inner._file.close()  # killed mid-step: neither run finished
+    outer._file.close()
+    report = recover_run(path, force=True)
+    assert "recovered, 1 points" in report and "also step_01" in report
+    assert read_run(path).status == "failed"
+    assert read_run(path, entry="step_01").status == "failed"
+    assert read_run(path, entry="step_00").status == "completed"
