@@ -148,6 +148,16 @@ def test_queue_reorders_and_removes(make_window, sim_config):
     assert window.queue.move(2, -1) == 1
     window.queue.remove(0)
     assert [e.values["points"] for e in window.queue.entries] == [30, 20]
+    fill(window, {"points": 40})  # "Run now" goes ahead of what is still queued
+    window.add_to_queue(first=True)
+    assert [e.values["points"] for e in window.queue.entries] == [40, 30, 20]
+
+
+def test_an_error_marks_the_field_it_names_not_fields_inside_that_name(make_window,
+                                                                       sim_config):
+    form = make_window(sim_config).form
+    form.show_general_error("parameter max_refine_points: too many")
+    assert "max_refine_points" in form.errors and "points" not in form.errors
 
 
 def test_form_shows_invalid_values_at_the_field_and_queues_nothing(make_window, sim_config):

@@ -8,6 +8,7 @@ run is queued.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -142,7 +143,8 @@ class ParameterForm(QWidget):
 
     def show_general_error(self, message: str) -> None:
         """A problem not tied to one field (or also shown at the field it names)."""
-        named = [n for n in self.params if n in message]
+        # whole names only: "max_refine_points" must not also mark "points"
+        named = [n for n in self.params if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", message)]
         for name in named:
             self.show_error(name, message)
         self.general.setText(message)

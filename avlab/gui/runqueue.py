@@ -91,9 +91,13 @@ class RunQueue(QObject):
         return self.active is not None
 
     # --- editing ---------------------------------------------------------------------------
-    def add(self, procedure_cls: type[Procedure], values: dict[str, Any]) -> QueueEntry:
+    def add(self, procedure_cls: type[Procedure], values: dict[str, Any], *,
+            first: bool = False) -> QueueEntry:
+        """Queue a run, last, or with `first` ahead of every entry still queued."""
         entry = QueueEntry(procedure_cls, dict(values))
-        self.entries.append(entry)
+        position = next((i for i, e in enumerate(self.entries) if e.status == "queued"),
+                        len(self.entries)) if first else len(self.entries)
+        self.entries.insert(position, entry)
         self.changed.emit()
         return entry
 

@@ -169,6 +169,7 @@ class MainWindow(QMainWindow):
         self.add_button.clicked.connect(lambda: self.add_to_queue())
         self.run_now = QPushButton("Run now")
         self.run_now.setObjectName("run_now")
+        self.run_now.setToolTip("Run this next, ahead of the runs still queued")
         self.run_now.clicked.connect(self._run_now)
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.run_now)
@@ -203,8 +204,9 @@ class MainWindow(QMainWindow):
                                       QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
-    def add_to_queue(self) -> QueueEntry | None:
-        """Queue the form's procedure if every value is valid and fits the bench."""
+    def add_to_queue(self, *, first: bool = False) -> QueueEntry | None:
+        """Queue the form's procedure if every value is valid and fits the bench (`first`:
+        ahead of the entries still queued)."""
         form = self.form
         procedure = form.procedure()
         if procedure is None:
@@ -214,10 +216,11 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - shown at the form, nothing runs
             form.show_general_error(str(exc))
             return None
-        return self.queue.add(form.procedure_cls, form.values() or {})
+        return self.queue.add(form.procedure_cls, form.values() or {}, first=first)
 
     def _run_now(self) -> None:
-        if self.add_to_queue() is not None:
+        """This run next (after the one going, if any), then the queue as before."""
+        if self.add_to_queue(first=True) is not None:
             self.queue.start()
 
     def stop(self) -> None:
