@@ -103,8 +103,6 @@ class ConfocalReport:
     wavelength_nm: float
     numerical_aperture: float
     reference: SCurveReference | None = None
-    x_um: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    y_um: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: For a series: intensity and FWHM of the sharpest spot (parabola in ln I).
     min_intensity_kW_cm2: float = math.nan
     min_fwhm_nm: float = math.nan
@@ -248,8 +246,7 @@ def analyse_frames(images: list[tuple[int, float, np.ndarray]], x_um: np.ndarray
                 frame.predicted_fwhm_nm = passi_fwhm_nm(wavelength_nm, numerical_aperture,
                                                         slope)
         frames.append(frame)
-    report = ConfocalReport(frames, wavelength_nm, numerical_aperture, reference,
-                            np.asarray(x_um), np.asarray(y_um))
+    report = ConfocalReport(frames, wavelength_nm, numerical_aperture, reference)
     if len(frames) > 1:
         report.min_intensity_kW_cm2, report.min_fwhm_nm = fwhm_minimum(
             np.array([f.intensity_kW_cm2 for f in frames]),

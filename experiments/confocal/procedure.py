@@ -160,7 +160,7 @@ class Confocal(Procedure):
         with roles_needed("confocal needs a scanner and a laser"):
             scanner = bench.scanner()
             pump = Pump.of(bench, self.pump_role)
-        if self.field_um <= 0 or (self.field_y_um or self.field_um) <= 0 and self.pixels_y > 1:
+        if self.field_um <= 0:
             raise ParameterError("the field of view must be larger than zero")
         for unit, value in self.targets():
             if unit == "W":

@@ -188,7 +188,7 @@ def scan_field(ctx: RunContext, field: Field, item: str, index: tuple[int, ...] 
     return image
 
 
-# --- pump intensity at the focus -----------------------------------------------------------------
+# --- positions given as text ---------------------------------------------------------------------
 
 def positions(text: str, name: str) -> Sequence[float] | None:
     """An 'x,y' position in µm of a Text parameter, or None when empty."""

@@ -55,8 +55,7 @@ class ScurveRise(EmbeddedSCurve, Rise):
         laser.emission_off()
         laser.set_modulation_input(False)  # CW for the S-curve
         scurve_ctx = _Scaled(ctx, 0.0, 0.4)
-        self.scurve().run(scurve_ctx)
-        laser.emission_off()
+        self.scurve().run(scurve_ctx)  # its emitting() block ends with emission off
         RiseSweep(self, _Scaled(ctx, 0.4, 0.6)).perform()
         ctx.progress(1.0, "done")
 

@@ -249,7 +249,7 @@ class RiseSweep:
         bench = ctx.bench
         self.pump = Pump.of(bench, proc.pump_role)
         self.laser = self.pump.laser
-        self.meter = bench.power_meter()
+        self.meter = self.pump.meter
         self.tagger = bench.time_tagger()
         self.modulator = bench.modulator()
         self.low_period, self.high_period = proc.period_limits(self.modulator)

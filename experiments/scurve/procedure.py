@@ -217,7 +217,7 @@ class SCurve(Procedure):
     def run(self, ctx: RunContext) -> None:
         bench = ctx.bench
         pump = Pump.of(bench, self.pump_role, self.meter_role)
-        laser, meter = pump.laser, bench.power_meter(self.meter_role or None)
+        laser, meter = pump.laser, pump.meter
         detector = bench.detector(self.detector_role or None)
         if self.power_max_W == 0.0:  # run without check() (a caller's inner S-curve)
             self.power_max_W = laser.max_power_W

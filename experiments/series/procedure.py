@@ -149,9 +149,6 @@ class Series(Procedure):
     signal = "temperature_K"
     axes = "bench_time_s"
 
-    def __init__(self, **values: Any) -> None:
-        super().__init__(**values)
-
     # --- parameters -------------------------------------------------------------------------
     def setting(self) -> tuple[str, list[float]]:
         try:

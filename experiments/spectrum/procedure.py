@@ -227,7 +227,7 @@ class Spectrum(Procedure):
     def run(self, ctx: RunContext) -> None:
         bench = ctx.bench
         pump = Pump.of(bench, self.pump_role)
-        laser, meter = pump.laser, bench.power_meter()
+        laser, meter = pump.laser, pump.meter
         spectrometer = bench.spectrometer(self.spectrometer_role or None)
         meter.configure(wavelength_nm=laser.wavelength_nm)
         ctx.measurement("waist_um", pump.waist_um)
@@ -270,8 +270,7 @@ class Spectrum(Procedure):
                 signal = np.mean([f.counts for f in frames], axis=0)
                 if exposure not in darks:
                     darks[exposure] = self._dark(ctx, laser, spectrometer, exposure, averages)
-                    laser.set_power_W(power)
-                    ctx.wait(self.settle_s)
+                    ctx.wait(self.settle_s)  # emission back on at the same setpoint
                 dark = darks[exposure]
                 rate = (signal - dark) / exposure
                 if scanner is not None:
