@@ -227,8 +227,6 @@ class XYLiveView(LiveView):
         layout.setContentsMargins(0, 0, 0, 0)
         self.graphics = _plot_widget()
         layout.addWidget(self.graphics)
-        self.title = QLabel()
-        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.plot = _add_plot(self.graphics, row=0, col=0)
         _style_plot(self.plot)
         self.plot.setTitle(view.title, color="#222", size="12pt")
@@ -789,10 +787,6 @@ class ViewSet(QWidget):
     def feed(self, event: RunEvent) -> None:
         for widget in self.widgets:
             widget.feed(event)
-
-    def feed_scalars(self, scalars: Mapping[str, tuple[Any, str]]) -> None:
-        for widget in self.widgets:
-            widget.feed_scalars(scalars)
 
     def load(self, columns: Mapping[str, np.ndarray], arrays: Mapping[str, np.ndarray],
              scalars: Mapping[str, tuple[Any, str]]) -> None:

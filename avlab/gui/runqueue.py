@@ -66,7 +66,6 @@ class RunQueue(QObject):
     run_prepared = Signal(object)  # the Runner, before it starts (build views now)
     run_started = Signal(object)  # the Runner
     run_ended = Signal(object)  # the QueueEntry
-    idle = Signal()
 
     def __init__(self, bench: Bench, out_dir: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -142,7 +141,6 @@ class RunQueue(QObject):
     def _next(self) -> None:
         entry = next((e for e in self.entries if e.status == "queued"), None)
         if entry is None or self._halt:
-            self.idle.emit()
             return
         path = self._out_path(entry.procedure_cls.name)
         entry.status, entry.path = "running", str(path)
